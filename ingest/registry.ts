@@ -1,0 +1,128 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import addFormatsModule from 'ajv-formats';
+import { parse as parseYaml } from 'yaml';
+
+// ajv-formats is CommonJS; under Node's ESM loader its default export is the plugin function.
+const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
+
+/** One entry of `ingest/sources.yaml`. */
+export interface SourceEntry {
+  sourceId: string;
+  sourceName: string;
+  sourceType: string;
+  topic: string;
+  bronzeTable: string;
+  contractFile: string;
+  eventTypes: readonly string[];
+  partitioning: string;
+  retentionDays: number;
+  enabled: boolean;
+}
+
+/** A source with its compiled contract. */
+export interface Source extends SourceEntry {
+  /** Contract version, from the contract's file name (`*.v<N>.schema.json`). */
+  contractVersion: number;
+  validate: ValidateFunction;
+}
+
+/** The loaded registry: sources and the event-type → source routing table. */
+export interface SourceRegistry {
+  readonly sources: readonly Source[];
+  /** The enabled source that takes events of this type, if any. */
+  routeOf(eventType: string): Source | undefined;
+}
+
+export const DEFAULT_REGISTRY_FILE = path.join(path.dirname(fileURLToPath(import.meta.url)), 'sources.yaml');
+
+const ENTRY_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['source_id', 'source_name', 'source_type', 'kafka_topic', 'target_table', 'contract', 'event_types', 'enabled'],
+  properties: {
+    source_id: { type: 'string', pattern: '^[a-z][a-z0-9_]*$' },
+    source_name: { type: 'string', minLength: 1 },
+    source_type: { enum: ['api', 'stream', 'cdc', 'batch', 'file'] },
+    location: { type: 'string' },
+    kafka_topic: { type: 'string', pattern: '^topic_[a-z0-9_]+$' },
+    target_table: { type: 'string', pattern: '^[a-z_]+\\.[a-z0-9_]+$' },
+    contract: { type: 'string', pattern: '\\.v[0-9]+\\.schema\\.json$' },
+    event_types: { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1 },
+    partitioning: { type: 'string' },
+    retention_days: { type: 'integer', minimum: 1 },
+    schedule_interval: { type: 'string' },
+    enabled: { type: 'boolean' },
+  },
+} as const;
+
+/** Loads and checks the registry; any problem fails with a message naming the entry and field. */
+export async function loadSourceRegistry(file = DEFAULT_REGISTRY_FILE): Promise<SourceRegistry> {
+  const document = parseYaml(await readFile(file, 'utf8')) as { sources?: unknown } | null;
+  if (!document || !Array.isArray(document.sources)) {
+    throw new Error(`${file}: expected a top-level "sources" list`);
+  }
+  const ajv = new Ajv({ allErrors: true, strict: false });
+  addFormats(ajv);
+  const checkEntry = ajv.compile(ENTRY_SCHEMA);
+  const sources: Source[] = [];
+  const routes = new Map<string, Source>();
+  const contracts = new Map<string, ValidateFunction>();
+
+  for (const [i, raw] of document.sources.entries()) {
+    const label = `${file}: sources[${i}]${isRecord(raw) && typeof raw['source_id'] === 'string' ? ` (${raw['source_id']})` : ''}`;
+    if (!checkEntry(raw)) throw new Error(`${label}: ${describe(checkEntry.errors ?? [])}`);
+    const entry = raw as unknown as Record<string, unknown>;
+    const contractFile = path.resolve(path.dirname(file), String(entry['contract']));
+    let validate = contracts.get(contractFile);
+    if (!validate) {
+      let schema: unknown;
+      try {
+        schema = JSON.parse(await readFile(contractFile, 'utf8'));
+      } catch (error) {
+        throw new Error(`${label}: field "contract": cannot read ${contractFile}: ${(error as Error).message}`);
+      }
+      validate = ajv.compile(schema as object);
+      contracts.set(contractFile, validate);
+    }
+    const source: Source = {
+      sourceId: String(entry['source_id']),
+      sourceName: String(entry['source_name']),
+      sourceType: String(entry['source_type']),
+      topic: String(entry['kafka_topic']),
+      bronzeTable: String(entry['target_table']),
+      contractFile: path.relative(path.dirname(file), contractFile),
+      eventTypes: (entry['event_types'] as string[]).map(String),
+      partitioning: String(entry['partitioning'] ?? 'user_id'),
+      retentionDays: Number(entry['retention_days'] ?? 7),
+      enabled: entry['enabled'] === true,
+      contractVersion: Number(/\.v(\d+)\.schema\.json$/.exec(contractFile)?.[1] ?? 1),
+      validate,
+    };
+    if (sources.some((s) => s.sourceId === source.sourceId)) throw new Error(`${label}: field "source_id": duplicate id`);
+    if (source.enabled) {
+      for (const type of source.eventTypes) {
+        const taken = routes.get(type);
+        if (taken) throw new Error(`${label}: field "event_types": "${type}" is already routed by ${taken.sourceId}`);
+        routes.set(type, source);
+      }
+    }
+    sources.push(source);
+  }
+  return { sources, routeOf: (eventType) => routes.get(eventType) };
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null;
+}
+
+function describe(errors: readonly ErrorObject[]): string {
+  return errors
+    .map((e) => {
+      const field = e.instancePath ? e.instancePath.slice(1).replace(/\//g, '.') : (e.params as { missingProperty?: string }).missingProperty;
+      return `field "${field ?? '(entry)'}" ${e.message ?? 'is invalid'}`;
+    })
+    .join('; ');
+}

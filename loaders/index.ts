@@ -1,0 +1,140 @@
+import DataLoader from 'dataloader';
+import type { DestinationRow, EventRow, RecommendationRow, TourRow, TourStatsRow, UserProfileRow } from '../src/domain.ts';
+import { tourStats, userProfiles } from '../src/backends/analytics/queries.ts';
+import {
+  bookingsByUsers,
+  destinationsByIds,
+  existingUsers,
+  toursByDestinations,
+  toursByIds,
+  type EventPosition,
+} from '../src/backends/lakehouse/queries.ts';
+import { recommendTours } from '../src/backends/lakehouse/recommendations.ts';
+import type { SqlEngine } from '../src/backends/sql/port.ts';
+
+/** What the loaders read from: the request's (instrumented) SQL roles. */
+export interface LoaderSources {
+  lakehouse: SqlEngine;
+  analytics: SqlEngine;
+}
+
+/** A page of rows that belong to one parent (a destination's tours, a user's bookings). */
+export interface ChildPage<T> {
+  rows: T[];
+  hasNextPage: boolean;
+  totalCount: number;
+}
+
+/** Loader key of a parent's page: every key of a batch with the same page arguments shares a statement. */
+interface PageKey {
+  parentId: string;
+  first: number;
+  after: string | null;
+}
+
+/**
+ * The request's DataLoaders. Built fresh for every request (never shared between users):
+ * each batches the keys of one request level into one backend statement and caches per request.
+ */
+export interface Loaders {
+  tourById: DataLoader<string, TourRow | null>;
+  destinationById: DataLoader<string, DestinationRow | null>;
+  tourStatsById: DataLoader<string, TourStatsRow>;
+  userProfileById: DataLoader<string, UserProfileRow | null>;
+  userExists: DataLoader<string, boolean>;
+  toursOfDestination: DataLoader<PageKey, ChildPage<TourRow>, string>;
+  bookingsOfUser: DataLoader<PageKey & { position: EventPosition | null }, ChildPage<EventRow>, string>;
+  recommendationsOfUser: DataLoader<{ userId: string; first: number }, RecommendationRow[], string>;
+}
+
+/** Orders `rows` by `keys`, with `fallback(key)` where a key has no row. */
+function byKey<K, R, V>(keys: readonly K[], rows: readonly R[], rowKey: (row: R) => K, fallback: (key: K) => V, map: (row: R) => V): V[] {
+  const found = new Map<K, R>();
+  for (const row of rows) found.set(rowKey(row), row);
+  return keys.map((key) => {
+    const row = found.get(key);
+    return row === undefined ? fallback(key) : map(row);
+  });
+}
+
+/** Groups keys by their page arguments, so each group is one statement. */
+function groupByPage<K extends PageKey>(keys: readonly K[]): Map<string, K[]> {
+  const groups = new Map<string, K[]>();
+  for (const key of keys) {
+    const group = `${key.first}\u0000${key.after ?? ''}`;
+    groups.set(group, [...(groups.get(group) ?? []), key]);
+  }
+  return groups;
+}
+
+const pageKey = (key: PageKey) => `${key.parentId}\u0000${key.first}\u0000${key.after ?? ''}`;
+
+export function createLoaders(sources: LoaderSources): Loaders {
+  const { lakehouse, analytics } = sources;
+  return {
+    tourById: new DataLoader(async (ids) =>
+      byKey(ids, await toursByIds(lakehouse, ids), (t) => t.id, () => null, (t) => t),
+    ),
+    destinationById: new DataLoader(async (ids) =>
+      byKey(ids, await destinationsByIds(lakehouse, ids), (d) => d.id, () => null, (d) => d),
+    ),
+    tourStatsById: new DataLoader(async (ids) =>
+      byKey(
+        ids,
+        await tourStats(analytics, ids),
+        (s) => s.tourId,
+        (tourId) => ({ tourId, bookings: 0, revenue: 0, views: 0 }),
+        (s) => s,
+      ),
+    ),
+    userProfileById: new DataLoader(async (ids) =>
+      byKey(ids, await userProfiles(analytics, ids), (p) => p.userId, () => null, (p) => p),
+    ),
+    userExists: new DataLoader(async (ids) => {
+      const existing = await existingUsers(lakehouse, ids);
+      return ids.map((id) => existing.has(id));
+    }),
+    toursOfDestination: new DataLoader(
+      async (keys) => {
+        const pages = new Map<string, ChildPage<TourRow>>();
+        for (const group of groupByPage(keys).values()) {
+          const { first, after } = group[0]!;
+          const { rows, totals } = await toursByDestinations(lakehouse, {
+            destinationIds: group.map((k) => k.parentId),
+            first,
+            afterId: after,
+          });
+          for (const key of group) {
+            const own = rows.filter((t) => t.destinationId === key.parentId);
+            pages.set(pageKey(key), { rows: own.slice(0, first), hasNextPage: own.length > first, totalCount: totals.get(key.parentId) ?? 0 });
+          }
+        }
+        return keys.map((key) => pages.get(pageKey(key)) ?? { rows: [], hasNextPage: false, totalCount: 0 });
+      },
+      { cacheKeyFn: pageKey },
+    ),
+    bookingsOfUser: new DataLoader<PageKey & { position: EventPosition | null }, ChildPage<EventRow>, string>(
+      async (keys) => {
+        const pages = new Map<string, ChildPage<EventRow>>();
+        for (const group of groupByPage(keys).values()) {
+          const { first, position } = group[0]!;
+          const rows = await bookingsByUsers(lakehouse, { userIds: group.map((k) => k.parentId), first, after: position });
+          for (const key of group) {
+            const own = rows.filter((e) => e.userId === key.parentId);
+            pages.set(pageKey(key), { rows: own.slice(0, first), hasNextPage: own.length > first, totalCount: own.length });
+          }
+        }
+        return keys.map((key) => pages.get(pageKey(key)) ?? { rows: [], hasNextPage: false, totalCount: 0 });
+      },
+      { cacheKeyFn: pageKey },
+    ),
+    recommendationsOfUser: new DataLoader(
+      async (keys) => {
+        const first = Math.max(...keys.map((k) => k.first));
+        const ranked = await recommendTours(lakehouse, [...new Set(keys.map((k) => k.userId))], first);
+        return keys.map((key) => (ranked.get(key.userId) ?? []).slice(0, key.first));
+      },
+      { cacheKeyFn: (key) => `${key.userId}\u0000${key.first}` },
+    ),
+  };
+}

@@ -1,0 +1,26 @@
+import type { Resolvers } from '../src/generated/graphql.ts';
+import { toursByIds, toursPage } from '../src/backends/lakehouse/queries.ts';
+import { pageSize } from '../src/pagination.ts';
+import { afterId, idConnection } from './connections.ts';
+
+export const tourResolvers: Resolvers = {
+  Query: {
+    tours: async (_, args, ctx) => {
+      const first = pageSize(args.first, ctx.services.config.maxPageSize);
+      const page = await toursPage(ctx.lakehouse, { filter: args.filter, first, afterId: afterId(args.after), asOf: args.asOf });
+      for (const tour of page.rows) ctx.loaders.tourById.prime(tour.id, tour);
+      return idConnection(page, args.after);
+    },
+    tour: async (_, args, ctx) => {
+      if (args.asOf) return (await toursByIds(ctx.lakehouse, [args.id], args.asOf))[0] ?? null;
+      return ctx.loaders.tourById.load(args.id);
+    },
+  },
+  Tour: {
+    destination: (tour, _, ctx) => (tour.destinationId ? ctx.loaders.destinationById.load(tour.destinationId) : null),
+    stats: (tour, _, ctx) => ctx.loaders.tourStatsById.load(tour.id),
+  },
+  TourStats: {
+    conversion: (stats) => (stats.views === 0 ? 0 : Math.round((stats.bookings / stats.views) * 10_000) / 10_000),
+  },
+};

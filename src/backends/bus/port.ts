@@ -1,0 +1,52 @@
+import type { Lifecycle } from '../health.ts';
+
+/** A record to publish: already validated and enriched, serialised as JSON. */
+export interface BusRecord {
+  topic: string;
+  /** Partitioning key (the user id for events: one user's events stay in order). */
+  key: string;
+  eventId: string;
+  value: string;
+  /** When set, a second publish with the same key returns the first ack and writes nothing. */
+  idempotencyKey: string | null;
+}
+
+/** Proof of a durable write. */
+export interface PublishAck {
+  eventId: string;
+  topic: string;
+  partition: number;
+  /** Offset in the partition, as a decimal string (Kafka offsets are 64-bit). */
+  offset: string;
+  /** True when this ack is the stored answer to an earlier publish with the same idempotency key. */
+  duplicate: boolean;
+  /** Opaque resume position of this record (what `readAfter` takes). */
+  cursor: string;
+}
+
+/** A record as read back from the log. */
+export interface LogEntry {
+  topic: string;
+  partition: number;
+  offset: string;
+  key: string;
+  eventId: string;
+  value: string;
+  publishedAt: Date;
+  /** Opaque resume position: `readAfter(cursor)` returns what came after this entry. */
+  cursor: string;
+}
+
+/** The bus role: durable publish, live tail and replay from a position. */
+export interface BusPort extends Lifecycle {
+  readonly adapter: string;
+  /**
+   * Publishes records; resolves, in input order, only once every record is durable. Rejects
+   * (with `BackendError`) when the write could not be made durable: nothing is acknowledged.
+   */
+  publish(records: readonly BusRecord[]): Promise<PublishAck[]>;
+  /** Calls `listener` with every record made durable after this call, in log order. Returns an unsubscribe function. */
+  tail(listener: (entries: readonly LogEntry[]) => void): () => void;
+  /** Up to `limit` records strictly after `cursor`, in log order. Rejects with BAD_USER_INPUT for a cursor this bus never made. */
+  readAfter(cursor: string, limit: number): Promise<LogEntry[]>;
+}

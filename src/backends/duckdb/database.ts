@@ -1,0 +1,137 @@
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
+import type { SqlRow, SqlValue } from '../sql/port.ts';
+
+/** Options of the embedded DuckDB database. */
+export interface DuckDbOptions {
+  /** Database file; `:memory:` for a throw-away database. */
+  file: string;
+  /** Connections kept for reads (queries run in parallel up to this many). Default 4. */
+  readConnections?: number;
+}
+
+/**
+ * One embedded DuckDB database file shared by the lakehouse, analytics and bus roles. Reads use
+ * a small pool of connections; `withWriter` serialises writes on one dedicated connection so
+ * multi-statement writes see one consistent transaction.
+ */
+export class DuckDbDatabase {
+  readonly file: string;
+  private readonly instance: DuckDBInstance;
+  private readonly idle: DuckDBConnection[];
+  private readonly waiting: ((connection: DuckDBConnection) => void)[] = [];
+  private readonly writer: DuckDBConnection;
+  private writerQueue: Promise<unknown> = Promise.resolve();
+  private closed = false;
+
+  private constructor(file: string, instance: DuckDBInstance, readers: DuckDBConnection[], writer: DuckDBConnection) {
+    this.file = file;
+    this.instance = instance;
+    this.idle = readers;
+    this.writer = writer;
+  }
+
+  /** Opens (creating if needed) the database file. */
+  static async open(options: DuckDbOptions): Promise<DuckDbDatabase> {
+    if (options.file !== ':memory:') await mkdir(path.dirname(options.file), { recursive: true });
+    const instance = await DuckDBInstance.create(options.file);
+    const readers: DuckDBConnection[] = [];
+    for (let i = 0; i < (options.readConnections ?? 4); i += 1) readers.push(await instance.connect());
+    const writer = await instance.connect();
+    return new DuckDbDatabase(options.file, instance, readers, writer);
+  }
+
+  /**
+   * Runs one read statement on a pooled connection. `timeoutMs` interrupts the statement;
+   * `signal` too. Rejects with the engine's error (callers wrap it).
+   */
+  async query<R extends SqlRow>(
+    sql: string,
+    params: readonly SqlValue[],
+    options: { timeoutMs: number; signal?: AbortSignal; onTimeout: () => Error },
+  ): Promise<R[]> {
+    const connection = await this.acquire();
+    let timer: NodeJS.Timeout | undefined;
+    let abortListener: (() => void) | undefined;
+    try {
+      const run = connection.runAndReadAll(sql, toDuckValues(params));
+      const guards = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          connection.interrupt();
+          reject(options.onTimeout());
+        }, options.timeoutMs);
+        if (options.signal) {
+          abortListener = () => {
+            connection.interrupt();
+            reject(options.signal?.reason ?? new Error('aborted'));
+          };
+          if (options.signal.aborted) abortListener();
+          else options.signal.addEventListener('abort', abortListener, { once: true });
+        }
+      });
+      const reader = await Promise.race([run, guards]);
+      return reader.getRowObjectsJS().map(normaliseRow) as R[];
+    } finally {
+      clearTimeout(timer);
+      if (abortListener) options.signal?.removeEventListener('abort', abortListener);
+      this.release(connection);
+    }
+  }
+
+  /** Runs `work` alone on the writer connection (writes are serialised, in call order). */
+  withWriter<T>(work: (connection: DuckDBConnection) => Promise<T>): Promise<T> {
+    const next = this.writerQueue.then(() => work(this.writer));
+    this.writerQueue = next.catch(() => undefined);
+    return next;
+  }
+
+  /** Runs a script of statements on the writer (DDL, bulk loads). */
+  async exec(sql: string, params: readonly SqlValue[] = []): Promise<void> {
+    await this.withWriter((c) => c.run(sql, toDuckValues(params)));
+  }
+
+  /** Flushes the WAL into the database file and closes every connection. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.writerQueue;
+    try {
+      if (this.file !== ':memory:') await this.writer.run('CHECKPOINT');
+    } finally {
+      for (const connection of [...this.idle, this.writer]) connection.closeSync();
+      this.instance.closeSync();
+    }
+  }
+
+  private acquire(): Promise<DuckDBConnection> {
+    if (this.closed) return Promise.reject(new Error('database is closed'));
+    const connection = this.idle.pop();
+    if (connection) return Promise.resolve(connection);
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+
+  private release(connection: DuckDBConnection): void {
+    const waiter = this.waiting.shift();
+    if (waiter) waiter(connection);
+    else this.idle.push(connection);
+  }
+}
+
+function toDuckValues(params: readonly SqlValue[]): DuckDBValue[] {
+  return params.map((value) => {
+    if (value instanceof Date) return value.toISOString();
+    return value as DuckDBValue;
+  });
+}
+
+/** BIGINT/HUGEINT arrive as `bigint`: numbers when exact, decimal strings otherwise. */
+function normaliseRow(row: Record<string, unknown>): SqlRow {
+  for (const key in row) {
+    const value = row[key];
+    if (typeof value === 'bigint') {
+      row[key] = value <= BigInt(Number.MAX_SAFE_INTEGER) && value >= BigInt(Number.MIN_SAFE_INTEGER) ? Number(value) : value.toString();
+    }
+  }
+  return row;
+}

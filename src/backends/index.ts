@@ -1,0 +1,78 @@
+import path from 'node:path';
+import type { Config } from '../config.ts';
+import { ConfigError } from '../config.ts';
+import type { BusPort } from './bus/port.ts';
+import { createEmbeddedLog } from './bus/embedded-log.ts';
+import type { CachePort } from './cache/port.ts';
+import { createLruCache } from './cache/lru.ts';
+import { DuckDbDatabase } from './duckdb/database.ts';
+import { LAKEHOUSE_DDL } from './duckdb/ddl.ts';
+import { createDuckDbEngine } from './duckdb/engine.ts';
+import type { BackendHealth } from './health.ts';
+import type { SearchPort } from './search/port.ts';
+import { createMiniSearch } from './search/minisearch.ts';
+import type { SqlEngine } from './sql/port.ts';
+
+/** The five roles, each served by the adapter configuration picked. */
+export interface Backends {
+  readonly lakehouse: SqlEngine;
+  readonly analytics: SqlEngine;
+  readonly search: SearchPort;
+  readonly cache: CachePort;
+  readonly bus: BusPort;
+  /** The embedded database file, when any role runs embedded. */
+  readonly embedded: DuckDbDatabase | undefined;
+  /** Every backend's health, probed in parallel. */
+  health(): Promise<BackendHealth[]>;
+  /** Closes every adapter, the bus last so acknowledged writes are flushed. Idempotent. */
+  close(): Promise<void>;
+}
+
+/**
+ * Picks one adapter per role from the configuration: a role whose engine URL is set moves to
+ * that engine; the rest run embedded on one DuckDB file under `dataDir`.
+ */
+export async function createBackends(config: Config): Promise<Backends> {
+  const production: string[] = [];
+  if (config.trinoUrl) production.push('TRINO_URL (lakehouse → Trino)');
+  if (config.clickhouseUrl) production.push('CLICKHOUSE_URL (analytics → ClickHouse)');
+  if (config.elasticsearchUrl) production.push('ELASTICSEARCH_URL (search → Elasticsearch)');
+  if (config.redisUrl) production.push('REDIS_URL (cache → Redis)');
+  if (config.kafkaBrokers) production.push('KAFKA_BROKERS (bus → Kafka)');
+  if (production.length > 0) {
+    throw new ConfigError(
+      `Invalid configuration:\n${production.map((p) => `  ${p}: this build ships only the embedded adapters; unset it to run embedded`).join('\n')}`,
+    );
+  }
+
+  const database = await DuckDbDatabase.open({ file: path.join(config.dataDir, 'nexus.duckdb') });
+  try {
+    await database.exec(LAKEHOUSE_DDL);
+    const lakehouse = createDuckDbEngine({ database, role: 'lakehouse', timeoutMs: config.backendTimeoutMs });
+    const analytics = createDuckDbEngine({ database, role: 'analytics', timeoutMs: config.backendTimeoutMs });
+    const search = createMiniSearch({ lakehouse });
+    const cache = createLruCache({ maxEntries: config.cacheMaxEntries });
+    const bus = await createEmbeddedLog({ database });
+    let closing: Promise<void> | undefined;
+    return {
+      lakehouse,
+      analytics,
+      search,
+      cache,
+      bus,
+      embedded: database,
+      health: () => Promise.all([lakehouse.health(), analytics.health(), search.health(), cache.health(), bus.health()]),
+      close() {
+        closing ??= (async () => {
+          await Promise.allSettled([search.close(), cache.close(), lakehouse.close(), analytics.close()]);
+          await bus.close();
+          await database.close();
+        })();
+        return closing;
+      },
+    };
+  } catch (error) {
+    await database.close().catch(() => undefined);
+    throw error;
+  }
+}

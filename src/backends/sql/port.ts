@@ -1,0 +1,38 @@
+import type { BackendRole } from '../../errors.ts';
+import type { Lifecycle } from '../health.ts';
+
+/** A value bound to a `?` placeholder. */
+export type SqlValue = string | number | boolean | null | Date | bigint;
+
+/** A result row: column name → JS value (timestamps as `Date`, arrays as arrays, integers as numbers). */
+export type SqlRow = Record<string, unknown>;
+
+export type SqlDialect = 'duckdb' | 'trino' | 'clickhouse';
+
+export interface QueryOptions {
+  /** Time budget in ms; default: the engine's configured timeout. Over budget the query is cancelled. */
+  timeoutMs?: number;
+  /** Aborts (and cancels) the query, e.g. when the client went away. */
+  signal?: AbortSignal;
+}
+
+/**
+ * The port of the SQL roles (lakehouse and analytics): positional `?` parameters, rows as
+ * plain objects. Adapters wrap engine errors in `BackendError`.
+ */
+export interface SqlEngine extends Lifecycle {
+  readonly role: BackendRole;
+  readonly adapter: string;
+  readonly dialect: SqlDialect;
+  /** Optional abilities, declared rather than discovered with `instanceof`. */
+  readonly capabilities: {
+    /** `FOR TIMESTAMP AS OF` reads of past table snapshots. */
+    readonly timeTravel: boolean;
+  };
+  query<R extends SqlRow = SqlRow>(sql: string, params?: readonly SqlValue[], options?: QueryOptions): Promise<R[]>;
+}
+
+/** `?, ?, ?` for an IN list of `count` values (at least one placeholder, so `IN (NULL)` matches nothing). */
+export function placeholders(count: number): string {
+  return count === 0 ? 'NULL' : Array.from({ length: count }, () => '?').join(', ');
+}

@@ -1,0 +1,115 @@
+import path from 'node:path';
+import { bool, cleanEnv, num, port, str, url, type CleanOptions } from 'envalid';
+
+/** Typed, frozen gateway configuration. Read once at start-up by `loadConfig`; nothing else reads the environment. */
+export interface Config {
+  /** HTTP and WebSocket port. Default 4000. */
+  readonly port: number;
+  /** Interface to bind. Default `0.0.0.0`. */
+  readonly host: string;
+  /** Directory of the embedded lakehouse file and other local state. Default `.data` under the working directory. */
+  readonly dataDir: string;
+  /** Demo-data size multiplier (1 ≈ 50k events; 100 ≈ 5M). Default 1. */
+  readonly demoScale: number;
+  /** Seed of the deterministic demo-data generator. Default 42. */
+  readonly demoSeed: number;
+  /** End of the demo year of events (ISO date). Default: today, 00:00 UTC. */
+  readonly demoAnchor: Date | undefined;
+  /** Build demo data on first start when the lakehouse is empty. Default true. */
+  readonly demoData: boolean;
+  /** pino log level. Default `info` (`silent` under tests). */
+  readonly logLevel: string;
+  /** Time budget of one backend call, in ms. Default 10000; a call over budget fails its fields with BACKEND_TIMEOUT. */
+  readonly backendTimeoutMs: number;
+  /** Largest `first` a connection accepts. Default 100; more is BAD_USER_INPUT. */
+  readonly maxPageSize: number;
+  /** Response-cache entries kept in the in-process LRU. Default 10000. */
+  readonly cacheMaxEntries: number;
+  /** Serve the GraphiQL page at the GraphQL path for browsers. Default true. */
+  readonly graphiql: boolean;
+  /** Delay before new events are promoted bronze → silver, in ms (debounce). Default 50. */
+  readonly medallionDebounceMs: number;
+  /** Production engines; when unset, the role runs embedded. */
+  readonly trinoUrl: string | undefined;
+  readonly clickhouseUrl: string | undefined;
+  readonly elasticsearchUrl: string | undefined;
+  readonly redisUrl: string | undefined;
+  readonly kafkaBrokers: readonly string[] | undefined;
+}
+
+/** Thrown by `loadConfig` with one line per bad variable. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Turns an environment into a `Config`; fails with one message naming every bad variable. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const options: CleanOptions<Record<string, unknown>> = {
+    reporter: ({ errors }) => {
+      const names = Object.keys(errors);
+      if (names.length === 0) return;
+      const lines = names.map((name) => `  ${name}: ${(errors[name] as Error).message}`);
+      throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
+    },
+  };
+  const clean = cleanEnv(
+    env,
+    {
+      PORT: port({ default: 4000 }),
+      HOST: str({ default: '0.0.0.0' }),
+      DATA_DIR: str({ default: '.data' }),
+      DEMO_SCALE: num({ default: 1 }),
+      DEMO_SEED: num({ default: 42 }),
+      DEMO_DATA: bool({ default: true }),
+      DEMO_ANCHOR: str({ default: undefined }),
+      LOG_LEVEL: str({
+        default: 'info',
+        choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
+      }),
+      BACKEND_TIMEOUT_MS: num({ default: 10_000 }),
+      MAX_PAGE_SIZE: num({ default: 100 }),
+      CACHE_MAX_ENTRIES: num({ default: 10_000 }),
+      GRAPHIQL: bool({ default: true }),
+      MEDALLION_DEBOUNCE_MS: num({ default: 50 }),
+      TRINO_URL: url({ default: undefined }),
+      CLICKHOUSE_URL: url({ default: undefined }),
+      ELASTICSEARCH_URL: url({ default: undefined }),
+      REDIS_URL: url({ default: undefined }),
+      KAFKA_BROKERS: str({ default: undefined }),
+    },
+    options,
+  );
+  const problems: string[] = [];
+  const positive = (name: string, value: number) => {
+    if (!(value > 0)) problems.push(`  ${name}: must be a positive number, got ${value}`);
+  };
+  positive('DEMO_SCALE', clean.DEMO_SCALE);
+  positive('BACKEND_TIMEOUT_MS', clean.BACKEND_TIMEOUT_MS);
+  positive('MAX_PAGE_SIZE', clean.MAX_PAGE_SIZE);
+  positive('CACHE_MAX_ENTRIES', clean.CACHE_MAX_ENTRIES);
+  const anchor = clean.DEMO_ANCHOR === undefined ? undefined : new Date(clean.DEMO_ANCHOR);
+  if (anchor && Number.isNaN(anchor.getTime())) problems.push(`  DEMO_ANCHOR: must be an ISO date, got "${clean.DEMO_ANCHOR}"`);
+  if (problems.length > 0) throw new ConfigError(`Invalid configuration:\n${problems.join('\n')}`);
+
+  const brokers = clean.KAFKA_BROKERS?.split(',').map((b) => b.trim()).filter(Boolean);
+  return Object.freeze({
+    port: clean.PORT,
+    host: clean.HOST,
+    dataDir: path.resolve(clean.DATA_DIR),
+    demoScale: clean.DEMO_SCALE,
+    demoSeed: clean.DEMO_SEED,
+    demoData: clean.DEMO_DATA,
+    demoAnchor: anchor,
+    logLevel: clean.LOG_LEVEL,
+    backendTimeoutMs: clean.BACKEND_TIMEOUT_MS,
+    maxPageSize: Math.floor(clean.MAX_PAGE_SIZE),
+    cacheMaxEntries: Math.floor(clean.CACHE_MAX_ENTRIES),
+    graphiql: clean.GRAPHIQL,
+    medallionDebounceMs: clean.MEDALLION_DEBOUNCE_MS,
+    trinoUrl: clean.TRINO_URL,
+    clickhouseUrl: clean.CLICKHOUSE_URL,
+    elasticsearchUrl: clean.ELASTICSEARCH_URL,
+    redisUrl: clean.REDIS_URL,
+    kafkaBrokers: brokers && brokers.length > 0 ? Object.freeze(brokers) : undefined,
+  });
+}

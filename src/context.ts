@@ -1,0 +1,35 @@
+import type { Loaders } from '../loaders/index.ts';
+import type { Publisher } from '../ingest/publisher.ts';
+import type { SourceRegistry } from '../ingest/registry.ts';
+import type { SilverEventsStep } from '../ingest/medallion/silver-events.ts';
+import type { EventFanout } from '../subscriptions/event-fanout.ts';
+import type { Backends } from './backends/index.ts';
+import type { SearchPort } from './backends/search/port.ts';
+import type { SqlEngine } from './backends/sql/port.ts';
+import type { Config } from './config.ts';
+import type { BackendCallLog } from './observability/backend-calls.ts';
+
+/** Long-lived services shared by every request of a gateway instance. */
+export interface GatewayServices {
+  config: Config;
+  backends: Backends;
+  registry: SourceRegistry;
+  publisher: Publisher;
+  fanout: EventFanout;
+  /** The embedded medallion step; absent when the platform's own jobs run it. */
+  pipeline: SilverEventsStep | undefined;
+}
+
+/** What every resolver receives: the services plus this request's loaders and instrumented ports. */
+export interface GatewayContext {
+  services: GatewayServices;
+  requestId: string;
+  /** This request's views of the SQL and search roles (they count calls into `calls`). */
+  lakehouse: SqlEngine;
+  analytics: SqlEngine;
+  search: SearchPort;
+  loaders: Loaders;
+  calls: BackendCallLog;
+  /** Seconds this request's answer may be served from the response cache (0: never). Set by the cache-policy plugin. */
+  responseCacheMaxAge: number;
+}

@@ -1,0 +1,220 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ApolloServer } from '@apollo/server';
+import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginInlineTraceDisabled, ApolloServerPluginLandingPageDisabled, ApolloServerPluginSchemaReportingDisabled, ApolloServerPluginUsageReportingDisabled } from '@apollo/server/plugin/disabled';
+import { GraphQLError, type GraphQLFormattedError } from 'graphql';
+import { useServer } from 'graphql-ws/use/ws';
+import { WebSocketServer } from 'ws';
+import { createPublisher } from '../ingest/publisher.ts';
+import { loadSourceRegistry } from '../ingest/registry.ts';
+import { ensureDemoData } from '../ingest/demo/generate.ts';
+import { SilverEventsStep } from '../ingest/medallion/silver-events.ts';
+import { EventFanout } from '../subscriptions/event-fanout.ts';
+import { createBackends } from './backends/index.ts';
+import { toursPage, destinationsPage } from './backends/lakehouse/queries.ts';
+import type { Config } from './config.ts';
+import type { GatewayContext, GatewayServices } from './context.ts';
+import { normaliseError } from './errors.ts';
+import { overallHealth } from './health-report.ts';
+import { cachePolicyPlugin } from './http/cache-policy-plugin.ts';
+import { createGraphiQLHandler } from './http/graphiql.ts';
+import { createGraphQLHttpHandler, errorBody } from './http/graphql-http.ts';
+import { ResponseCache } from './http/response-cache.ts';
+import { createLogger, type Logger } from './logger.ts';
+import { createRequestContext } from './request-context.ts';
+import { buildSchema, rootCachePolicies } from './schema.ts';
+
+/** The GraphQL path for HTTP and WebSocket alike. */
+export const GRAPHQL_PATH = '/graphql';
+
+/** A running gateway instance. */
+export interface Gateway {
+  readonly services: GatewayServices;
+  readonly server: Server;
+  readonly logger: Logger;
+  /** `http://host:port` it listens on. */
+  readonly url: string;
+  /** Drains requests and subscriptions, closes adapters and flushes the event log. Idempotent. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a gateway: opens the backends (building the demo data on first start), indexes search,
+ * starts the embedded medallion step and the subscription fan-out, then listens for HTTP and
+ * graphql-ws on one port.
+ */
+export async function startGateway(config: Config, logger: Logger = createLogger(config.logLevel)): Promise<Gateway> {
+  const started = performance.now();
+  const registry = await loadSourceRegistry();
+  const backends = await createBackends(config);
+  const eventTopics = [...new Set(registry.sources.map((s) => s.topic))];
+  let pipeline: SilverEventsStep | undefined;
+  let fanout: EventFanout | undefined;
+  try {
+    if (backends.embedded && config.demoData) {
+      const demo = await ensureDemoData(backends.embedded, {
+        seed: config.demoSeed,
+        scale: config.demoScale,
+        ...(config.demoAnchor ? { anchor: config.demoAnchor } : {}),
+      });
+      logger.info({ ...demo }, demo.reused ? 'demo data reused' : 'demo data built');
+    }
+    await indexSearch(backends);
+
+    const responseCache = new ResponseCache({ cache: backends.cache });
+    fanout = new EventFanout({ bus: backends.bus, eventTopics });
+    fanout.start();
+    if (backends.embedded) {
+      pipeline = new SilverEventsStep({
+        database: backends.embedded,
+        bus: backends.bus,
+        eventTopics,
+        debounceMs: config.medallionDebounceMs,
+        onPromoted: (run) => {
+          responseCache.invalidate();
+          logger.debug({ run }, 'events promoted to silver');
+        },
+      });
+      await pipeline.start();
+    }
+    const services: GatewayServices = {
+      config,
+      backends,
+      registry,
+      publisher: createPublisher({ bus: backends.bus, registry }),
+      fanout,
+      pipeline,
+    };
+
+    const schema = buildSchema();
+    const apollo = new ApolloServer<GatewayContext>({
+      schema,
+      // Bearer credentials (not cookies) authenticate clients, so there is no ambient credential
+      // for a cross-site request to abuse; the preflight requirement would only break plain GETs.
+      csrfPrevention: false,
+      introspection: true,
+      includeStacktraceInErrorResponses: false,
+      plugins: [
+        ApolloServerPluginLandingPageDisabled(),
+        ApolloServerPluginCacheControlDisabled(),
+        ApolloServerPluginUsageReportingDisabled(),
+        ApolloServerPluginSchemaReportingDisabled(),
+        ApolloServerPluginInlineTraceDisabled(),
+        cachePolicyPlugin(rootCachePolicies(schema)),
+      ],
+      formatError: (formatted, error) => formatErrorFor(logger, formatted, error),
+    });
+    await apollo.start();
+
+    const graphql = createGraphQLHttpHandler({ apollo, services, responseCache, logger });
+    const graphiql = config.graphiql ? createGraphiQLHandler({ endpoint: GRAPHQL_PATH }) : undefined;
+    let draining = false;
+
+    const server = createServer((req, res) => {
+      const url = req.url ?? '/';
+      const q = url.indexOf('?');
+      const pathname = q < 0 ? url : url.slice(0, q);
+      const search = q < 0 ? '' : url.slice(q);
+      if (pathname === GRAPHQL_PATH) {
+        if (graphiql?.(req, res)) return;
+        graphql(req, res, search);
+        return;
+      }
+      if (graphiql && pathname.startsWith('/graphiql/') && graphiql(req, res)) return;
+      if (pathname === '/health' || pathname === '/ready') {
+        void (async () => {
+          const report = overallHealth(await backends.health());
+          const ok = pathname === '/ready' ? !draining && report.status !== 'DOWN' : report.status !== 'DOWN';
+          res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
+          res.end(JSON.stringify(pathname === '/ready' ? { ready: ok, status: report.status } : report));
+        })();
+        return;
+      }
+      if (pathname === '/') {
+        res.writeHead(302, { location: GRAPHQL_PATH });
+        res.end();
+        return;
+      }
+      res.writeHead(404, { 'content-type': 'application/json; charset=utf-8' });
+      res.end(errorBody(`No route ${pathname}; GraphQL is at ${GRAPHQL_PATH}.`, 'BAD_USER_INPUT'));
+    });
+    server.keepAliveTimeout = 65_000;
+
+    const wsServer = new WebSocketServer({ server, path: GRAPHQL_PATH });
+    const wsCleanup = useServer<Record<string, unknown>, { gateway?: GatewayContext }>(
+      {
+        schema,
+        context: (ctx) => {
+          ctx.extra.gateway ??= createRequestContext(services);
+          return ctx.extra.gateway;
+        },
+        onNext: (_ctx, _id, _payload, _args, result) =>
+          result.errors ? { ...result, errors: result.errors.map((e) => formatErrorFor(logger, e.toJSON(), e)) } : result,
+        onError: (_ctx, _id, _payload, errors) => errors.map((e) => formatErrorFor(logger, e.toJSON(), e)),
+      },
+      wsServer,
+    );
+
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.port, config.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    const address = server.address() as AddressInfo;
+    const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+    const url = `http://${host}:${address.port}`;
+    logger.info({ url: `${url}${GRAPHQL_PATH}`, startMs: Math.round(performance.now() - started) }, 'Nexus Gateway ready (embedded mode: open access, demo data)');
+
+    let stopping: Promise<void> | undefined;
+    const finalFanout = fanout;
+    const finalPipeline = pipeline;
+    return {
+      services,
+      server,
+      logger,
+      url,
+      stop() {
+        stopping ??= (async () => {
+          draining = true;
+          logger.info('draining');
+          const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+          server.closeIdleConnections();
+          finalFanout.stop();
+          await wsCleanup.dispose();
+          await apollo.stop();
+          server.closeAllConnections();
+          await closed;
+          await finalPipeline?.stop();
+          await backends.close();
+          logger.info('stopped');
+        })();
+        return stopping;
+      },
+    };
+  } catch (error) {
+    fanout?.stop();
+    await pipeline?.stop().catch(() => undefined);
+    await backends.close().catch(() => undefined);
+    throw error;
+  }
+}
+
+/** Builds the search index from the lakehouse (all tours, destination names). */
+async function indexSearch(backends: Awaited<ReturnType<typeof createBackends>>): Promise<void> {
+  const destinations = await destinationsPage(backends.lakehouse, { first: 100_000 });
+  const tours = await toursPage(backends.lakehouse, { first: 1_000_000 });
+  await backends.search.indexTours(tours.rows, new Map(destinations.rows.map((d) => [d.id, d.name])));
+}
+
+/** Client-facing form of an error (through the one normalisation point); unexpected ones are logged whole. */
+function formatErrorFor(logger: Logger, formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
+  const graphQLError = error instanceof GraphQLError ? error : new GraphQLError(formatted.message, { originalError: error as Error });
+  const { error: normalised, unexpected } = normaliseError(graphQLError);
+  if (unexpected !== undefined) logger.error({ err: unexpected, path: normalised.path }, normalised.message);
+  const json = normalised.toJSON();
+  // Apollo adds its own codes (e.g. GRAPHQL_VALIDATION_FAILED); keep them for parse/validation errors.
+  return { ...json, extensions: { ...formatted.extensions, ...json.extensions } };
+}

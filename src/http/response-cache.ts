@@ -1,0 +1,56 @@
+import type { CachePort } from '../backends/cache/port.ts';
+
+/** A stored response: what the HTTP layer writes back on a hit. */
+export interface CachedResponse {
+  status: number;
+  contentType: string;
+  body: string;
+}
+
+/** Options of the response cache. */
+export interface ResponseCacheOptions {
+  /** Where entries live (the cache role: in-process LRU, or Redis). */
+  cache: CachePort & { getSync?: (key: string) => string | undefined };
+}
+
+/**
+ * Whole-response cache in front of the GraphQL pipeline: a repeated query (same text, variables,
+ * accepted media type and principal) is answered without parsing or executing anything. Entries
+ * carry the generation they were made in; `invalidate()` starts a new generation, so data changes
+ * (new events promoted to silver) are never served stale from here.
+ */
+export class ResponseCache {
+  private readonly cache: ResponseCacheOptions['cache'];
+  private generation = 0;
+
+  constructor(options: ResponseCacheOptions) {
+    this.cache = options.cache;
+  }
+
+  /** Cache key of a request. `payload` is the raw POST body or the GET query string. */
+  keyOf(method: string, accept: string, principal: string, payload: string): string {
+    return `rc:${this.generation}:${principal}:${method}:${accept}:${payload}`;
+  }
+
+  /** The stored response, synchronously when the cache is in-process. */
+  lookup(key: string): CachedResponse | undefined | Promise<CachedResponse | undefined> {
+    if (this.cache.getSync) return decode(this.cache.getSync(key));
+    return this.cache.get(key).then(decode);
+  }
+
+  store(key: string, response: CachedResponse, ttlMs: number): void {
+    void this.cache.set(key, `${response.status}\n${response.contentType}\n${response.body}`, ttlMs);
+  }
+
+  /** Makes every stored response unreachable (they age out of the LRU). */
+  invalidate(): void {
+    this.generation += 1;
+  }
+}
+
+function decode(stored: string | undefined): CachedResponse | undefined {
+  if (stored === undefined) return undefined;
+  const first = stored.indexOf('\n');
+  const second = stored.indexOf('\n', first + 1);
+  return { status: Number(stored.slice(0, first)), contentType: stored.slice(first + 1, second), body: stored.slice(second + 1) };
+}

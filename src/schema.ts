@@ -1,0 +1,33 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { makeExecutableSchema } from '@graphql-tools/schema';
+import { Kind, type DocumentNode, type GraphQLSchema, parse } from 'graphql';
+import { resolvers } from '../resolvers/index.ts';
+
+/** The schema/ directory: one SDL file per domain, the API's contract. */
+export const SCHEMA_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'schema');
+
+/** The SDL of every file in schema/, in file-name order. */
+export function loadTypeDefs(dir = SCHEMA_DIR): DocumentNode[] {
+  return readdirSync(dir)
+    .filter((file) => file.endsWith('.graphql'))
+    .sort()
+    .map((file) => parse(readFileSync(path.join(dir, file), 'utf8')));
+}
+
+/** The executable schema: SDL from schema/ with the resolvers of resolvers/. */
+export function buildSchema(): GraphQLSchema {
+  return makeExecutableSchema({ typeDefs: loadTypeDefs(), resolvers, resolverValidationOptions: { requireResolversToMatchSchema: 'error' } });
+}
+
+/** `@cached(maxAge)` of each root query field, in seconds (fields without it are never cached). */
+export function rootCachePolicies(schema: GraphQLSchema): ReadonlyMap<string, number> {
+  const policies = new Map<string, number>();
+  for (const field of Object.values(schema.getQueryType()?.getFields() ?? {})) {
+    const directive = field.astNode?.directives?.find((d) => d.name.value === 'cached');
+    const maxAge = directive?.arguments?.find((a) => a.name.value === 'maxAge')?.value;
+    if (maxAge?.kind === Kind.INT) policies.set(field.name, Number(maxAge.value));
+  }
+  return policies;
+}

@@ -1,0 +1,168 @@
+import type { BusPort, LogEntry } from '../src/backends/bus/port.ts';
+import type { EventRow, EventTypeName } from '../src/domain.ts';
+import type { PublishedEvent } from '../ingest/publisher.ts';
+import { Channel } from './channel.ts';
+
+/** Server-side filter of `eventIngested`: every list given must contain the event's value. */
+export interface EventSubscriptionFilter {
+  eventTypes?: readonly EventTypeName[] | null;
+  regions?: readonly string[] | null;
+  tourIds?: readonly string[] | null;
+}
+
+/** Options of the fan-out. */
+export interface EventFanoutOptions {
+  bus: BusPort;
+  /** Topics carrying platform events (others are ignored). */
+  eventTopics: readonly string[];
+  /** Events buffered per subscriber before a slow one is dropped. Default 1,000. */
+  subscriberCapacity?: number;
+  /** Records read per replay round trip. Default 500. */
+  replayPageSize?: number;
+}
+
+interface Subscriber {
+  filter: EventSubscriptionFilter | null;
+  channel: Channel<EventRow>;
+  /** Cursor of the first record dispatched live to this subscriber (where a replay may stop). */
+  liveFrom?: string;
+}
+
+/**
+ * Reads the bus once per gateway instance and fans each event out to the matching subscribers.
+ * A subscriber may resume from an offset it saw: it first receives what it missed (replayed
+ * from the log), then live events, with no gap and no duplicate between the two.
+ */
+export class EventFanout {
+  private readonly subscribers = new Set<Subscriber>();
+  private readonly options: Required<EventFanoutOptions>;
+  private readonly topics: Set<string>;
+  private unsubscribe: (() => void) | undefined;
+
+  constructor(options: EventFanoutOptions) {
+    this.options = { subscriberCapacity: 1_000, replayPageSize: 500, ...options };
+    this.topics = new Set(options.eventTopics);
+  }
+
+  /** Number of open subscriptions. */
+  get size(): number {
+    return this.subscribers.size;
+  }
+
+  start(): void {
+    this.unsubscribe ??= this.options.bus.tail((entries) => this.dispatch(entries));
+  }
+
+  /** Ends every subscription (shutdown). */
+  stop(): void {
+    this.unsubscribe?.();
+    this.unsubscribe = undefined;
+    for (const subscriber of this.subscribers) subscriber.channel.end();
+    this.subscribers.clear();
+  }
+
+  /** A live stream of matching events; with `fromOffset`, preceded by the matching events after it. */
+  async subscribe(filter: EventSubscriptionFilter | null, fromOffset: string | null): Promise<AsyncIterableIterator<EventRow>> {
+    const subscriber = this.register(filter);
+    if (fromOffset === null) return subscriber.channel;
+    // Registered first, so events published during the replay wait in the channel; the first
+    // page is read before answering so a bad offset fails the subscription itself.
+    let page: LogEntry[];
+    try {
+      page = await this.options.bus.readAfter(fromOffset, this.options.replayPageSize);
+    } catch (error) {
+      await subscriber.channel.return();
+      throw error;
+    }
+    return this.replayThenLive(subscriber, page);
+  }
+
+  private async *replayThenLive(subscriber: Subscriber, firstPage: LogEntry[]): AsyncGenerator<EventRow> {
+    const { bus, replayPageSize } = this.options;
+    // A record can be both read back and dispatched live; ids seen in the replay are skipped live.
+    const replayed = new Set<string>();
+    try {
+      let page = firstPage;
+      while (page.length > 0) {
+        for (const entry of page) {
+          if (subscriber.liveFrom !== undefined && entry.cursor === subscriber.liveFrom) {
+            page = [];
+            break;
+          }
+          const event = this.toEvent(entry);
+          if (!event) continue;
+          replayed.add(event.id);
+          if (matches(subscriber.filter, event)) yield event;
+        }
+        if (page.length < replayPageSize) break;
+        page = await bus.readAfter(page[page.length - 1]!.cursor, replayPageSize);
+      }
+      for await (const event of subscriber.channel) {
+        if (replayed.size > 0) {
+          if (replayed.has(event.id)) continue;
+          replayed.clear();
+        }
+        yield event;
+      }
+    } finally {
+      await subscriber.channel.return();
+    }
+  }
+
+  private register(filter: EventSubscriptionFilter | null): Subscriber {
+    const subscriber: Subscriber = {
+      filter,
+      channel: new Channel<EventRow>({
+        capacity: this.options.subscriberCapacity,
+        overflowError: () => slowConsumer(this.options.subscriberCapacity),
+        onClose: () => this.subscribers.delete(subscriber),
+      }),
+    };
+    this.subscribers.add(subscriber);
+    return subscriber;
+  }
+
+  private dispatch(entries: readonly LogEntry[]): void {
+    if (this.subscribers.size === 0) return;
+    for (const entry of entries) {
+      const event = this.toEvent(entry);
+      if (!event) continue;
+      for (const subscriber of this.subscribers) {
+        subscriber.liveFrom ??= entry.cursor;
+        if (matches(subscriber.filter, event)) subscriber.channel.push(event);
+      }
+    }
+  }
+
+  /** Parses a log entry once for all subscribers; null for records that are not platform events. */
+  private toEvent(entry: LogEntry): EventRow | null {
+    if (!this.topics.has(entry.topic)) return null;
+    const value = JSON.parse(entry.value) as PublishedEvent;
+    return {
+      id: value.eventId,
+      userId: value.userId,
+      eventType: value.eventType,
+      tourId: value.tourId,
+      region: value.region,
+      amount: value.amount,
+      currency: value.currency,
+      occurredAt: new Date(value.occurredAt),
+      source: value.source,
+      payload: value.payload,
+      topic: entry.topic,
+      offset: entry.cursor,
+    };
+  }
+}
+
+function matches(filter: EventSubscriptionFilter | null, event: EventRow): boolean {
+  if (!filter) return true;
+  if (filter.eventTypes?.length && !filter.eventTypes.includes(event.eventType)) return false;
+  if (filter.regions?.length && (event.region === null || !filter.regions.includes(event.region))) return false;
+  if (filter.tourIds?.length && (event.tourId === null || !filter.tourIds.includes(event.tourId))) return false;
+  return true;
+}
+
+function slowConsumer(capacity: number): Error {
+  return new Error(`subscriber dropped: more than ${capacity} events waiting (consumer too slow)`);
+}
