@@ -107,7 +107,7 @@ export async function startGateway(config: Config, logger: Logger = createLogger
     });
     await apollo.start();
 
-    const graphql = createGraphQLHttpHandler({ apollo, services, responseCache, logger });
+    const graphql = createGraphQLHttpHandler({ apollo, services, responseCache: config.responseCache ? responseCache : undefined, logger });
     const graphiql = config.graphiql ? createGraphiQLHandler({ endpoint: GRAPHQL_PATH }) : undefined;
     let draining = false;
 

@@ -9,7 +9,8 @@ import type { ResponseCache } from './response-cache.ts';
 export interface GraphQLHttpOptions {
   apollo: ApolloServer<GatewayContext>;
   services: GatewayServices;
-  responseCache: ResponseCache;
+  /** Absent: every request is executed. */
+  responseCache: ResponseCache | undefined;
   logger: Logger;
   /** Largest request body accepted, in bytes. Default 1 MiB; larger bodies get 413. */
   maxBodyBytes?: number;
@@ -62,9 +63,9 @@ export function createGraphQLHttpHandler(options: GraphQLHttpOptions): (req: Inc
 
   async function serve(req: IncomingMessage, res: ServerResponse, method: string, search: string, payload: string, body: unknown) {
     const accept = req.headers.accept ?? '';
-    const key = responseCache.keyOf(method, accept, '', payload);
+    const key = responseCache?.keyOf(method, accept, '', payload);
     try {
-      const hit = await responseCache.lookup(key);
+      const hit = key === undefined ? undefined : await responseCache?.lookup(key);
       if (hit) {
         res.writeHead(hit.status, { 'content-type': hit.contentType, 'x-cache': 'HIT' });
         res.end(hit.body);
@@ -83,7 +84,7 @@ export function createGraphQLHttpHandler(options: GraphQLHttpOptions): (req: Inc
       const outgoing: Record<string, string> = { 'x-request-id': context.requestId };
       for (const [name, value] of response.headers) outgoing[name] = value;
       if (response.body.kind === 'complete') {
-        if (status === 200 && context.responseCacheMaxAge > 0) {
+        if (responseCache && key !== undefined && status === 200 && context.responseCacheMaxAge > 0) {
           outgoing['x-cache'] = 'MISS';
           responseCache.store(key, { status, contentType: outgoing['content-type'] ?? JSON_TYPE, body: response.body.string }, context.responseCacheMaxAge * 1000);
         }

@@ -57,7 +57,8 @@ export function createMiniSearch(options: MiniSearchOptions): SearchPort {
     async searchTours({ query, filter, first, offset }): Promise<TourSearchResult> {
       const results = index.search(query, {
         prefix: (term) => term.length >= 3,
-        fuzzy: (term) => (term.length >= 4 ? 0.2 : false),
+        // Elasticsearch's AUTO fuzziness: 1 edit for 3–5 letters, 2 beyond (a transposition costs 2 here).
+        fuzzy: (term) => (term.length > 5 ? 2 : term.length >= 3 ? 1 : false),
         boost: { name: 3, destination: 2, tags: 1.5, category: 1.5 },
         // Any term may match (Elasticsearch's multi_match default); tours matching more terms rank higher.
         combineWith: 'OR',
