@@ -74,7 +74,23 @@ export class EventFanout {
       await subscriber.channel.return();
       throw error;
     }
-    return this.replayThenLive(subscriber, page);
+    const stream = this.replayThenLive(subscriber, page);
+    // An async generator cannot be returned while it awaits the channel (the request waits for
+    // its next yield, which may never come); ending the channel first lets it finish at once.
+    return {
+      next: () => stream.next(),
+      return: async () => {
+        await subscriber.channel.return();
+        return stream.return(undefined);
+      },
+      throw: async (error: unknown) => {
+        subscriber.channel.fail(error);
+        return stream.throw(error);
+      },
+      [Symbol.asyncIterator]() {
+        return this;
+      },
+    };
   }
 
   private async *replayThenLive(subscriber: Subscriber, firstPage: LogEntry[]): AsyncGenerator<EventRow> {

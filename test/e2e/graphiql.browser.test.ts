@@ -1,0 +1,202 @@
+/**
+ * The offline GraphiQL page against the real gateway: served at the endpoint to browsers only,
+ * and in headless Chromium it loads only from the gateway (nothing leaves localhost), runs a
+ * query over HTTP, and a subscription over graphql-ws on the same URL.
+ */
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { buildGraphiQL } from '../../scripts/build-graphiql.ts';
+import { chromiumPath, launchChromium } from '../helpers/chromium.ts';
+import { startTestGateway } from '../helpers/gateway.ts';
+
+const noChromium = chromiumPath() === undefined;
+const underCI = process.env['CI'] === 'true';
+if (noChromium && !underCI) {
+  console.warn('graphiql.browser.test: skipped, no Chromium (apt-get install chromium, or set CHROMIUM_PATH)');
+}
+const LOCAL_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+let gateway: Awaited<ReturnType<typeof startTestGateway>>;
+
+beforeAll(async () => {
+  // Rebuild so the test exercises the current web/graphiql sources, not a stale dist/.
+  await buildGraphiQL();
+  gateway = await startTestGateway();
+});
+
+afterAll(async () => {
+  await gateway?.close();
+});
+
+describe('GraphiQL page over HTTP', () => {
+  const BROWSER_ACCEPT = 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8';
+
+  it('is served at the endpoint to browsers, with its assets cached for good', async () => {
+    const page = await fetch(gateway.endpoint, { headers: { accept: BROWSER_ACCEPT } });
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    expect(page.headers.get('cache-control')).toBe('no-cache');
+    expect(page.headers.get('content-security-policy')).toContain("default-src 'self'");
+    const html = await page.text();
+    expect(html).toContain(`<meta name="graphql-endpoint" content="${new URL(gateway.endpoint).pathname}" />`);
+
+    const script = /<script type="module" src="([^"]+)">/.exec(html)?.[1];
+    expect(script).toMatch(/^\/graphiql\/main-[A-Z0-9]{8}\.js$/);
+    const asset = await fetch(new URL(script ?? '', gateway.url));
+    expect(asset.status).toBe(200);
+    expect(asset.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
+    expect(asset.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
+    expect(asset.headers.get('content-encoding')).toBe('gzip'); // fetch asks for it by default
+
+    expect((await fetch(`${gateway.url}/graphiql/missing-AAAAAAAA.js`)).status).toBe(404);
+  });
+
+  it('leaves GraphQL-over-HTTP GET requests and JSON clients to GraphQL', async () => {
+    const withQuery = await fetch(`${gateway.endpoint}?query=${encodeURIComponent('{ __typename }')}`, {
+      headers: { accept: BROWSER_ACCEPT, 'apollo-require-preflight': 'true' },
+    });
+    expect(withQuery.headers.get('content-type')).toMatch(/json/);
+    expect(await withQuery.json()).toMatchObject({ data: { __typename: 'Query' } });
+
+    const jsonClient = await fetch(gateway.endpoint, { headers: { accept: 'application/json' } });
+    expect(jsonClient.headers.get('content-type')).not.toMatch(/html/);
+  });
+});
+
+// CI must not pass by skipping: there a missing browser is a failure of its own.
+describe.skipIf(!noChromium || !underCI)('GraphiQL page in Chromium under CI', () => {
+  it('has a Chromium to run in', () => {
+    expect.fail('No Chromium: install it (apt-get install chromium) or set CHROMIUM_PATH');
+  });
+});
+
+describe.skipIf(noChromium)(
+  noChromium ? 'GraphiQL page in Chromium (skipped: no Chromium; install it or set CHROMIUM_PATH)' : 'GraphiQL page in Chromium',
+  () => {
+    let browser: Browser;
+    let context: BrowserContext;
+    let page: Page;
+    /** Everything the page did that it should not: off-host requests, console errors or warnings, uncaught exceptions. */
+    let problems: string[];
+
+    beforeAll(async () => {
+      browser = await launchChromium();
+    });
+
+    afterAll(async () => {
+      await browser?.close();
+    });
+
+    async function openPage(): Promise<void> {
+      problems = [];
+      // A fresh context per test: GraphiQL keeps tabs and queries in localStorage.
+      context = await browser.newContext({ viewport: { width: 1400, height: 850 } });
+      context.on('request', (request) => {
+        const url = new URL(request.url());
+        if (url.protocol === 'data:' || url.protocol === 'blob:') return;
+        if (!LOCAL_HOSTS.has(url.hostname)) problems.push(`request left localhost: ${request.url()}`);
+      });
+      page = await context.newPage();
+      page.on('websocket', (ws) => {
+        if (!LOCAL_HOSTS.has(new URL(ws.url()).hostname)) problems.push(`WebSocket left localhost: ${ws.url()}`);
+      });
+      // A healthy session logs nothing; warnings count too, as GraphiQL reports some failures
+      // only that way (e.g. Prettify without its prettier parser).
+      page.on('console', (message) => {
+        if (message.type() === 'error' || message.type() === 'warning') {
+          problems.push(`console ${message.type()}: ${message.text().split('\n')[0]}`);
+        }
+      });
+      page.on('pageerror', (error) => problems.push(`uncaught: ${error.message}`));
+
+      const response = await page.goto(gateway.endpoint);
+      expect(response?.status()).toBe(200);
+      expect(response?.headers()['content-type']).toMatch(/^text\/html/);
+      await queryEditor().locator('.monaco-editor').waitFor();
+    }
+
+    afterEach(async () => {
+      await context?.close();
+      expect(problems).toEqual([]);
+    });
+
+    const queryEditor = () => page.locator('.graphiql-query-editor');
+    const executeButton = (state: 'Execute' | 'Stop') =>
+      page.locator(`.graphiql-execute-button[aria-label^="${state} query"]`);
+
+    it('prettifies and runs the default query over HTTP and shows the data', async () => {
+      await openPage();
+      await queryEditor().locator('.view-lines', { hasText: 'tours(first: 5)' }).waitFor();
+      // Prettify loads prettier's GraphQL plugin on demand; the build must bundle it usably.
+      await page.locator('[aria-label^="Prettify"]').click();
+
+      const answer = page.waitForResponse(
+        (r) => r.request().method() === 'POST' && r.url() === gateway.endpoint && !!r.request().postData()?.includes('tours'),
+      );
+      await executeButton('Execute').click();
+      const body = (await (await answer).json()) as { data?: { tours?: { edges?: unknown[] } }; errors?: unknown };
+      expect(body.errors).toBeUndefined();
+      expect(Array.isArray(body.data?.tours?.edges)).toBe(true);
+
+      await page.locator('.graphiql-response', { hasText: '"tours"' }).waitFor();
+    });
+
+    it('runs a subscription over graphql-ws on the same URL until stopped', async () => {
+      await openPage();
+      const socket = recordSocket(page);
+
+      await queryEditor().locator('.monaco-editor').click();
+      await page.keyboard.press('ControlOrMeta+A');
+      await page.keyboard.press('Delete');
+      // Typed key by key: Monaco auto-closes each `{` and types over the matching `}`.
+      await page.keyboard.type('subscription IngestedEvents { eventIngested { id eventType } }');
+      await page.keyboard.press('Escape'); // closes the completion popup, if open
+      // GraphiQL re-parses the editor 100 ms after a change; the tab takes the operation's name
+      // once the parse routes the run to the WebSocket fetcher rather than HTTP.
+      await page.locator('.graphiql-tab-active', { hasText: 'IngestedEvents' }).waitFor();
+
+      await page.keyboard.press('ControlOrMeta+Enter');
+      expect(await socket.url).toBe(gateway.endpoint.replace(/^http/, 'ws'));
+      await expect.poll(() => socket.sent).toContain('subscribe');
+      await executeButton('Stop').waitFor();
+      // Events (`next`) may or may not arrive meanwhile; an `error` or `complete` would end the run.
+      expect(socket.received.filter((type) => type !== 'next')).toEqual(['connection_ack']);
+
+      await executeButton('Stop').click();
+      await expect.poll(() => socket.sent).toEqual(['connection_init', 'subscribe', 'complete']);
+      await executeButton('Execute').waitFor();
+    });
+  },
+);
+
+/** graphql-ws message types on the page's first WebSocket, recorded from its opening frame on. */
+interface SocketRecord {
+  url: Promise<string>;
+  sent: string[];
+  received: string[];
+}
+
+function recordSocket(page: Page): SocketRecord {
+  const record: Omit<SocketRecord, 'url'> = { sent: [], received: [] };
+  // Listeners go on in the `websocket` event itself: by the time a test could await the
+  // socket, graphql-ws may already have sent `connection_init` and `subscribe`.
+  const url = new Promise<string>((resolve) =>
+    page.once('websocket', (ws) => {
+      ws.on('framesent', (frame) => record.sent.push(messageType(frame.payload)));
+      ws.on('framereceived', (frame) => record.received.push(messageType(frame.payload)));
+      resolve(ws.url());
+    }),
+  );
+  return { url, ...record };
+}
+
+/** The `type` of a graphql-ws message (https://github.com/enisdenjo/graphql-ws/blob/master/PROTOCOL.md). */
+function messageType(payload: string | Buffer): string {
+  try {
+    const message: unknown = JSON.parse(payload.toString());
+    if (typeof message === 'object' && message !== null && 'type' in message) return String(message.type);
+  } catch {
+    // not JSON: reported as-is below
+  }
+  return `unparseable: ${payload.toString().slice(0, 80)}`;
+}

@@ -1,0 +1,48 @@
+/**
+ * GraphiQL page served by the gateway at its GraphQL endpoint (see src/http/graphiql.ts).
+ * Everything it needs, Monaco and its workers included, is bundled by scripts/build-graphiql.ts,
+ * so the page works with no internet access.
+ */
+import './workers.ts';
+import 'graphiql/style.css';
+import { createGraphiQLFetcher } from '@graphiql/toolkit';
+import { GraphiQL } from 'graphiql';
+import { createClient } from 'graphql-ws';
+import { StrictMode } from 'react';
+import { createRoot } from 'react-dom/client';
+import { endpointUrls } from './endpoint.ts';
+
+const DEFAULT_QUERY = `# Ctrl-Enter runs the query, Ctrl-Space completes fields.
+{
+  tours(first: 5) {
+    edges {
+      node {
+        id
+        name
+        region
+        price
+      }
+    }
+  }
+}
+`;
+
+const { http, ws } = endpointUrls(document, location);
+
+const fetcher = createGraphiQLFetcher({
+  url: http,
+  // graphql-ws connects lazily, on the first subscription, and closes when the last one ends.
+  wsClient: createClient({ url: ws }),
+  // The multipart fetcher asks for `multipart/mixed` without Apollo's `deferSpec`, which
+  // Apollo Server cannot answer incrementally anyway; plain JSON keeps errors readable.
+  enableIncrementalDelivery: false,
+});
+
+const root = document.getElementById('graphiql');
+if (!root) throw new Error('GraphiQL page: element #graphiql is missing from index.html');
+
+createRoot(root).render(
+  <StrictMode>
+    <GraphiQL fetcher={fetcher} defaultQuery={DEFAULT_QUERY} />
+  </StrictMode>,
+);
