@@ -77,7 +77,7 @@ export class EventFanout {
     const stream = this.replayThenLive(subscriber, page);
     // An async generator cannot be returned while it awaits the channel (the request waits for
     // its next yield, which may never come); ending the channel first lets it finish at once.
-    return {
+    const iterator: AsyncIterableIterator<EventRow> = {
       next: () => stream.next(),
       return: async () => {
         await subscriber.channel.return();
@@ -87,10 +87,9 @@ export class EventFanout {
         subscriber.channel.fail(error);
         return stream.throw(error);
       },
-      [Symbol.asyncIterator]() {
-        return this;
-      },
+      [Symbol.asyncIterator]: () => iterator,
     };
+    return iterator;
   }
 
   private async *replayThenLive(subscriber: Subscriber, firstPage: LogEntry[]): AsyncGenerator<EventRow> {

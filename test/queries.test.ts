@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestGateway, type TestGateway } from './helpers/gateway.ts';
+import { startTestGateway, type GraphQLBody, type TestGateway } from './helpers/gateway.ts';
 
 let gw: TestGateway;
 beforeAll(async () => {
@@ -23,12 +23,12 @@ describe('tours', () => {
     let after: string | null = null;
     let total = 0;
     for (let i = 0; i < 100; i += 1) {
-      const { body } = await gw.request<TourPage>(
+      const { body }: { body: GraphQLBody<TourPage> } = await gw.request<TourPage>(
         'query ($after: String) { tours(first: 40, after: $after) { totalCount pageInfo { hasNextPage endCursor } edges { cursor node { id region price category } } } }',
         { after },
       );
       expect(body.errors).toBeUndefined();
-      const tours = body.data!.tours;
+      const tours: TourPage['tours'] = body.data!.tours;
       total = tours.totalCount;
       seen.push(...tours.edges.map((e) => e.node.id));
       if (!tours.pageInfo.hasNextPage) break;

@@ -1,4 +1,4 @@
-import { createClient, type Client, type ExecutionResult } from 'graphql-ws';
+import { createClient, type Client, type FormattedExecutionResult } from 'graphql-ws';
 import WebSocket from 'ws';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startTestGateway, type TestGateway } from './helpers/gateway.ts';
@@ -35,7 +35,7 @@ interface LiveEvent {
 
 /** Subscribes and collects results; `next(n)` waits for the n-th one. */
 function collect(c: Client, query: string, variables: Record<string, unknown> = {}) {
-  const results: ExecutionResult<Record<string, unknown>>[] = [];
+  const results: FormattedExecutionResult<Record<string, unknown>, unknown>[] = [];
   const waiters: { n: number; resolve: () => void }[] = [];
   let failure: unknown;
   let completed = false;
