@@ -30,6 +30,9 @@ export interface GatewayContext {
   search: SearchPort;
   loaders: Loaders;
   calls: BackendCallLog;
-  /** Seconds this request's answer may be served from the response cache (0: never). Set by the cache-policy plugin. */
-  responseCacheMaxAge: number;
+  /**
+   * Seconds this request's answer may be served from the response cache (0: never), set by the
+   * cache-policy plugin. A holder object because Apollo hands plugins a shallow copy of the context.
+   */
+  cachePolicy: { maxAge: number };
 }

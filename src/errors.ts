@@ -92,7 +92,8 @@ export function normaliseError(error: GraphQLError): { error: GraphQLError; unex
       unexpected: original,
     };
   }
-  if (original instanceof GraphQLError && typeof original.extensions?.['code'] === 'string') {
+  if (original instanceof GraphQLError) {
+    // GraphQL errors are client-facing by construction (parse, validation, coercion, ours).
     return { error };
   }
   if (typeof code === 'string' && (ERROR_CODES as readonly string[]).includes(code) && code !== 'INTERNAL') {

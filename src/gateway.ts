@@ -215,6 +215,13 @@ function formatErrorFor(logger: Logger, formatted: GraphQLFormattedError, error:
   const { error: normalised, unexpected } = normaliseError(graphQLError);
   if (unexpected !== undefined) logger.error({ err: unexpected, path: normalised.path }, normalised.message);
   const json = normalised.toJSON();
-  // Apollo adds its own codes (e.g. GRAPHQL_VALIDATION_FAILED); keep them for parse/validation errors.
+  const code = json.extensions?.['code'] ?? formatted.extensions?.['code'];
+  if (typeof code === 'string' && APOLLO_REQUEST_ERRORS.has(code)) {
+    // Requests that are wrong before execution: one client-facing code, Apollo's kept as the reason.
+    return { ...json, extensions: { ...json.extensions, code: 'BAD_USER_INPUT', reason: code } };
+  }
   return { ...json, extensions: { ...formatted.extensions, ...json.extensions } };
 }
+
+/** Apollo's codes for requests rejected before execution (parse, validation, malformed HTTP). */
+const APOLLO_REQUEST_ERRORS = new Set(['GRAPHQL_PARSE_FAILED', 'GRAPHQL_VALIDATION_FAILED', 'BAD_REQUEST', 'OPERATION_RESOLUTION_FAILURE']);

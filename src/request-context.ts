@@ -16,6 +16,6 @@ export function createRequestContext(services: GatewayServices, requestId: strin
     search: instrumentSearch(services.backends.search, calls),
     loaders: createLoaders({ lakehouse, analytics }),
     calls,
-    responseCacheMaxAge: 0,
+    cachePolicy: { maxAge: 0 },
   };
 }

@@ -28,11 +28,11 @@ export function cachePolicyPlugin(policies: ReadonlyMap<string, number>): Apollo
     async requestDidStart() {
       return {
         async executionDidStart(requestContext) {
-          if (requestContext.operation) requestContext.contextValue.responseCacheMaxAge = maxAgeOf(requestContext.operation);
+          if (requestContext.operation) requestContext.contextValue.cachePolicy.maxAge = maxAgeOf(requestContext.operation);
         },
         async willSendResponse(requestContext) {
           const body = requestContext.response.body;
-          if (body.kind !== 'single' || (body.singleResult.errors?.length ?? 0) > 0) requestContext.contextValue.responseCacheMaxAge = 0;
+          if (body.kind !== 'single' || (body.singleResult.errors?.length ?? 0) > 0) requestContext.contextValue.cachePolicy.maxAge = 0;
         },
       };
     },

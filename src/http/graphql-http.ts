@@ -84,9 +84,9 @@ export function createGraphQLHttpHandler(options: GraphQLHttpOptions): (req: Inc
       const outgoing: Record<string, string> = { 'x-request-id': context.requestId };
       for (const [name, value] of response.headers) outgoing[name] = value;
       if (response.body.kind === 'complete') {
-        if (responseCache && key !== undefined && status === 200 && context.responseCacheMaxAge > 0) {
+        if (responseCache && key !== undefined && status === 200 && context.cachePolicy.maxAge > 0) {
           outgoing['x-cache'] = 'MISS';
-          responseCache.store(key, { status, contentType: outgoing['content-type'] ?? JSON_TYPE, body: response.body.string }, context.responseCacheMaxAge * 1000);
+          responseCache.store(key, { status, contentType: outgoing['content-type'] ?? JSON_TYPE, body: response.body.string }, context.cachePolicy.maxAge * 1000);
         }
         res.writeHead(status, outgoing);
         res.end(response.body.string);
