@@ -1,0 +1,50 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BackendError } from '../../src/errors.ts';
+import type { SqlEngine } from '../../src/backends/sql/port.ts';
+
+/**
+ * The SQL roles' behaviour (lakehouse and analytics), written once and run against every adapter:
+ * parameter binding, the port's row shape, error wrapping and timeouts.
+ */
+export function describeSqlEngineContract(name: string, make: () => Promise<{ engine: SqlEngine; slowQuery: string; close(): Promise<void> }>): void {
+  describe(`sql engine contract: ${name}`, () => {
+    let fixture: Awaited<ReturnType<typeof make>>;
+    beforeAll(async () => {
+      fixture = await make();
+    });
+    afterAll(async () => {
+      await fixture?.close();
+    });
+
+    it('binds positional parameters as values, never as SQL', async () => {
+      const rows = await fixture.engine.query('SELECT ? AS text, ? AS n, ? AS flag', ["x' OR '1'='1", 42, true]);
+      expect(rows).toEqual([{ text: "x' OR '1'='1", n: 42, flag: true }]);
+    });
+
+    it('maps engine types into the port row shape', async () => {
+      const [row] = await fixture.engine.query(
+        "SELECT CAST(7 AS BIGINT) AS big, CAST(2.5 AS DOUBLE) AS dbl, TIMESTAMP '2026-03-01 10:15:00' AS ts, ARRAY['a', 'b'] AS list, CAST(NULL AS VARCHAR) AS missing",
+      );
+      expect(row).toEqual({ big: 7, dbl: 2.5, ts: new Date('2026-03-01T10:15:00Z'), list: ['a', 'b'], missing: null });
+    });
+
+    it('wraps engine errors as BackendError naming role and adapter', async () => {
+      const failure = await fixture.engine.query('SELECT * FROM no_such_table').catch((e: unknown) => e);
+      expect(failure).toBeInstanceOf(BackendError);
+      expect(failure).toMatchObject({ role: fixture.engine.role, adapter: fixture.engine.adapter, timedOut: false });
+    });
+
+    it('cancels a query over its time budget with a timeout error', async () => {
+      const started = performance.now();
+      const failure = await fixture.engine.query(fixture.slowQuery, [], { timeoutMs: 100 }).catch((e: unknown) => e);
+      expect(failure).toMatchObject({ timedOut: true });
+      expect(performance.now() - started).toBeLessThan(5_000);
+      // The engine still answers afterwards.
+      expect(await fixture.engine.query('SELECT 1 AS one')).toEqual([{ one: 1 }]);
+    });
+
+    it('reports its health', async () => {
+      expect(await fixture.engine.health()).toMatchObject({ role: fixture.engine.role, adapter: fixture.engine.adapter, status: 'OK' });
+    });
+  });
+}
