@@ -80,7 +80,7 @@ export type Destination = {
   name: Scalars['String']['output'];
   rating: Maybe<Scalars['Float']['output']>;
   /** Tours to this destination, ordered by id. */
-  tours: TourConnection;
+  tours: Maybe<TourConnection>;
 };
 
 
@@ -320,11 +320,11 @@ export type PipelineRun = {
 /** The platform's own metadata. */
 export type Platform = {
   __typename?: 'Platform';
-  dataQuality: Array<DataQuality>;
+  dataQuality: Maybe<Array<DataQuality>>;
   dataSources: Array<DataSource>;
   lineage: Array<LineageEdge>;
-  pipelineRuns: Array<PipelineRun>;
-  tables: Array<TableInfo>;
+  pipelineRuns: Maybe<Array<PipelineRun>>;
+  tables: Maybe<Array<TableInfo>>;
 };
 
 
@@ -333,48 +333,60 @@ export type PlatformPipelineRunsArgs = {
   first?: InputMaybe<Scalars['Int']['input']>;
 };
 
-/** Reads: lakehouse tables, analytics, search and platform metadata. */
+/**
+ * Reads: lakehouse tables, analytics, search and platform metadata. Fields served by a backend are
+ * nullable on purpose: when that backend fails, only they become null (with a BACKEND_* error),
+ * never their siblings.
+ */
 export type Query = {
   __typename?: 'Query';
   destination: Maybe<Destination>;
-  destinations: DestinationConnection;
+  destinations: Maybe<DestinationConnection>;
   /** Events, newest first. */
-  events: EventConnection;
+  events: Maybe<EventConnection>;
   health: Health;
   /** Always `true`; a cheap liveness probe through the GraphQL pipeline. */
   ping: Scalars['Boolean']['output'];
   platform: Platform;
   /** Tours recommended to a user, best first. */
-  recommendations: Array<Recommendation>;
+  recommendations: Maybe<Array<Recommendation>>;
   /** Per-region activity between `from` (inclusive) and `to` (exclusive); all regions when `regions` is omitted. */
-  regionalStats: Array<RegionalStats>;
+  regionalStats: Maybe<Array<RegionalStats>>;
   /** Booking revenue per bucket between `from` and `to`, optionally for one region. */
-  revenueSeries: Array<RevenuePoint>;
+  revenueSeries: Maybe<Array<RevenuePoint>>;
   /** Event search by text and filters, newest first. */
-  searchEvents: EventSearchConnection;
+  searchEvents: Maybe<EventSearchConnection>;
   /** Full-text tour search with typo tolerance, highlights and facets. */
-  searchTours: TourSearchConnection;
+  searchTours: Maybe<TourSearchConnection>;
   /** One tour, or null when no tour has this id. */
   tour: Maybe<Tour>;
   /** Most popular tours in a window ending now. */
-  tourPopularity: Array<TourPopularity>;
+  tourPopularity: Maybe<Array<TourPopularity>>;
   /**
    * Tours ordered by id. `first` defaults to 20 (at most 100); `after` is an `endCursor`.
    * `asOf` reads the table as it was at that time where the lakehouse keeps snapshots.
    */
-  tours: TourConnection;
+  tours: Maybe<TourConnection>;
   /** A user by id. Users exist once they have produced an event; unknown ids give null. */
   user: Maybe<User>;
 };
 
 
-/** Reads: lakehouse tables, analytics, search and platform metadata. */
+/**
+ * Reads: lakehouse tables, analytics, search and platform metadata. Fields served by a backend are
+ * nullable on purpose: when that backend fails, only they become null (with a BACKEND_* error),
+ * never their siblings.
+ */
 export type QueryDestinationArgs = {
   id: Scalars['ID']['input'];
 };
 
 
-/** Reads: lakehouse tables, analytics, search and platform metadata. */
+/**
+ * Reads: lakehouse tables, analytics, search and platform metadata. Fields served by a backend are
+ * nullable on purpose: when that backend fails, only they become null (with a BACKEND_* error),
+ * never their siblings.
+ */
 export type QueryDestinationsArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   filter?: InputMaybe<DestinationFilter>;
@@ -382,7 +394,11 @@ export type QueryDestinationsArgs = {
 };
 
 
-/** Reads: lakehouse tables, analytics, search and platform metadata. */
+/**
+ * Reads: lakehouse tables, analytics, search and platform metadata. Fields served by a backend are
+ * nullable on purpose: when that backend fails, only they become null (with a BACKEND_* error),
+ * never their siblings.
+ */
 export type QueryEventsArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   filter?: InputMaybe<EventFilter>;
@@ -390,14 +406,22 @@ export type QueryEventsArgs = {
 };
 
 
-/** Reads: lakehouse tables, analytics, search and platform metadata. */
+/**
+ * Reads: lakehouse tables, analytics, search and platform metadata. Fields served by a backend are
+ * nullable on purpose: when that backend fails, only they become null (with a BACKEND_* error),
+ * never their siblings.
+ */
 export type QueryRecommendationsArgs = {
   first?: InputMaybe<Scalars['Int']['input']>;
   userId: Scalars['ID']['input'];
 };
 
 
-/** Reads: lakehouse tables, analytics, search and platform metadata. */
+/**
+ * Reads: lakehouse tables, analytics, search and platform metadata. Fields served by a backend are
+ * nullable on purpose: when that backend fails, only they become null (with a BACKEND_* error),
+ * never their siblings.
+ */
 export type QueryRegionalStatsArgs = {
   from?: InputMaybe<Scalars['DateTime']['input']>;
   regions?: InputMaybe<Array<Scalars['String']['input']>>;
@@ -405,7 +429,11 @@ export type QueryRegionalStatsArgs = {
 };
 
 
-/** Reads: lakehouse tables, analytics, search and platform metadata. */
+/**
+ * Reads: lakehouse tables, analytics, search and platform metadata. Fields served by a backend are
+ * nullable on purpose: when that backend fails, only they become null (with a BACKEND_* error),
+ * never their siblings.
+ */
 export type QueryRevenueSeriesArgs = {
   from: Scalars['DateTime']['input'];
   interval: Interval;
@@ -414,7 +442,11 @@ export type QueryRevenueSeriesArgs = {
 };
 
 
-/** Reads: lakehouse tables, analytics, search and platform metadata. */
+/**
+ * Reads: lakehouse tables, analytics, search and platform metadata. Fields served by a backend are
+ * nullable on purpose: when that backend fails, only they become null (with a BACKEND_* error),
+ * never their siblings.
+ */
 export type QuerySearchEventsArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   filters?: InputMaybe<SearchInput>;
@@ -422,7 +454,11 @@ export type QuerySearchEventsArgs = {
 };
 
 
-/** Reads: lakehouse tables, analytics, search and platform metadata. */
+/**
+ * Reads: lakehouse tables, analytics, search and platform metadata. Fields served by a backend are
+ * nullable on purpose: when that backend fails, only they become null (with a BACKEND_* error),
+ * never their siblings.
+ */
 export type QuerySearchToursArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   filter?: InputMaybe<TourFilter>;
@@ -431,21 +467,33 @@ export type QuerySearchToursArgs = {
 };
 
 
-/** Reads: lakehouse tables, analytics, search and platform metadata. */
+/**
+ * Reads: lakehouse tables, analytics, search and platform metadata. Fields served by a backend are
+ * nullable on purpose: when that backend fails, only they become null (with a BACKEND_* error),
+ * never their siblings.
+ */
 export type QueryTourArgs = {
   asOf?: InputMaybe<Scalars['DateTime']['input']>;
   id: Scalars['ID']['input'];
 };
 
 
-/** Reads: lakehouse tables, analytics, search and platform metadata. */
+/**
+ * Reads: lakehouse tables, analytics, search and platform metadata. Fields served by a backend are
+ * nullable on purpose: when that backend fails, only they become null (with a BACKEND_* error),
+ * never their siblings.
+ */
 export type QueryTourPopularityArgs = {
   first?: InputMaybe<Scalars['Int']['input']>;
   window?: InputMaybe<TimeWindow>;
 };
 
 
-/** Reads: lakehouse tables, analytics, search and platform metadata. */
+/**
+ * Reads: lakehouse tables, analytics, search and platform metadata. Fields served by a backend are
+ * nullable on purpose: when that backend fails, only they become null (with a BACKEND_* error),
+ * never their siblings.
+ */
 export type QueryToursArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   asOf?: InputMaybe<Scalars['DateTime']['input']>;
@@ -454,7 +502,11 @@ export type QueryToursArgs = {
 };
 
 
-/** Reads: lakehouse tables, analytics, search and platform metadata. */
+/**
+ * Reads: lakehouse tables, analytics, search and platform metadata. Fields served by a backend are
+ * nullable on purpose: when that backend fails, only they become null (with a BACKEND_* error),
+ * never their siblings.
+ */
 export type QueryUserArgs = {
   id: Scalars['ID']['input'];
 };
@@ -642,12 +694,12 @@ export type TourStats = {
 export type User = {
   __typename?: 'User';
   /** The user's bookings, newest first. */
-  bookings: EventConnection;
+  bookings: Maybe<EventConnection>;
   id: Scalars['ID']['output'];
   /** User 360 from analytics; null when the user has no events. */
   profile: Maybe<UserProfile>;
   /** Tours ranked for this user. */
-  recommendations: Array<Recommendation>;
+  recommendations: Maybe<Array<Recommendation>>;
 };
 
 
@@ -927,7 +979,7 @@ export type DestinationResolvers<ContextType = GatewayContext, ParentType extend
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   rating?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
-  tours?: Resolver<ResolversTypes['TourConnection'], ParentType, ContextType, RequireFields<DestinationToursArgs, 'first'>>;
+  tours?: Resolver<Maybe<ResolversTypes['TourConnection']>, ParentType, ContextType, RequireFields<DestinationToursArgs, 'first'>>;
 };
 
 export type DestinationConnectionResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['DestinationConnection'] = ResolversParentTypes['DestinationConnection']> = {
@@ -1054,28 +1106,28 @@ export type PipelineRunResolvers<ContextType = GatewayContext, ParentType extend
 };
 
 export type PlatformResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['Platform'] = ResolversParentTypes['Platform']> = {
-  dataQuality?: Resolver<Array<ResolversTypes['DataQuality']>, ParentType, ContextType>;
+  dataQuality?: Resolver<Maybe<Array<ResolversTypes['DataQuality']>>, ParentType, ContextType>;
   dataSources?: Resolver<Array<ResolversTypes['DataSource']>, ParentType, ContextType>;
   lineage?: Resolver<Array<ResolversTypes['LineageEdge']>, ParentType, ContextType>;
-  pipelineRuns?: Resolver<Array<ResolversTypes['PipelineRun']>, ParentType, ContextType, RequireFields<PlatformPipelineRunsArgs, 'first'>>;
-  tables?: Resolver<Array<ResolversTypes['TableInfo']>, ParentType, ContextType>;
+  pipelineRuns?: Resolver<Maybe<Array<ResolversTypes['PipelineRun']>>, ParentType, ContextType, RequireFields<PlatformPipelineRunsArgs, 'first'>>;
+  tables?: Resolver<Maybe<Array<ResolversTypes['TableInfo']>>, ParentType, ContextType>;
 };
 
 export type QueryResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = {
   destination?: Resolver<Maybe<ResolversTypes['Destination']>, ParentType, ContextType, RequireFields<QueryDestinationArgs, 'id'>>;
-  destinations?: Resolver<ResolversTypes['DestinationConnection'], ParentType, ContextType, RequireFields<QueryDestinationsArgs, 'first'>>;
-  events?: Resolver<ResolversTypes['EventConnection'], ParentType, ContextType, RequireFields<QueryEventsArgs, 'first'>>;
+  destinations?: Resolver<Maybe<ResolversTypes['DestinationConnection']>, ParentType, ContextType, RequireFields<QueryDestinationsArgs, 'first'>>;
+  events?: Resolver<Maybe<ResolversTypes['EventConnection']>, ParentType, ContextType, RequireFields<QueryEventsArgs, 'first'>>;
   health?: Resolver<ResolversTypes['Health'], ParentType, ContextType>;
   ping?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   platform?: Resolver<ResolversTypes['Platform'], ParentType, ContextType>;
-  recommendations?: Resolver<Array<ResolversTypes['Recommendation']>, ParentType, ContextType, RequireFields<QueryRecommendationsArgs, 'first' | 'userId'>>;
-  regionalStats?: Resolver<Array<ResolversTypes['RegionalStats']>, ParentType, ContextType, Partial<QueryRegionalStatsArgs>>;
-  revenueSeries?: Resolver<Array<ResolversTypes['RevenuePoint']>, ParentType, ContextType, RequireFields<QueryRevenueSeriesArgs, 'from' | 'interval' | 'to'>>;
-  searchEvents?: Resolver<ResolversTypes['EventSearchConnection'], ParentType, ContextType, RequireFields<QuerySearchEventsArgs, 'first'>>;
-  searchTours?: Resolver<ResolversTypes['TourSearchConnection'], ParentType, ContextType, RequireFields<QuerySearchToursArgs, 'first' | 'query'>>;
+  recommendations?: Resolver<Maybe<Array<ResolversTypes['Recommendation']>>, ParentType, ContextType, RequireFields<QueryRecommendationsArgs, 'first' | 'userId'>>;
+  regionalStats?: Resolver<Maybe<Array<ResolversTypes['RegionalStats']>>, ParentType, ContextType, Partial<QueryRegionalStatsArgs>>;
+  revenueSeries?: Resolver<Maybe<Array<ResolversTypes['RevenuePoint']>>, ParentType, ContextType, RequireFields<QueryRevenueSeriesArgs, 'from' | 'interval' | 'to'>>;
+  searchEvents?: Resolver<Maybe<ResolversTypes['EventSearchConnection']>, ParentType, ContextType, RequireFields<QuerySearchEventsArgs, 'first'>>;
+  searchTours?: Resolver<Maybe<ResolversTypes['TourSearchConnection']>, ParentType, ContextType, RequireFields<QuerySearchToursArgs, 'first' | 'query'>>;
   tour?: Resolver<Maybe<ResolversTypes['Tour']>, ParentType, ContextType, RequireFields<QueryTourArgs, 'id'>>;
-  tourPopularity?: Resolver<Array<ResolversTypes['TourPopularity']>, ParentType, ContextType, RequireFields<QueryTourPopularityArgs, 'first' | 'window'>>;
-  tours?: Resolver<ResolversTypes['TourConnection'], ParentType, ContextType, RequireFields<QueryToursArgs, 'first'>>;
+  tourPopularity?: Resolver<Maybe<Array<ResolversTypes['TourPopularity']>>, ParentType, ContextType, RequireFields<QueryTourPopularityArgs, 'first' | 'window'>>;
+  tours?: Resolver<Maybe<ResolversTypes['TourConnection']>, ParentType, ContextType, RequireFields<QueryToursArgs, 'first'>>;
   user?: Resolver<Maybe<ResolversTypes['User']>, ParentType, ContextType, RequireFields<QueryUserArgs, 'id'>>;
 };
 
@@ -1179,10 +1231,10 @@ export type TourStatsResolvers<ContextType = GatewayContext, ParentType extends 
 };
 
 export type UserResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['User'] = ResolversParentTypes['User']> = {
-  bookings?: Resolver<ResolversTypes['EventConnection'], ParentType, ContextType, RequireFields<UserBookingsArgs, 'first'>>;
+  bookings?: Resolver<Maybe<ResolversTypes['EventConnection']>, ParentType, ContextType, RequireFields<UserBookingsArgs, 'first'>>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   profile?: Resolver<Maybe<ResolversTypes['UserProfile']>, ParentType, ContextType>;
-  recommendations?: Resolver<Array<ResolversTypes['Recommendation']>, ParentType, ContextType, RequireFields<UserRecommendationsArgs, 'first'>>;
+  recommendations?: Resolver<Maybe<Array<ResolversTypes['Recommendation']>>, ParentType, ContextType, RequireFields<UserRecommendationsArgs, 'first'>>;
 };
 
 export type UserProfileResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['UserProfile'] = ResolversParentTypes['UserProfile']> = {
