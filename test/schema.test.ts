@@ -7,7 +7,7 @@ import config from '../codegen.ts';
 import { buildSchema, rootCachePolicies } from '../src/schema.ts';
 
 describe('schema contract', () => {
-  it('matches the checked-in snapshot (update on purpose with `npx vitest run -u test/schema.test.ts`)', async () => {
+  it('matches the checked-in snapshot (update on purpose with `npx vitest run test/schema.test.ts --update`)', async () => {
     // With directives, so a changed `@cached` policy is a contract change too.
     await expect(printSchemaWithDirectives(buildSchema())).toMatchFileSnapshot('./__snapshots__/schema.graphql');
   });
