@@ -1,0 +1,67 @@
+/** The GraphQL operations the benchmark sends, and the HTTP requests that carry them. */
+
+/** One HTTP request, as the load generator repeats it. */
+export interface HttpRequestSpec {
+  method: 'GET' | 'POST';
+  /** Path and query string, e.g. `/graphql?query=…`. */
+  path: string;
+  headers: Record<string, string>;
+  body?: string;
+}
+
+export const GRAPHQL_PATH = '/graphql';
+
+export const PING = '{ ping }';
+export const HELLO = '{ hello }';
+export const SINGLE_TOUR = 'query Tour($id: ID!) { tour(id: $id) { id name price destination { name } } }';
+export const TOUR_LIST_50 = '{ tours(first: 50) { edges { node { id name region price currency rating } } } }';
+export const NESTED_TOURS_50 =
+  '{ tours(first: 50) { edges { node { id name destination { name } stats { bookings revenue } } } } }';
+export const INGEST_ONE = 'mutation Ingest($input: EventInput!) { ingestEvent(input: $input) { offset } }';
+export const INGEST_MANY =
+  'mutation IngestMany($inputs: [EventInput!]!) { ingestEvents(inputs: $inputs) { accepted rejected } }';
+export const EVENT_INGESTED =
+  'subscription Bookings { eventIngested(filter: { eventTypes: [BOOKING] }) { id eventType offset payload } }';
+
+/** A POST with a JSON body, as GraphQL clients send it. */
+export function postRequest(query: string, variables?: Record<string, unknown>): HttpRequestSpec {
+  return {
+    method: 'POST',
+    path: GRAPHQL_PATH,
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(variables === undefined ? { query } : { query, variables }),
+  };
+}
+
+/** A GET with `query` and `variables` in the query string (cacheable by URL). */
+export function getRequest(query: string, variables: Record<string, unknown>): HttpRequestSpec {
+  const search = new URLSearchParams({ query, variables: JSON.stringify(variables) });
+  return { method: 'GET', path: `${GRAPHQL_PATH}?${search.toString()}`, headers: {} };
+}
+
+/** A valid booking for `ingestEvent`, carrying `payload` through to subscribers. */
+export function bookingInput(seq: number, payload: Record<string, unknown>): Record<string, unknown> {
+  return {
+    eventType: 'BOOKING',
+    userId: userId(seq),
+    tourId: tourId(seq),
+    region: 'VN',
+    amount: 250,
+    currency: 'USD',
+    payload,
+  };
+}
+
+/** `size` valid events for `ingestEvents`: three views for every booking, spread over users and tours. */
+export function ingestBatch(size: number): Record<string, unknown>[] {
+  const regions = ['VN', 'TH', 'JP', 'ID', 'KH'];
+  return Array.from({ length: size }, (_, i) =>
+    i % 4 === 0
+      ? { eventType: 'BOOKING', userId: userId(i), tourId: tourId(i), region: regions[i % regions.length], amount: 100 + (i % 400), currency: 'USD', source: 'bench' }
+      : { eventType: 'VIEW', userId: userId(i), tourId: tourId(i), region: regions[i % regions.length], source: 'bench' },
+  );
+}
+
+// The demo data has users USER000001… (5,000 at scale 1) and tours TOUR0001… (300).
+const userId = (i: number) => `USER${String((i % 5_000) + 1).padStart(6, '0')}`;
+const tourId = (i: number) => `TOUR${String((i % 300) + 1).padStart(4, '0')}`;

@@ -1,0 +1,66 @@
+import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { awaitReady, spawnNode, stopChild, type ReadyChild } from './processes.ts';
+
+/** A server under test, running in its own process on the server core. */
+export interface RunningServer {
+  /** `http://127.0.0.1:PORT` */
+  url: string;
+  pid: number | undefined;
+  /** Lines the server printed besides its ready line (warnings, errors). */
+  output: string[];
+  /** Stops the process and removes what it was given to work on. */
+  stop(): Promise<void>;
+}
+
+const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
+const READY_TIMEOUT_MS = 60_000;
+
+/** The DuckDB file name the gateway keeps under DATA_DIR. */
+export const DATABASE_FILE = 'nexus.duckdb';
+
+async function launch(script: string, env: Record<string, string>, cleanup: () => void = () => undefined): Promise<RunningServer> {
+  let started: ReadyChild<{ url: string }>;
+  try {
+    started = await awaitReady<{ url: string }>(spawnNode(here(script), { role: 'server', env }), READY_TIMEOUT_MS);
+  } catch (error) {
+    cleanup();
+    throw error;
+  }
+  const { child, ready, output } = started;
+  return {
+    url: ready.url,
+    pid: child.pid,
+    output,
+    async stop() {
+      await stopChild(child);
+      cleanup();
+    },
+  };
+}
+
+/** Baseline A: raw `node:http` answering `body`. */
+export function startRawHttp(body: string): Promise<RunningServer> {
+  return launch('./servers/raw-http.ts', { BENCH_BODY: body });
+}
+
+/** Baseline B: plain Apollo Server over `databaseFile`, opened read-only. */
+export function startPlainApollo(databaseFile: string): Promise<RunningServer> {
+  return launch('./servers/plain-apollo.ts', { BENCH_DUCKDB_FILE: databaseFile });
+}
+
+/**
+ * The gateway over a private copy of the demo database in `baseDir` (so what one scenario writes
+ * never reaches the next), or over `baseDir` itself when `inPlace` (to build the data).
+ */
+export function startGateway(baseDir: string, env: Record<string, string>, options: { inPlace?: boolean } = {}): Promise<RunningServer> {
+  if (options.inPlace) return launch('./servers/gateway.ts', { ...env, DATA_DIR: baseDir });
+  // Inside baseDir, so removing it removes every copy too.
+  const dir = mkdtempSync(path.join(baseDir, 'gateway-'));
+  // The WAL too, in case the build's stop did not get as far as its checkpoint.
+  for (const file of [DATABASE_FILE, `${DATABASE_FILE}.wal`]) {
+    if (existsSync(path.join(baseDir, file))) copyFileSync(path.join(baseDir, file), path.join(dir, file));
+  }
+  return launch('./servers/gateway.ts', { ...env, DATA_DIR: dir }, () => rmSync(dir, { recursive: true, force: true }));
+}

@@ -1,0 +1,70 @@
+/**
+ * The load generator, run as its own process on its own core: reads one `LoadSpec` as JSON from
+ * stdin, runs autocannon for the warm-up (discarded), then for the measurement, and prints one
+ * `LoadResult` as JSON on stdout.
+ */
+import { createRequire } from 'node:module';
+import { text } from 'node:stream/consumers';
+import type { LoadResult, LoadSpec } from './http-load.ts';
+
+/** The slice of autocannon's programmatic API and result this file uses (it ships no types). */
+interface AutocannonResult {
+  duration: number;
+  errors: number;
+  timeouts: number;
+  mismatches: number;
+  non2xx: number;
+  statusCodeStats: Record<string, { count: number }>;
+  latency: { mean: number; p50: number; p90: number; p99: number; max: number };
+  requests: { total: number };
+  throughput: { average: number };
+}
+type Autocannon = (options: Record<string, unknown>) => Promise<AutocannonResult>;
+
+const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
+const spec = JSON.parse(await text(process.stdin)) as LoadSpec;
+
+const base = {
+  url: spec.url + spec.request.path,
+  method: spec.request.method,
+  headers: spec.request.headers,
+  body: spec.request.body,
+  connections: spec.connections,
+  // What the server should send back: any other answer counts as a mismatch, so GraphQL errors
+  // inside a 200 do not pass for throughput.
+  expectBody: spec.expectBody,
+  verifyBody: spec.expectBodyContains === undefined ? undefined : (body: string) => body.includes(spec.expectBodyContains ?? ''),
+  timeout: 10,
+};
+
+if (spec.warmupSec > 0) {
+  await autocannon({ ...base, duration: spec.warmupSec });
+  // The warm-up ends with requests still in flight; the server keeps working on them after
+  // autocannon hangs up. One request sent now is answered once that backlog has drained (the
+  // server's queues are FIFO), so the measurement starts on an idle server.
+  await fetch(base.url, { method: base.method, headers: base.headers, body: base.body ?? null, signal: AbortSignal.timeout(60_000) }).then(
+    (response) => response.arrayBuffer(),
+    () => undefined,
+  );
+}
+const measured = await autocannon({ ...base, duration: spec.durationSec });
+
+const result: LoadResult = {
+  durationSec: measured.duration,
+  requests: measured.requests.total,
+  requestsPerSec: measured.requests.total / measured.duration,
+  latencyMs: {
+    mean: measured.latency.mean,
+    p50: measured.latency.p50,
+    p90: measured.latency.p90,
+    p99: measured.latency.p99,
+    max: measured.latency.max,
+  },
+  errors: measured.errors,
+  timeouts: measured.timeouts,
+  mismatches: measured.mismatches,
+  non2xx: measured.non2xx,
+  statusCodes: Object.fromEntries(Object.entries(measured.statusCodeStats).map(([code, { count }]) => [code, count])),
+  bytesPerSec: measured.throughput.average,
+};
+process.stdout.write(`${JSON.stringify(result)}\n`);

@@ -1,0 +1,129 @@
+import { fileURLToPath } from 'node:url';
+import type { HttpRequestSpec } from './documents.ts';
+import type { FanoutResult } from './fanout-client.ts';
+import { runHttpLoad } from './http-load.ts';
+import type { RunningServer } from './launch.ts';
+import type { BenchOptions } from './options.ts';
+import { awaitReady, rssMiB, spawnNode, waitForExit } from './processes.ts';
+import type { FanoutRun, HttpRun, ServerLog } from './results.ts';
+
+/** One server to put under HTTP load. */
+export interface HttpTarget {
+  server: string;
+  operation: string;
+  start: () => Promise<RunningServer>;
+  request: HttpRequestSpec;
+  /** Concurrent connections; default the run's. */
+  connections?: number;
+  /** For answers that differ per request: a text every answer must contain. */
+  expectBodyContains?: string;
+}
+
+/**
+ * Starts the server, checks the answer (twice: 200, JSON, no GraphQL errors), loads it in the
+ * load generator's process, reads its memory and stops it. Failures become the run's `error`.
+ */
+export async function measureHttp(options: BenchOptions, target: HttpTarget): Promise<HttpRun> {
+  const run: HttpRun = { server: target.server, operation: target.operation, serverLog: { duringRun: [], atShutdown: [] } };
+  let server: RunningServer | undefined;
+  try {
+    server = await target.start();
+    const check = await checkAnswer(server.url, target.request);
+    run.cache = check.cache;
+    run.load = await runHttpLoad({
+      url: server.url,
+      request: target.request,
+      connections: target.connections ?? options.connections,
+      durationSec: options.durationSec,
+      warmupSec: options.warmupSec,
+      // A deterministic answer is compared byte for byte during the run.
+      ...(check.stableBody !== undefined && target.expectBodyContains === undefined ? { expectBody: check.stableBody } : {}),
+      ...(target.expectBodyContains === undefined ? {} : { expectBodyContains: target.expectBodyContains }),
+    });
+    run.rssMiB = rssMiB(server.pid);
+  } catch (error) {
+    run.error = error instanceof Error ? error.message : String(error);
+  } finally {
+    if (server) {
+      const measured = server.output.length;
+      await server.stop();
+      run.serverLog = splitLog(server.output, measured);
+    }
+  }
+  return run;
+}
+
+function splitLog(output: readonly string[], measured: number): ServerLog {
+  return { duringRun: output.slice(0, Math.min(measured, 10)), atShutdown: output.slice(measured, measured + 10) };
+}
+
+/** The answer to one request, after checking it is a successful GraphQL response. */
+export interface CheckedAnswer {
+  body: string;
+  /** The body, when two identical requests got identical bodies. */
+  stableBody: string | undefined;
+  /** `x-cache` of the second answer, `none` when absent. */
+  cache: string;
+}
+
+/** Sends `request` twice; rejects with the answer when it is not a 200 with data and no errors. */
+export async function checkAnswer(url: string, request: HttpRequestSpec): Promise<CheckedAnswer> {
+  const send = async () => {
+    const response = await fetch(url + request.path, { method: request.method, headers: request.headers, body: request.body ?? null });
+    const body = await response.text();
+    let parsed: { data?: unknown; errors?: unknown } | undefined;
+    try {
+      parsed = JSON.parse(body) as { data?: unknown; errors?: unknown };
+    } catch {
+      parsed = undefined;
+    }
+    if (response.status !== 200 || !parsed || parsed.errors !== undefined || parsed.data == null) {
+      throw new Error(`check request failed: HTTP ${response.status} ${body.slice(0, 500)}`);
+    }
+    return { body, cache: response.headers.get('x-cache') ?? 'none' };
+  };
+  const first = await send();
+  const second = await send();
+  return { body: second.body, stableBody: first.body === second.body ? second.body : undefined, cache: second.cache };
+}
+
+const FANOUT_CLIENT = fileURLToPath(new URL('./fanout-client.ts', import.meta.url));
+
+/**
+ * Runs the fan-out client (its own process, on the load core) against a gateway and reads the
+ * gateway's memory while every subscriber is still connected.
+ */
+export async function measureFanout(options: BenchOptions, start: () => Promise<RunningServer>): Promise<FanoutRun> {
+  const run: FanoutRun = { serverLog: { duringRun: [], atShutdown: [] } };
+  let server: RunningServer | undefined;
+  try {
+    server = await start();
+    const client = spawnNode(FANOUT_CLIENT, {
+      role: 'load',
+      stdin: 'pipe',
+      env: { BENCH_URL: server.url, BENCH_SUBSCRIBERS: String(options.subscribers), BENCH_EVENTS: String(options.fanoutEvents) },
+    });
+    try {
+      // Connecting takes about a second per thousand subscribers; each event waits at most 5 s.
+      const budgetMs = 60_000 + options.subscribers * 20 + options.fanoutEvents * 5_000;
+      const { ready, output } = await awaitReady<FanoutResult>(client, budgetMs);
+      run.gatewayRssMiB = rssMiB(server.pid);
+      const { benchReady: _, ...result } = ready;
+      run.result = result;
+      if (output.length > 0) result.errors.push(...output.slice(0, 5).map((line) => `client: ${line}`));
+    } finally {
+      // Closing its stdin tells the client to disconnect every subscriber and exit.
+      client.stdin?.end();
+      await waitForExit(client, 15_000);
+    }
+  } catch (error) {
+    run.error = error instanceof Error ? error.message : String(error);
+  } finally {
+    if (server) {
+      const measured = server.output.length;
+      await server.stop();
+      run.serverLog = splitLog(server.output, measured);
+    }
+  }
+  return run;
+}

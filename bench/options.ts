@@ -1,0 +1,74 @@
+/** Scenario ids, in run order: read-only scenarios first, the ones that write events last. */
+export const SCENARIO_IDS = ['hello', 'single-tour', 'tour-list-50', 'nested-tours-50', 'subscription-fanout', 'ingest-batch'] as const;
+
+export type ScenarioId = (typeof SCENARIO_IDS)[number];
+
+/** What one `npm run bench` does, from its arguments and environment. */
+export interface BenchOptions {
+  /** Measured seconds per HTTP run. `BENCH_DURATION`, default 10; `--quick` → 3. */
+  readonly durationSec: number;
+  /** Unmeasured seconds of the same load before each measurement. Default 2; `--quick` → 1. */
+  readonly warmupSec: number;
+  /** Concurrent HTTP connections of the load generator. `BENCH_CONNECTIONS`, default 50. */
+  readonly connections: number;
+  /** graphql-ws subscribers of the fan-out scenario. `BENCH_SUBSCRIBERS`, default 1,000. */
+  readonly subscribers: number;
+  /** Bookings sent one after another in the fan-out scenario. `BENCH_EVENTS`, default 50. */
+  readonly fanoutEvents: number;
+  /** Events per `ingestEvents` call. `BENCH_BATCH`, default 500. */
+  readonly ingestBatch: number;
+  /**
+   * Concurrent connections of the ingest scenario. `BENCH_INGEST_CONNECTIONS`, default 4: with
+   * 50 × 500 events in flight the run would measure queueing in the writer, not throughput.
+   */
+  readonly ingestConnections: number;
+  /** Scenarios to run (`--only=a,b`); all by default. */
+  readonly only: readonly ScenarioId[];
+  readonly quick: boolean;
+}
+
+/** Thrown with a message naming the bad argument or variable. */
+export class BenchUsageError extends Error {
+  override name = 'BenchUsageError';
+}
+
+/** Reads `--quick`, `--only=…` and the `BENCH_*` variables; unknown arguments are errors. */
+export function parseBenchOptions(argv: readonly string[], env: Record<string, string | undefined>): BenchOptions {
+  let quick = false;
+  let only: ScenarioId[] = [...SCENARIO_IDS];
+  for (const arg of argv) {
+    if (arg === '--quick') quick = true;
+    else if (arg.startsWith('--only=')) only = parseOnly(arg.slice('--only='.length));
+    else throw new BenchUsageError(`Unknown argument "${arg}"; expected --quick or --only=${SCENARIO_IDS.join(',')}.`);
+  }
+  return Object.freeze({
+    durationSec: positive(env, 'BENCH_DURATION', quick ? 3 : 10),
+    warmupSec: positive(env, 'BENCH_WARMUP', quick ? 1 : 2),
+    connections: positive(env, 'BENCH_CONNECTIONS', 50),
+    subscribers: positive(env, 'BENCH_SUBSCRIBERS', 1_000),
+    fanoutEvents: positive(env, 'BENCH_EVENTS', 50),
+    ingestBatch: positive(env, 'BENCH_BATCH', 500),
+    ingestConnections: positive(env, 'BENCH_INGEST_CONNECTIONS', 4),
+    only,
+    quick,
+  });
+}
+
+function parseOnly(list: string): ScenarioId[] {
+  const wanted = list.split(',').map((s) => s.trim()).filter(Boolean);
+  const known = new Set<string>(SCENARIO_IDS);
+  const unknown = wanted.filter((id) => !known.has(id));
+  if (wanted.length === 0 || unknown.length > 0) {
+    throw new BenchUsageError(`--only takes scenario ids out of ${SCENARIO_IDS.join(', ')}; got "${list}".`);
+  }
+  // Keep the canonical order so writing scenarios still run after the read-only ones.
+  return SCENARIO_IDS.filter((id) => wanted.includes(id));
+}
+
+function positive(env: Record<string, string | undefined>, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!(value > 0) || !Number.isFinite(value)) throw new BenchUsageError(`${name} must be a positive number, got "${raw}".`);
+  return value;
+}

@@ -1,0 +1,116 @@
+import type { LatencySummary } from './stats.ts';
+import type { Comparison, FanoutRun, HttpRun, ScenarioResult, ServerLog } from './results.ts';
+
+/** A scenario as a readable block of text: one table row per server, then the comparisons. */
+export function formatScenario(scenario: ScenarioResult): string {
+  const lines = [`\n▶ ${scenario.title}`, `  ${scenario.description}`];
+  if (scenario.http.length > 0) lines.push(...httpTable(scenario.http));
+  if (scenario.fanout) lines.push(...fanoutLines(scenario.fanout));
+  for (const comparison of scenario.comparisons) lines.push(`  → ${formatComparison(comparison)}`);
+  for (const note of scenario.notes) lines.push(`  ! ${note}`);
+  return lines.join('\n');
+}
+
+/** Every checked target of the run, one line each. */
+export function formatSummary(scenarios: readonly ScenarioResult[]): string {
+  const checked = scenarios.flatMap((s) => s.comparisons.filter((c) => c.target).map((c) => ({ scenario: s.id, c })));
+  if (checked.length === 0) return '';
+  const lines = ['\nTargets (DESIGN.md "Performance targets"):'];
+  for (const { scenario, c } of checked) lines.push(`  ${c.pass ? 'PASS' : 'FAIL'}  ${scenario.padEnd(20)} ${formatComparison(c)}`);
+  return lines.join('\n');
+}
+
+export function formatComparison(c: Comparison): string {
+  const value = c.unit === 'x' ? `${c.value.toFixed(2)}×` : c.unit === 'ms' ? `${c.value.toFixed(1)} ms` : `${Math.round(c.value).toLocaleString('en-US')} events/s`;
+  if (!c.target) return `${c.label}: ${value} (informational)`;
+  const target = c.unit === 'x' ? `${c.target.value}×` : c.unit === 'ms' ? `${c.target.value} ms` : `${c.target.value.toLocaleString('en-US')} events/s`;
+  return `${c.label}: ${value} (target ${c.target.op} ${target}) ${c.pass ? 'PASS' : 'FAIL'}`;
+}
+
+const COLUMNS = [
+  ['server', 22],
+  ['req/s', 9],
+  ['p50', 5],
+  ['p90', 5],
+  ['p99', 5],
+  ['max', 6],
+  ['errors', 7],
+  ['non2xx', 7],
+  ['bad body', 9],
+  ['RSS MiB', 8],
+  ['x-cache', 8],
+] as const;
+
+function httpTable(runs: readonly HttpRun[]): string[] {
+  const row = (cells: readonly string[]) =>
+    `  ${cells.map((cell, i) => (i === 0 ? cell.padEnd(COLUMNS[i]![1]) : cell.padStart(COLUMNS[i]![1]))).join(' ')}`;
+  const lines = [row(COLUMNS.map(([name]) => name)) + '   (latency in ms)'];
+  for (const run of runs) {
+    if (!run.load) {
+      lines.push(row([run.server]) + `   FAILED: ${firstLine(run.error ?? 'no figures')}`);
+      continue;
+    }
+    const { load } = run;
+    lines.push(
+      row([
+        run.server,
+        Math.round(load.requestsPerSec).toLocaleString('en-US'),
+        String(load.latencyMs.p50),
+        String(load.latencyMs.p90),
+        String(load.latencyMs.p99),
+        String(load.latencyMs.max),
+        String(load.errors),
+        String(load.non2xx),
+        String(load.mismatches),
+        run.rssMiB === undefined ? '-' : run.rssMiB.toFixed(1),
+        run.cache ?? '-',
+      ]),
+    );
+  }
+  for (const run of runs) lines.push(...logLines(run.server, run.serverLog));
+  return lines;
+}
+
+function fanoutLines(run: FanoutRun): string[] {
+  if (!run.result) return [`  FAILED: ${firstLine(run.error ?? 'no figures')}`];
+  const r = run.result;
+  const lines = [
+    `  subscribers ${r.subscribers} (connected ${r.connected}, live ${r.live}, connect ${r.connectMs} ms), events ${r.events}, deliveries ${r.deliveries}, missed ${r.missed}` +
+      (run.gatewayRssMiB === undefined ? '' : `, gateway RSS ${run.gatewayRssMiB.toFixed(1)} MiB with all connected`),
+    `  ${'latency (ms)'.padEnd(26)}${['n', 'p50', 'p90', 'p99', 'max'].map((h) => h.padStart(8)).join('')}`,
+    summaryRow('every delivery', r.delivery),
+    summaryRow('to last subscriber/event', r.toLastSubscriber),
+    summaryRow('to first subscriber/event', r.toFirstSubscriber),
+    summaryRow('ingestEvent ack', r.mutationAck),
+  ];
+  for (const error of r.errors.slice(0, 5)) lines.push(`  error: ${error.slice(0, 300)}`);
+  lines.push(...logLines('gateway', run.serverLog));
+  return lines;
+}
+
+function summaryRow(label: string, s: LatencySummary): string {
+  return `  ${label.padEnd(26)}${[s.count, s.p50, s.p90, s.p99, s.max].map((v) => String(v).padStart(8)).join('')}`;
+}
+
+/** One line per phase in which the server logged anything, quoting the first message. */
+function logLines(server: string, log: ServerLog): string[] {
+  const phases = [
+    ['during the run', log.duringRun],
+    ['while stopping', log.atShutdown],
+  ] as const;
+  return phases
+    .filter(([, lines]) => lines.length > 0)
+    .map(([when, lines]) => `    ${server} logged ${lines.length}${lines.length >= 10 ? '+' : ''} line(s) ${when}, first: ${messageOf(lines[0] ?? '').slice(0, 200)}`);
+}
+
+/** The message of a pino JSON line (its error's message when it has one), else the line. */
+function messageOf(line: string): string {
+  try {
+    const entry = JSON.parse(line) as { msg?: string; err?: { type?: string; message?: string } };
+    return entry.err?.message ? `${entry.err.type ?? 'Error'}: ${entry.err.message}` : (entry.msg ?? line);
+  } catch {
+    return line;
+  }
+}
+
+const firstLine = (text: string) => text.split('\n')[0] ?? text;

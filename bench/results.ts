@@ -1,0 +1,68 @@
+import type { FanoutResult } from './fanout-client.ts';
+import type { LoadResult } from './http-load.ts';
+import type { ScenarioId } from './options.ts';
+
+/** One server measured under HTTP load. */
+export interface HttpRun {
+  /** Which server, e.g. `raw node:http`, `plain Apollo`, `gateway`. */
+  server: string;
+  /** What was sent, e.g. `POST { tours(first: 50) … }`. */
+  operation: string;
+  load?: LoadResult;
+  /** Resident memory of the server process right after the measurement. */
+  rssMiB?: number;
+  /** `x-cache` of the second of two identical check requests (`none` when absent). */
+  cache?: string;
+  /** Why the run produced no figures. */
+  error?: string;
+  serverLog: ServerLog;
+}
+
+/** What a server printed (warnings, errors; first lines only), split at the end of the measurement. */
+export interface ServerLog {
+  duringRun: string[];
+  /** Printed while it was being stopped (e.g. about requests the load generator hung up on). */
+  atShutdown: string[];
+}
+
+/** A ratio or figure checked against its target from DESIGN.md (or informational). */
+export interface Comparison {
+  label: string;
+  value: number;
+  unit: 'x' | 'ms' | 'events/s';
+  /** Absent: informational. */
+  target?: { op: '>=' | '<'; value: number };
+  pass?: boolean;
+}
+
+/** The fan-out scenario's figures. */
+export interface FanoutRun {
+  result?: Omit<FanoutResult, 'benchReady'>;
+  gatewayRssMiB?: number;
+  error?: string;
+  serverLog: ServerLog;
+}
+
+export interface ScenarioResult {
+  id: ScenarioId;
+  title: string;
+  description: string;
+  http: HttpRun[];
+  fanout?: FanoutRun;
+  comparisons: Comparison[];
+  notes: string[];
+}
+
+/** Compares `value` with an optional target. */
+export function compare(label: string, value: number, unit: Comparison['unit'], target?: Comparison['target']): Comparison {
+  if (!target) return { label, value, unit };
+  const pass = target.op === '>=' ? value >= target.value : value < target.value;
+  return { label, value, unit, target, pass };
+}
+
+/** `numerator / denominator` of two runs' req/s, or undefined when either has no figures. */
+export function throughputRatio(numerator: HttpRun | undefined, denominator: HttpRun | undefined): number | undefined {
+  const top = numerator?.load?.requestsPerSec;
+  const bottom = denominator?.load?.requestsPerSec;
+  return top !== undefined && bottom !== undefined && bottom > 0 ? top / bottom : undefined;
+}

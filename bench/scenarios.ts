@@ -1,0 +1,162 @@
+import {
+  HELLO,
+  INGEST_MANY,
+  NESTED_TOURS_50,
+  PING,
+  SINGLE_TOUR,
+  TOUR_LIST_50,
+  getRequest,
+  ingestBatch,
+  postRequest,
+} from './documents.ts';
+import { startGateway, startPlainApollo, startRawHttp } from './launch.ts';
+import { measureFanout, measureHttp } from './measure.ts';
+import type { BenchOptions, ScenarioId } from './options.ts';
+import { compare, throughputRatio, type HttpRun, type ScenarioResult } from './results.ts';
+
+/** What every scenario shares: the demo data built once, and the gateway's single-tour answer. */
+export interface BenchContext {
+  options: BenchOptions;
+  /** Directory holding the gateway-built demo database (each gateway gets a copy). */
+  baseDir: string;
+  /** That database file (plain Apollo opens it read-only). */
+  databaseFile: string;
+  /** The gateway's answer to the single-tour GET, byte for byte (raw node:http serves it). */
+  singleTourBody: string;
+}
+
+export const SINGLE_TOUR_VARIABLES = { id: 'TOUR0001' };
+
+const gatewayEnv = (cache: boolean) => ({ RESPONSE_CACHE: String(cache) });
+
+/** Runs one scenario: each server started fresh in its own process, one at a time. */
+export async function runScenario(id: ScenarioId, ctx: BenchContext): Promise<ScenarioResult> {
+  const result = await measureScenario(id, ctx);
+  return { ...result, notes: [...result.notes, ...fewSamples(result.http, ctx.options)] };
+}
+
+/** Runs too short for the server's latency leave few completed requests; say so. */
+function fewSamples(runs: readonly HttpRun[], options: BenchOptions): string[] {
+  return runs
+    .filter((run) => run.load !== undefined && run.load.requests < 50)
+    .map(
+      (run) =>
+        `${run.server}: only ${run.load?.requests} requests completed in ${options.durationSec} s, so its figures are rough; raise BENCH_DURATION.`,
+    );
+}
+
+async function measureScenario(id: ScenarioId, ctx: BenchContext): Promise<ScenarioResult> {
+  const { options } = ctx;
+  const apollo = () => startPlainApollo(ctx.databaseFile);
+  const gateway = (cache: boolean) => () => startGateway(ctx.baseDir, gatewayEnv(cache));
+  switch (id) {
+    case 'hello': {
+      const plain = await measureHttp(options, { server: 'plain Apollo', operation: `POST ${HELLO}`, start: apollo, request: postRequest(HELLO) });
+      const ours = await measureHttp(options, { server: 'gateway', operation: `POST ${PING}`, start: gateway(false), request: postRequest(PING) });
+      const ratio = throughputRatio(ours, plain);
+      return {
+        id,
+        title: 'hello',
+        description: 'Smallest query: gateway `{ ping }` vs plain Apollo `{ hello }` (POST; gateway response cache off).',
+        http: [plain, ours],
+        comparisons: ratio === undefined ? [] : [compare('gateway / plain Apollo', ratio, 'x')],
+        notes: [],
+      };
+    }
+    case 'single-tour': {
+      const request = getRequest(SINGLE_TOUR, SINGLE_TOUR_VARIABLES);
+      const raw = await measureHttp(options, { server: 'raw node:http', operation: 'GET, fixed body', start: () => startRawHttp(ctx.singleTourBody), request });
+      const ours = await measureHttp(options, { server: 'gateway (cache on)', operation: `GET ${SINGLE_TOUR}`, start: gateway(true), request });
+      const ratio = throughputRatio(ours, raw);
+      const notes: string[] = [];
+      if (ours.cache !== undefined && ours.cache !== 'HIT') {
+        notes.push(`The repeated GET was not served from the response cache (x-cache: ${ours.cache}); this measured the uncached path.`);
+      }
+      return {
+        id,
+        title: 'single-tour (cached)',
+        description: 'The same GET /graphql?query=…&variables=… repeated; gateway response cache ON vs raw node:http answering the same bytes.',
+        http: [raw, ours],
+        comparisons: ratio === undefined ? [] : [compare('gateway / raw node:http', ratio, 'x', { op: '>=', value: 0.6 })],
+        notes,
+      };
+    }
+    case 'tour-list-50': {
+      const request = postRequest(TOUR_LIST_50);
+      const plain = await measureHttp(options, { server: 'plain Apollo', operation: `POST ${TOUR_LIST_50}`, start: apollo, request });
+      const ours = await measureHttp(options, { server: 'gateway (cache off)', operation: `POST ${TOUR_LIST_50}`, start: gateway(false), request });
+      const ratio = throughputRatio(ours, plain);
+      return {
+        id,
+        title: 'tour-list-50 (uncached)',
+        description: 'Flat list of 50 tours (POST); gateway response cache OFF vs plain Apollo.',
+        http: [plain, ours],
+        comparisons: ratio === undefined ? [] : [compare('gateway / plain Apollo', ratio, 'x', { op: '>=', value: 2 })],
+        notes: [],
+      };
+    }
+    case 'nested-tours-50': {
+      const request = postRequest(NESTED_TOURS_50);
+      const plain = await measureHttp(options, { server: 'plain Apollo (naive)', operation: `POST ${NESTED_TOURS_50}`, start: apollo, request });
+      const ours = await measureHttp(options, { server: 'gateway (loaders)', operation: `POST ${NESTED_TOURS_50}`, start: gateway(false), request });
+      const ratio = throughputRatio(ours, plain);
+      return {
+        id,
+        title: 'nested-tours-50 (uncached)',
+        description: '50 tours with destination { name } and stats { bookings revenue }: gateway (3 batched statements) vs plain Apollo (1 + 50 + 50 statements).',
+        http: [plain, ours],
+        comparisons: ratio === undefined ? [] : [compare('gateway / plain Apollo (what loaders buy)', ratio, 'x')],
+        notes: [],
+      };
+    }
+    case 'subscription-fanout': {
+      const fanout = await measureFanout(options, gateway(true));
+      const comparisons = fanout.result
+        ? [
+            compare(`delivery p99 at ${fanout.result.live} subscribers`, fanout.result.delivery.p99, 'ms', { op: '<', value: 25 }),
+            compare('p99 to the last subscriber of an event', fanout.result.toLastSubscriber.p99, 'ms', { op: '<', value: 25 }),
+          ]
+        : [];
+      const notes: string[] = [];
+      if (fanout.result && fanout.result.live < fanout.result.subscribers) {
+        notes.push(`Only ${fanout.result.live} of ${fanout.result.subscribers} subscribers were live; see the errors above.`);
+      }
+      return {
+        id,
+        title: 'subscription fan-out',
+        description: `${options.subscribers} graphql-ws subscribers to eventIngested(BOOKING); ${options.fanoutEvents} ingestEvent bookings sent one at a time, each stamped with its send time.`,
+        http: [],
+        fanout,
+        comparisons,
+        notes,
+      };
+    }
+    case 'ingest-batch': {
+      const batch = options.ingestBatch;
+      const ours = await measureHttp(options, {
+        server: 'gateway',
+        operation: `POST ingestEvents × ${batch}`,
+        start: gateway(true),
+        request: postRequest(INGEST_MANY, { inputs: ingestBatch(batch) }),
+        connections: options.ingestConnections,
+        expectBodyContains: `"accepted":${batch},"rejected":0`,
+      });
+      const load = ours.load;
+      // Only answers that accepted the whole batch count.
+      const goodBatches = load ? (load.statusCodes['200'] ?? 0) - load.mismatches : 0;
+      const eventsPerSec = load ? (goodBatches * batch) / load.durationSec : undefined;
+      return {
+        id,
+        title: 'ingest batch',
+        description: `ingestEvents with ${batch} events per call (1 booking : 3 views), ${options.ingestConnections} connections; events/s = accepted batches/s × ${batch}.`,
+        http: [ours],
+        comparisons: eventsPerSec === undefined ? [] : [compare('accepted events/s', eventsPerSec, 'events/s', { op: '>=', value: 20_000 })],
+        notes: [],
+      };
+    }
+    default: {
+      const unknown: never = id;
+      throw new Error(`unknown scenario ${String(unknown)}`);
+    }
+  }
+}
