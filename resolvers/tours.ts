@@ -2,12 +2,19 @@ import type { Resolvers } from '../src/generated/graphql.ts';
 import { toursByIds, toursPage } from '../src/backends/lakehouse/queries.ts';
 import { pageSize } from '../src/pagination.ts';
 import { afterId, idConnection } from './connections.ts';
+import { selects } from './selection.ts';
 
 export const tourResolvers: Resolvers = {
   Query: {
-    tours: async (_, args, ctx) => {
+    tours: async (_, args, ctx, info) => {
       const first = pageSize(args.first, ctx.services.config.maxPageSize);
-      const page = await toursPage(ctx.lakehouse, { filter: args.filter, first, afterId: afterId(args.after), asOf: args.asOf });
+      const page = await toursPage(ctx.lakehouse, {
+        filter: args.filter,
+        first,
+        afterId: afterId(args.after),
+        asOf: args.asOf,
+        withTotal: selects(info, 'totalCount'),
+      });
       for (const tour of page.rows) ctx.loaders.tourById.prime(tour.id, tour);
       return idConnection(page, args.after);
     },

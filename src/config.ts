@@ -31,6 +31,8 @@ export interface Config {
   readonly graphiql: boolean;
   /** Delay before new events are promoted bronze → silver, in ms (debounce). Default 50. */
   readonly medallionDebounceMs: number;
+  /** Worker threads of the embedded DuckDB. Default: one per core. */
+  readonly duckdbThreads: number | undefined;
   /** Production engines; when unset, the role runs embedded. */
   readonly trinoUrl: string | undefined;
   readonly clickhouseUrl: string | undefined;
@@ -74,6 +76,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       GRAPHIQL: bool({ default: true }),
       RESPONSE_CACHE: bool({ default: true }),
       MEDALLION_DEBOUNCE_MS: num({ default: 50 }),
+      DUCKDB_THREADS: num({ default: undefined }),
       TRINO_URL: url({ default: undefined }),
       CLICKHOUSE_URL: url({ default: undefined }),
       ELASTICSEARCH_URL: url({ default: undefined }),
@@ -92,6 +95,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   positive('BACKEND_TIMEOUT_MS', clean.BACKEND_TIMEOUT_MS);
   positive('MAX_PAGE_SIZE', clean.MAX_PAGE_SIZE);
   positive('CACHE_MAX_ENTRIES', clean.CACHE_MAX_ENTRIES);
+  if (clean.DUCKDB_THREADS !== undefined) positive('DUCKDB_THREADS', clean.DUCKDB_THREADS);
   const anchor = clean.DEMO_ANCHOR === undefined ? undefined : new Date(clean.DEMO_ANCHOR);
   if (anchor && Number.isNaN(anchor.getTime())) problems.push(`  DEMO_ANCHOR: must be an ISO date, got "${clean.DEMO_ANCHOR}"`);
   if (problems.length > 0) throw new ConfigError(`Invalid configuration:\n${problems.join('\n')}`);
@@ -112,6 +116,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     graphiql: clean.GRAPHIQL,
     responseCache: clean.RESPONSE_CACHE,
     medallionDebounceMs: clean.MEDALLION_DEBOUNCE_MS,
+    duckdbThreads: clean.DUCKDB_THREADS,
     trinoUrl: clean.TRINO_URL,
     clickhouseUrl: clean.CLICKHOUSE_URL,
     elasticsearchUrl: clean.ELASTICSEARCH_URL,

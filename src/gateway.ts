@@ -11,6 +11,7 @@ import { loadSourceRegistry } from '../ingest/registry.ts';
 import { ensureDemoData } from '../ingest/demo/generate.ts';
 import { SilverEventsStep } from '../ingest/medallion/silver-events.ts';
 import { EventFanout } from '../subscriptions/event-fanout.ts';
+import { createSharedSubscribe } from '../subscriptions/shared-subscribe.ts';
 import { createBackends } from './backends/index.ts';
 import { toursPage, destinationsPage } from './backends/lakehouse/queries.ts';
 import type { Config } from './config.ts';
@@ -22,7 +23,7 @@ import { createGraphiQLHandler } from './http/graphiql.ts';
 import { createGraphQLHttpHandler, errorBody } from './http/graphql-http.ts';
 import { ResponseCache } from './http/response-cache.ts';
 import { createLogger, type Logger } from './logger.ts';
-import { createRequestContext } from './request-context.ts';
+import { createRequestContext, renewLoaders } from './request-context.ts';
 import { buildSchema, rootCachePolicies } from './schema.ts';
 
 /** The GraphQL path for HTTP and WebSocket alike. */
@@ -93,6 +94,8 @@ export async function startGateway(config: Config, logger: Logger = createLogger
       // Bearer credentials (not cookies) authenticate clients, so there is no ambient credential
       // for a cross-site request to abuse; the preflight requirement would only break plain GETs.
       csrfPrevention: false,
+      // We drain on signals ourselves (stop()); Apollo's handler would re-raise SIGTERM mid-drain.
+      stopOnTerminationSignals: false,
       introspection: true,
       includeStacktraceInErrorResponses: false,
       plugins: [
@@ -117,7 +120,8 @@ export async function startGateway(config: Config, logger: Logger = createLogger
       const pathname = q < 0 ? url : url.slice(0, q);
       const search = q < 0 ? '' : url.slice(q);
       if (pathname === GRAPHQL_PATH) {
-        if (graphiql?.(req, res)) return;
+        // Only a browser's page load can want GraphiQL; GraphQL requests skip its checks.
+        if (graphiql && search === '' && req.headers.accept?.includes('text/html') && graphiql(req, res)) return;
         graphql(req, res, search);
         return;
       }
@@ -142,15 +146,21 @@ export async function startGateway(config: Config, logger: Logger = createLogger
     server.keepAliveTimeout = 65_000;
 
     const wsServer = new WebSocketServer({ server, path: GRAPHQL_PATH });
-    const wsCleanup = useServer<Record<string, unknown>, { gateway?: GatewayContext }>(
+    const shared = createSharedSubscribe({
+      personalArguments: ['fromOffset'],
+      // A subscription lives long: give its loaders a fresh (empty) cache for every event.
+      afterResult: (contextValue) => renewLoaders(contextValue as GatewayContext),
+    });
+    const wsCleanup = useServer<Record<string, unknown>, Record<string, unknown>>(
       {
         schema,
-        context: (ctx) => {
-          ctx.extra.gateway ??= createRequestContext(services);
-          return ctx.extra.gateway;
+        context: () => createRequestContext(services),
+        subscribe: (args) => shared.subscribe(args),
+        onNext: (_ctx, _id, _payload, args, result) => {
+          // Personal (replaying) subscriptions execute per subscriber; renew their loaders too.
+          if (!shared.isShared(args.contextValue)) renewLoaders(args.contextValue as GatewayContext);
+          return result.errors ? { ...result, errors: result.errors.map((e) => formatErrorFor(logger, e.toJSON(), e)) } : result;
         },
-        onNext: (_ctx, _id, _payload, _args, result) =>
-          result.errors ? { ...result, errors: result.errors.map((e) => formatErrorFor(logger, e.toJSON(), e)) } : result,
         onError: (_ctx, _id, _payload, errors) => errors.map((e) => formatErrorFor(logger, e.toJSON(), e)),
       },
       wsServer,

@@ -19,3 +19,8 @@ export function createRequestContext(services: GatewayServices, requestId: strin
     cachePolicy: { maxAge: 0 },
   };
 }
+
+/** Gives a long-lived context (a subscription's) fresh loaders, so cached rows never go stale between events. */
+export function renewLoaders(context: GatewayContext): void {
+  context.loaders = createLoaders({ lakehouse: context.lakehouse, analytics: context.analytics });
+}

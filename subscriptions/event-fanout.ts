@@ -50,7 +50,8 @@ export class EventFanout {
   }
 
   start(): void {
-    this.unsubscribe ??= this.options.bus.tail((entries) => this.dispatch(entries));
+    // Dispatch after the current tick, so the publisher's acknowledgement goes out before the fan-out.
+    this.unsubscribe ??= this.options.bus.tail((entries) => setImmediate(() => this.dispatch(entries)));
   }
 
   /** Ends every subscription (shutdown). */

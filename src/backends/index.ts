@@ -45,7 +45,10 @@ export async function createBackends(config: Config): Promise<Backends> {
     );
   }
 
-  const database = await DuckDbDatabase.open({ file: path.join(config.dataDir, 'nexus.duckdb') });
+  const database = await DuckDbDatabase.open({
+    file: path.join(config.dataDir, 'nexus.duckdb'),
+    ...(config.duckdbThreads ? { threads: config.duckdbThreads } : {}),
+  });
   try {
     await database.exec(LAKEHOUSE_DDL);
     const lakehouse = createDuckDbEngine({ database, role: 'lakehouse', timeoutMs: config.backendTimeoutMs });

@@ -65,9 +65,10 @@ export function createGraphQLHttpHandler(options: GraphQLHttpOptions): (req: Inc
     const accept = req.headers.accept ?? '';
     const key = responseCache?.keyOf(method, accept, '', payload);
     try {
-      const hit = key === undefined ? undefined : await responseCache?.lookup(key);
+      let hit = key === undefined ? undefined : responseCache?.lookup(key);
+      if (hit instanceof Promise) hit = await hit;
       if (hit) {
-        res.writeHead(hit.status, { 'content-type': hit.contentType, 'x-cache': 'HIT' });
+        res.writeHead(hit.status, { 'content-type': hit.contentType, 'content-length': hit.length, 'x-cache': 'HIT' });
         res.end(hit.body);
         return;
       }
@@ -88,6 +89,7 @@ export function createGraphQLHttpHandler(options: GraphQLHttpOptions): (req: Inc
           outgoing['x-cache'] = 'MISS';
           responseCache.store(key, { status, contentType: outgoing['content-type'] ?? JSON_TYPE, body: response.body.string }, context.cachePolicy.maxAge * 1000);
         }
+        outgoing['content-length'] = String(Buffer.byteLength(response.body.string));
         res.writeHead(status, outgoing);
         res.end(response.body.string);
         return;

@@ -5,6 +5,8 @@ export interface CachedResponse {
   status: number;
   contentType: string;
   body: string;
+  /** Body size in bytes (sent as content-length, so a hit is one write). */
+  length: number;
 }
 
 /** Options of the response cache. */
@@ -38,8 +40,9 @@ export class ResponseCache {
     return this.cache.get(key).then(decode);
   }
 
-  store(key: string, response: CachedResponse, ttlMs: number): void {
-    void this.cache.set(key, `${response.status}\n${response.contentType}\n${response.body}`, ttlMs);
+  store(key: string, response: Omit<CachedResponse, 'length'>, ttlMs: number): void {
+    const length = Buffer.byteLength(response.body);
+    void this.cache.set(key, `${response.status}\n${response.contentType}\n${length}\n${response.body}`, ttlMs);
   }
 
   /** Makes every stored response unreachable (they age out of the LRU). */
@@ -52,5 +55,11 @@ function decode(stored: string | undefined): CachedResponse | undefined {
   if (stored === undefined) return undefined;
   const first = stored.indexOf('\n');
   const second = stored.indexOf('\n', first + 1);
-  return { status: Number(stored.slice(0, first)), contentType: stored.slice(first + 1, second), body: stored.slice(second + 1) };
+  const third = stored.indexOf('\n', second + 1);
+  return {
+    status: Number(stored.slice(0, first)),
+    contentType: stored.slice(first + 1, second),
+    length: Number(stored.slice(second + 1, third)),
+    body: stored.slice(third + 1),
+  };
 }

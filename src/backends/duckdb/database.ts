@@ -1,6 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
+import { DuckDBInstance, type DuckDBConnection, type DuckDBPreparedStatement, type DuckDBValue } from '@duckdb/node-api';
 import type { SqlRow, SqlValue } from '../sql/port.ts';
 
 /** Options of the embedded DuckDB database. */
@@ -9,7 +9,12 @@ export interface DuckDbOptions {
   file: string;
   /** Connections kept for reads (queries run in parallel up to this many). Default 4. */
   readConnections?: number;
+  /** DuckDB worker threads. Default: DuckDB's own (one per core). */
+  threads?: number;
 }
+
+/** Prepared statements kept per read connection (the gateway issues a few dozen distinct shapes). */
+const PREPARED_PER_CONNECTION = 256;
 
 /**
  * One embedded DuckDB database file shared by the lakehouse, analytics and bus roles. Reads use
@@ -20,6 +25,9 @@ export class DuckDbDatabase {
   readonly file: string;
   private readonly instance: DuckDBInstance;
   private readonly idle: DuckDBConnection[];
+  /** Per connection: SQL text → prepared statement, least recently used first. */
+  private readonly prepared = new WeakMap<DuckDBConnection, Map<string, DuckDBPreparedStatement>>();
+  private readonly readerCount: number;
   private readonly waiting: ((connection: DuckDBConnection) => void)[] = [];
   private readonly writer: DuckDBConnection;
   private writerQueue: Promise<unknown> = Promise.resolve();
@@ -29,13 +37,14 @@ export class DuckDbDatabase {
     this.file = file;
     this.instance = instance;
     this.idle = readers;
+    this.readerCount = readers.length;
     this.writer = writer;
   }
 
   /** Opens (creating if needed) the database file. */
   static async open(options: DuckDbOptions): Promise<DuckDbDatabase> {
     if (options.file !== ':memory:') await mkdir(path.dirname(options.file), { recursive: true });
-    const instance = await DuckDBInstance.create(options.file);
+    const instance = await DuckDBInstance.create(options.file, options.threads ? { threads: String(options.threads) } : {});
     const readers: DuckDBConnection[] = [];
     for (let i = 0; i < (options.readConnections ?? 4); i += 1) readers.push(await instance.connect());
     const writer = await instance.connect();
@@ -55,7 +64,11 @@ export class DuckDbDatabase {
     let timer: NodeJS.Timeout | undefined;
     let abortListener: (() => void) | undefined;
     try {
-      const run = connection.runAndReadAll(sql, toDuckValues(params));
+      // Parsing and planning is a large share of a small query: reuse prepared statements.
+      const run = this.statement(connection, sql).then((statement) => {
+        statement.bind(toDuckValues(params));
+        return statement.runAndReadAll();
+      });
       const guards = new Promise<never>((_, reject) => {
         timer = setTimeout(() => {
           connection.interrupt();
@@ -95,6 +108,9 @@ export class DuckDbDatabase {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    // Let statements in flight finish (bounded), so a draining request is not cut mid-query.
+    const deadline = Date.now() + 5_000;
+    while (this.idle.length < this.readerCount && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
     await this.writerQueue;
     try {
       if (this.file !== ':memory:') await this.writer.run('CHECKPOINT');
@@ -102,6 +118,30 @@ export class DuckDbDatabase {
       for (const connection of [...this.idle, this.writer]) connection.closeSync();
       this.instance.closeSync();
     }
+  }
+
+  private async statement(connection: DuckDBConnection, sql: string): Promise<DuckDBPreparedStatement> {
+    let cache = this.prepared.get(connection);
+    if (!cache) {
+      cache = new Map();
+      this.prepared.set(connection, cache);
+    }
+    const cached = cache.get(sql);
+    if (cached) {
+      cache.delete(sql);
+      cache.set(sql, cached);
+      return cached;
+    }
+    const statement = await connection.prepare(sql);
+    cache.set(sql, statement);
+    if (cache.size > PREPARED_PER_CONNECTION) {
+      const oldest = cache.keys().next().value;
+      if (oldest !== undefined) {
+        cache.get(oldest)?.destroySync();
+        cache.delete(oldest);
+      }
+    }
+    return statement;
   }
 
   private acquire(): Promise<DuckDBConnection> {

@@ -25,6 +25,7 @@ export interface TourFilterInput {
 export interface Page<T> {
   rows: T[];
   hasNextPage: boolean;
+  /** NaN when the page was read without counting. */
   totalCount: number;
 }
 
@@ -73,25 +74,63 @@ function tableAsOf(engine: SqlEngine, table: string, asOf: Date | null | undefin
   return { sql: `${table} FOR TIMESTAMP AS OF CAST(? AS TIMESTAMP(6) WITH TIME ZONE)`, params: [asOf.toISOString()] };
 }
 
-/** One page of tours ordered by id, after the tour id `afterId`, with the filter's total count. */
+/** One page of tours ordered by id, after the tour id `afterId`; with `withTotal`, the filter's count too. */
 export async function toursPage(
   engine: SqlEngine,
-  args: { filter?: TourFilterInput | null; first: number; afterId?: string | null; asOf?: Date | null },
+  args: { filter?: TourFilterInput | null; first: number; afterId?: string | null; asOf?: Date | null; withTotal?: boolean },
   options?: QueryOptions,
 ): Promise<Page<TourRow>> {
-  const where = tourWhere(args.filter);
   const table = tableAsOf(engine, 'silver.tours', args.asOf);
-  const after = args.afterId == null ? '' : 'WHERE tour_id > ?';
+  return keysetPage(engine, {
+    table,
+    columns: TOUR_COLUMNS,
+    key: 'tour_id',
+    where: tourWhere(args.filter),
+    first: args.first,
+    afterId: args.afterId ?? null,
+    withTotal: args.withTotal ?? true,
+    map: tourFromRow,
+  }, options);
+}
+
+/**
+ * A page of `table` ordered by its text key. The count rides on the same statement only when asked
+ * for (counting a filtered table costs more than reading one page of it).
+ */
+async function keysetPage<T>(
+  engine: SqlEngine,
+  args: {
+    table: { sql: string; params: SqlValue[] };
+    columns: string;
+    key: string;
+    where: Where;
+    first: number;
+    afterId: string | null;
+    withTotal: boolean;
+    map: (row: Record<string, unknown>) => T;
+  },
+  options?: QueryOptions,
+): Promise<Page<T>> {
+  const { table, columns, key, where, first, afterId } = args;
+  const afterParams = afterId === null ? [] : [afterId];
+  if (!args.withTotal) {
+    const rows = await engine.query(
+      `SELECT ${columns} FROM ${table.sql} WHERE ${where.sql()} ${afterId === null ? '' : `AND ${key} > ?`} ORDER BY ${key} LIMIT ?`,
+      [...table.params, ...where.params, ...afterParams, first + 1],
+      options,
+    );
+    return { rows: rows.slice(0, first).map(args.map), hasNextPage: rows.length > first, totalCount: Number.NaN };
+  }
   const rows = await engine.query(
-    `WITH matching AS (SELECT ${TOUR_COLUMNS} FROM ${table.sql} WHERE ${where.sql()})
-     , page AS (SELECT * FROM matching ${after} ORDER BY tour_id LIMIT ?)
+    `WITH matching AS (SELECT ${columns} FROM ${table.sql} WHERE ${where.sql()})
+     , page AS (SELECT * FROM matching ${afterId === null ? '' : `WHERE ${key} > ?`} ORDER BY ${key} LIMIT ?)
      SELECT page.*, totals.total_count
      FROM (SELECT count(*) AS total_count FROM matching) totals LEFT JOIN page ON TRUE
-     ORDER BY page.tour_id`,
-    [...table.params, ...where.params, ...(args.afterId == null ? [] : [args.afterId]), args.first + 1],
+     ORDER BY page.${key}`,
+    [...table.params, ...where.params, ...afterParams, first + 1],
     options,
   );
-  return pageOf(rows, args.first, 'tour_id', tourFromRow);
+  return pageOf(rows, first, key, args.map);
 }
 
 /**
@@ -156,22 +195,21 @@ export interface DestinationFilterInput {
 /** One page of destinations ordered by id. */
 export async function destinationsPage(
   engine: SqlEngine,
-  args: { filter?: DestinationFilterInput | null; first: number; afterId?: string | null },
+  args: { filter?: DestinationFilterInput | null; first: number; afterId?: string | null; withTotal?: boolean },
   options?: QueryOptions,
 ): Promise<Page<DestinationRow>> {
   const where = new Where().in('country_code', args.filter?.countryCodes);
   if (args.filter?.minRating != null) where.add('rating >= ?', args.filter.minRating);
-  const after = args.afterId == null ? '' : 'WHERE destination_id > ?';
-  const rows = await engine.query(
-    `WITH matching AS (SELECT ${DESTINATION_COLUMNS} FROM silver.destinations WHERE ${where.sql()})
-     , page AS (SELECT * FROM matching ${after} ORDER BY destination_id LIMIT ?)
-     SELECT page.*, totals.total_count
-     FROM (SELECT count(*) AS total_count FROM matching) totals LEFT JOIN page ON TRUE
-     ORDER BY page.destination_id`,
-    [...where.params, ...(args.afterId == null ? [] : [args.afterId]), args.first + 1],
-    options,
-  );
-  return pageOf(rows, args.first, 'destination_id', destinationFromRow);
+  return keysetPage(engine, {
+    table: { sql: 'silver.destinations', params: [] },
+    columns: DESTINATION_COLUMNS,
+    key: 'destination_id',
+    where,
+    first: args.first,
+    afterId: args.afterId ?? null,
+    withTotal: args.withTotal ?? true,
+    map: destinationFromRow,
+  }, options);
 }
 
 export async function destinationsByIds(engine: SqlEngine, ids: readonly string[], options?: QueryOptions): Promise<DestinationRow[]> {
