@@ -149,7 +149,9 @@ export class SilverEventsStep {
              WHERE log_offset > ? AND log_offset <= ? AND topic IN (${topics})
            ) typed
            WHERE copy = 1 AND occurred_at IS NOT NULL AND user_id IS NOT NULL
-             AND NOT EXISTS (SELECT 1 FROM silver.events s WHERE s.event_id = typed.event_id)`,
+             -- A record delivered twice (at-least-once buses) lands once; only rows that came
+             -- through the log can collide, and the filter on log_offset lets the scan skip the rest.
+             AND NOT EXISTS (SELECT 1 FROM silver.events s WHERE s.log_offset IS NOT NULL AND s.event_id = typed.event_id)`,
           [watermark, head, ...eventTopics],
         );
         const recordsOut = Number(inserted.rowsChanged);

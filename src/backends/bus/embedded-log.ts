@@ -49,6 +49,8 @@ export async function createEmbeddedLog(options: EmbeddedLogOptions): Promise<Bu
     });
   }
 
+  // Appends go through a connection of their own: a publish never waits for a medallion run.
+  const appendConnection = await database.dedicatedConnection();
   const listeners = new Set<(entries: readonly LogEntry[]) => void>();
   let queue: Pending[] = [];
   let writing = false;
@@ -101,8 +103,8 @@ export async function createEmbeddedLog(options: EmbeddedLogOptions): Promise<Bu
 
     try {
       if (fresh.length > 0) {
-        await database.withWriter(async (connection) => {
-          const appender = await connection.createAppender('event_log', 'bronze');
+        {
+          const appender = await appendConnection.createAppender('event_log', 'bronze');
           try {
             for (const { record, offset: at } of fresh) {
               appender.appendBigInt(at);
@@ -120,7 +122,7 @@ export async function createEmbeddedLog(options: EmbeddedLogOptions): Promise<Bu
           } finally {
             appender.closeSync();
           }
-        });
+        }
       }
     } catch (error) {
       const failure = new BackendError({ role: 'bus', adapter: 'embedded', message: 'the event log write failed', cause: error });

@@ -31,6 +31,7 @@ export class DuckDbDatabase {
   private readonly waiting: ((connection: DuckDBConnection) => void)[] = [];
   private readonly writer: DuckDBConnection;
   private writerQueue: Promise<unknown> = Promise.resolve();
+  private readonly dedicated: DuckDBConnection[] = [];
   private closed = false;
 
   private constructor(file: string, instance: DuckDBInstance, readers: DuckDBConnection[], writer: DuckDBConnection) {
@@ -99,6 +100,17 @@ export class DuckDbDatabase {
     return next;
   }
 
+  /**
+   * A connection of its own for a writer that must not queue behind others (the event log's
+   * appends next to the medallion's transactions; DuckDB lets connections write concurrently).
+   * Closed with the database.
+   */
+  async dedicatedConnection(): Promise<DuckDBConnection> {
+    const connection = await this.instance.connect();
+    this.dedicated.push(connection);
+    return connection;
+  }
+
   /** Runs a script of statements on the writer (DDL, bulk loads). */
   async exec(sql: string, params: readonly SqlValue[] = []): Promise<void> {
     await this.withWriter((c) => c.run(sql, toDuckValues(params)));
@@ -115,7 +127,7 @@ export class DuckDbDatabase {
     try {
       if (this.file !== ':memory:') await this.writer.run('CHECKPOINT');
     } finally {
-      for (const connection of [...this.idle, this.writer]) connection.closeSync();
+      for (const connection of [...this.idle, ...this.dedicated, this.writer]) connection.closeSync();
       this.instance.closeSync();
     }
   }
