@@ -31,7 +31,7 @@ export interface Config {
   readonly graphiql: boolean;
   /** Delay before new events are promoted bronze → silver, in ms (debounce). Default 50. */
   readonly medallionDebounceMs: number;
-  /** Worker threads of the embedded DuckDB. Default: one per core. */
+  /** Worker threads of the embedded DuckDB. Default: the cores this process may run on. */
   readonly duckdbThreads: number | undefined;
   /** Production engines; when unset, the role runs embedded. */
   readonly trinoUrl: string | undefined;

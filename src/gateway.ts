@@ -16,7 +16,7 @@ import { createBackends } from './backends/index.ts';
 import { toursPage, destinationsPage } from './backends/lakehouse/queries.ts';
 import type { Config } from './config.ts';
 import type { GatewayContext, GatewayServices } from './context.ts';
-import { normaliseError } from './errors.ts';
+import { BackendError, normaliseError } from './errors.ts';
 import { overallHealth } from './health-report.ts';
 import { cachePolicyPlugin } from './http/cache-policy-plugin.ts';
 import { createGraphiQLHandler } from './http/graphiql.ts';
@@ -114,7 +114,16 @@ export async function startGateway(config: Config, logger: Logger = createLogger
     const graphiql = config.graphiql ? createGraphiQLHandler({ endpoint: GRAPHQL_PATH }) : undefined;
     let draining = false;
 
+    let inFlight = 0;
+    let drained: (() => void) | undefined;
     const server = createServer((req, res) => {
+      inFlight += 1;
+      res.once('close', () => {
+        inFlight -= 1;
+        if (inFlight === 0) drained?.();
+      });
+      // While draining, answer what arrives but tell keep-alive clients to reconnect elsewhere.
+      if (draining) res.setHeader('connection', 'close');
       const url = req.url ?? '/';
       const q = url.indexOf('?');
       const pathname = q < 0 ? url : url.slice(0, q);
@@ -194,6 +203,13 @@ export async function startGateway(config: Config, logger: Logger = createLogger
           server.closeIdleConnections();
           finalFanout.stop();
           await wsCleanup.dispose();
+          // Requests already running finish (bounded by the backend timeout), then sockets close.
+          if (inFlight > 0) {
+            await new Promise<void>((resolve) => {
+              drained = resolve;
+              setTimeout(resolve, Math.min(config.backendTimeoutMs, 10_000)).unref();
+            });
+          }
           await apollo.stop();
           server.closeAllConnections();
           await closed;
@@ -223,7 +239,8 @@ async function indexSearch(backends: Awaited<ReturnType<typeof createBackends>>)
 function formatErrorFor(logger: Logger, formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
   const graphQLError = error instanceof GraphQLError ? error : new GraphQLError(formatted.message, { originalError: error as Error });
   const { error: normalised, unexpected } = normaliseError(graphQLError);
-  if (unexpected !== undefined) logger.error({ err: unexpected, path: normalised.path }, normalised.message);
+  if (unexpected instanceof BackendError) logger.warn({ err: unexpected, path: normalised.path }, normalised.message);
+  else if (unexpected !== undefined) logger.error({ err: unexpected, path: normalised.path }, normalised.message);
   const json = normalised.toJSON();
   const code = json.extensions?.['code'] ?? formatted.extensions?.['code'];
   if (typeof code === 'string' && APOLLO_REQUEST_ERRORS.has(code)) {

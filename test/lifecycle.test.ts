@@ -95,3 +95,27 @@ describe('process lifecycle', () => {
     expect(stderr).toContain('PORT');
   });
 });
+
+describe('draining', () => {
+  it('finishes a request already running when asked to stop, and refuses new connections', async () => {
+    const { startTestGateway } = await import('./helpers/gateway.ts');
+    const gw = await startTestGateway();
+    const analytics = gw.gateway.services.backends.analytics;
+    const realQuery = analytics.query;
+    let started!: () => void;
+    const running = new Promise<void>((resolve) => (started = resolve));
+    (analytics as { query: typeof realQuery }).query = async (...args) => {
+      started();
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      return realQuery(...args);
+    };
+    const slow = gw.request<{ regionalStats: { region: string }[] }>('{ regionalStats(regions: ["VN"]) { region } }');
+    await running;
+    const stopping = gw.close();
+    const answer = await slow;
+    expect(answer.status).toBe(200);
+    expect(answer.body.data?.regionalStats).toEqual([{ region: 'VN' }]);
+    await stopping;
+    await expect(fetch(`${gw.url}/health`)).rejects.toThrow();
+  });
+});

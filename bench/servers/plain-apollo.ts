@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 /**
  * Baseline B: a plain Apollo Server 5 (`startStandaloneServer`, default plugins) over the same
  * demo data, opened read-only from `BENCH_DUCKDB_FILE`. Resolvers are the naive kind: every
@@ -65,7 +66,8 @@ class ReadPool {
   }
 }
 
-const instance = await DuckDBInstance.create(file, { access_mode: 'READ_ONLY' });
+// Same DuckDB sizing as the gateway (threads = cores this process may use), so the comparison is of the GraphQL layers.
+const instance = await DuckDBInstance.create(file, { access_mode: 'READ_ONLY', threads: String(availableParallelism()) });
 const pool = new ReadPool(await Promise.all([1, 2, 3, 4].map(() => instance.connect())));
 
 const TOUR_SQL = 'SELECT tour_id, name, region, price, currency, rating, destination_id FROM silver.tours';

@@ -1,6 +1,6 @@
 import type { RegionalStatsRow, RevenuePointRow, TourPopularityRow, TourStatsRow, UserProfileRow } from '../../domain.ts';
 import { isoNoZone } from '../lakehouse/queries.ts';
-import { placeholders, type QueryOptions, type SqlDialect, type SqlEngine, type SqlValue } from '../sql/port.ts';
+import { limit, placeholders, type QueryOptions, type SqlDialect, type SqlEngine, type SqlValue } from '../sql/port.ts';
 
 /**
  * Analytics reads over `analytics.events`. The SQL is the subset DuckDB, Trino and ClickHouse
@@ -196,8 +196,8 @@ export async function tourPopularity(
      WHERE tour_id IS NOT NULL AND ${range.sql}
      GROUP BY tour_id
      ORDER BY score DESC, tour_id
-     LIMIT ?`,
-    [...range.params, args.first],
+     ${limit(args.first)}`,
+    range.params,
     options,
   );
   return rows.map((row, i) => ({

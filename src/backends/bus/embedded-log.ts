@@ -2,6 +2,7 @@ import { timestampValue } from '@duckdb/node-api';
 import { BackendError, userInputError } from '../../errors.ts';
 import type { DuckDbDatabase } from '../duckdb/database.ts';
 import { probeHealth } from '../health.ts';
+import { limit as sqlLimit } from '../sql/port.ts';
 import type { BusPort, BusRecord, LogEntry, PublishAck } from './port.ts';
 
 /** Options of the embedded bus. */
@@ -171,8 +172,8 @@ export async function createEmbeddedLog(options: EmbeddedLogOptions): Promise<Bu
       try {
         const rows = await database.query(
           `SELECT log_offset, topic, log_partition, event_key, event_id, value, published_at
-           FROM bronze.event_log WHERE log_offset > ? ORDER BY log_offset LIMIT ?`,
-          [BigInt(cursor), limit],
+           FROM bronze.event_log WHERE log_offset > ? ORDER BY log_offset ${sqlLimit(limit)}`,
+          [BigInt(cursor)],
           { timeoutMs: 30_000, onTimeout: () => new Error('timed out replaying the event log') },
         );
         return rows.map((row) => ({

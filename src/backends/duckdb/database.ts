@@ -1,4 +1,5 @@
 import { mkdir } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { DuckDBInstance, type DuckDBConnection, type DuckDBPreparedStatement, type DuckDBValue } from '@duckdb/node-api';
 import type { SqlRow, SqlValue } from '../sql/port.ts';
@@ -9,7 +10,7 @@ export interface DuckDbOptions {
   file: string;
   /** Connections kept for reads (queries run in parallel up to this many). Default 4. */
   readConnections?: number;
-  /** DuckDB worker threads. Default: DuckDB's own (one per core). */
+  /** DuckDB worker threads. Default: the cores this process may run on (`os.availableParallelism()`). */
   threads?: number;
 }
 
@@ -28,7 +29,7 @@ export class DuckDbDatabase {
   /** Per connection: SQL text → prepared statement, least recently used first. */
   private readonly prepared = new WeakMap<DuckDBConnection, Map<string, DuckDBPreparedStatement>>();
   private readonly readerCount: number;
-  private readonly waiting: ((connection: DuckDBConnection) => void)[] = [];
+  private readonly waiting: { resolve: (connection: DuckDBConnection) => void; reject: (error: Error) => void }[] = [];
   private readonly writer: DuckDBConnection;
   private writerQueue: Promise<unknown> = Promise.resolve();
   private readonly dedicated: DuckDBConnection[] = [];
@@ -45,7 +46,9 @@ export class DuckDbDatabase {
   /** Opens (creating if needed) the database file. */
   static async open(options: DuckDbOptions): Promise<DuckDbDatabase> {
     if (options.file !== ':memory:') await mkdir(path.dirname(options.file), { recursive: true });
-    const instance = await DuckDBInstance.create(options.file, options.threads ? { threads: String(options.threads) } : {});
+    // DuckDB sizes its pool by the machine's cores, ignoring the CPU set the process may run on.
+    const threads = options.threads ?? availableParallelism();
+    const instance = await DuckDBInstance.create(options.file, { threads: String(threads) });
     const readers: DuckDBConnection[] = [];
     for (let i = 0; i < (options.readConnections ?? 4); i += 1) readers.push(await instance.connect());
     const writer = await instance.connect();
@@ -120,7 +123,8 @@ export class DuckDbDatabase {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    // Let statements in flight finish (bounded), so a draining request is not cut mid-query.
+    // Statements not started yet are refused; those in flight may finish (bounded).
+    for (const waiter of this.waiting.splice(0)) waiter.reject(new Error('database is closing'));
     const deadline = Date.now() + 5_000;
     while (this.idle.length < this.readerCount && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
     await this.writerQueue;
@@ -160,12 +164,12 @@ export class DuckDbDatabase {
     if (this.closed) return Promise.reject(new Error('database is closed'));
     const connection = this.idle.pop();
     if (connection) return Promise.resolve(connection);
-    return new Promise((resolve) => this.waiting.push(resolve));
+    return new Promise((resolve, reject) => this.waiting.push({ resolve, reject }));
   }
 
   private release(connection: DuckDBConnection): void {
-    const waiter = this.waiting.shift();
-    if (waiter) waiter(connection);
+    const waiter = this.closed ? undefined : this.waiting.shift();
+    if (waiter) waiter.resolve(connection);
     else this.idle.push(connection);
   }
 }

@@ -1,14 +1,14 @@
 import type { PipelineRunRecord } from '../../../ingest/medallion/silver-events.ts';
 import type { SourceRegistry } from '../../../ingest/registry.ts';
-import type { QueryOptions, SqlEngine } from '../sql/port.ts';
+import { limit, type QueryOptions, type SqlEngine } from '../sql/port.ts';
 
 /** Platform metadata reads (pipeline runs, data quality, lineage, tables). */
 
 export async function pipelineRuns(engine: SqlEngine, first: number, options?: QueryOptions): Promise<PipelineRunRecord[]> {
   const rows = await engine.query(
     `SELECT run_id, layer, status, started_at, finished_at, records_in, records_out, records_rejected, error
-     FROM platform.pipeline_runs ORDER BY started_at DESC, run_id LIMIT ?`,
-    [first],
+     FROM platform.pipeline_runs ORDER BY started_at DESC, run_id ${limit(first)}`,
+    [],
     options,
   );
   return rows.map((row) => ({

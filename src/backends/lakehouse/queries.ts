@@ -1,6 +1,6 @@
 import type { DestinationRow, EventRow, EventTypeName, TourRow } from '../../domain.ts';
 import { userInputError } from '../../errors.ts';
-import { placeholders, type QueryOptions, type SqlEngine, type SqlValue } from '../sql/port.ts';
+import { limit, placeholders, type QueryOptions, type SqlEngine, type SqlValue } from '../sql/port.ts';
 import {
   DESTINATION_COLUMNS,
   EVENT_COLUMNS,
@@ -115,19 +115,19 @@ async function keysetPage<T>(
   const afterParams = afterId === null ? [] : [afterId];
   if (!args.withTotal) {
     const rows = await engine.query(
-      `SELECT ${columns} FROM ${table.sql} WHERE ${where.sql()} ${afterId === null ? '' : `AND ${key} > ?`} ORDER BY ${key} LIMIT ?`,
-      [...table.params, ...where.params, ...afterParams, first + 1],
+      `SELECT ${columns} FROM ${table.sql} WHERE ${where.sql()} ${afterId === null ? '' : `AND ${key} > ?`} ORDER BY ${key} ${limit(first + 1)}`,
+      [...table.params, ...where.params, ...afterParams],
       options,
     );
     return { rows: rows.slice(0, first).map(args.map), hasNextPage: rows.length > first, totalCount: Number.NaN };
   }
   const rows = await engine.query(
     `WITH matching AS (SELECT ${columns} FROM ${table.sql} WHERE ${where.sql()})
-     , page AS (SELECT * FROM matching ${afterId === null ? '' : `WHERE ${key} > ?`} ORDER BY ${key} LIMIT ?)
+     , page AS (SELECT * FROM matching ${afterId === null ? '' : `WHERE ${key} > ?`} ORDER BY ${key} ${limit(first + 1)})
      SELECT page.*, totals.total_count
      FROM (SELECT count(*) AS total_count FROM matching) totals LEFT JOIN page ON TRUE
      ORDER BY page.${key}`,
-    [...table.params, ...where.params, ...afterParams, first + 1],
+    [...table.params, ...where.params, ...afterParams],
     options,
   );
   return pageOf(rows, first, key, args.map);
@@ -290,8 +290,8 @@ export async function eventsPage(
      FROM silver.events
      WHERE ${where.sql()} AND ${keyset.sql()}
      ORDER BY occurred_at DESC, event_id DESC
-     LIMIT ?`,
-    [...(args.withTotal ? where.params : []), ...where.params, ...keyset.params, args.first + 1],
+     ${limit(args.first + 1)}`,
+    [...(args.withTotal ? where.params : []), ...where.params, ...keyset.params],
     options,
   );
   let totalCount = rows.length > 0 ? Number(rows[0]?.['total_count'] ?? 0) : 0;

@@ -36,3 +36,13 @@ export interface SqlEngine extends Lifecycle {
 export function placeholders(count: number): string {
   return count === 0 ? 'NULL' : Array.from({ length: count }, () => '?').join(', ');
 }
+
+/**
+ * `LIMIT n` as a literal: engines plan a top-N sort only for a constant limit (a bound `?` limit
+ * made DuckDB sort whole tables). Throws unless `n` is a non-negative safe integer, so nothing
+ * but a number can reach the SQL text.
+ */
+export function limit(n: number): string {
+  if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`LIMIT must be a non-negative integer, got ${n}`);
+  return `LIMIT ${n}`;
+}
