@@ -142,7 +142,7 @@ function prepare(
 /** The most specific contract violation, phrased for the client, with the input path. */
 function rejectionOf(errors: readonly ErrorObject[], topic: string): Rejection {
   // `if/then` wrappers report a generic "must match then schema"; prefer the concrete error.
-  const concrete = errors.filter((e) => e.keyword !== 'if') ;
+  const concrete = errors.filter((e) => e.keyword !== 'if');
   const error = concrete[0] ?? errors[0];
   if (!error) return { code: 'BAD_USER_INPUT', message: `The event does not satisfy the ${topic} contract.`, path: [] };
   const path = error.instancePath.split('/').filter(Boolean);
