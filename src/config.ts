@@ -27,6 +27,8 @@ export interface Config {
   readonly cacheMaxEntries: number;
   /** Serve repeated queries from the response cache. Default true (benchmarks turn it off to measure execution). */
   readonly responseCache: boolean;
+  /** Add `extensions.backends` (adapter, calls, time per role) to responses. Default true. */
+  readonly backendExtensions: boolean;
   /** Serve the GraphiQL page at the GraphQL path for browsers. Default true. */
   readonly graphiql: boolean;
   /** Delay before new events are promoted bronze → silver, in ms (debounce). Default 50. */
@@ -75,6 +77,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       CACHE_MAX_ENTRIES: num({ default: 10_000 }),
       GRAPHIQL: bool({ default: true }),
       RESPONSE_CACHE: bool({ default: true }),
+      BACKEND_EXTENSIONS: bool({ default: true }),
       MEDALLION_DEBOUNCE_MS: num({ default: 50 }),
       DUCKDB_THREADS: num({ default: undefined }),
       TRINO_URL: url({ default: undefined }),
@@ -115,6 +118,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     cacheMaxEntries: Math.floor(clean.CACHE_MAX_ENTRIES),
     graphiql: clean.GRAPHIQL,
     responseCache: clean.RESPONSE_CACHE,
+    backendExtensions: clean.BACKEND_EXTENSIONS,
     medallionDebounceMs: clean.MEDALLION_DEBOUNCE_MS,
     duckdbThreads: clean.DUCKDB_THREADS,
     trinoUrl: clean.TRINO_URL,

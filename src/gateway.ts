@@ -18,6 +18,7 @@ import type { Config } from './config.ts';
 import type { GatewayContext, GatewayServices } from './context.ts';
 import { BackendError, normaliseError } from './errors.ts';
 import { overallHealth } from './health-report.ts';
+import { backendExtensionsPlugin } from './http/backend-extensions-plugin.ts';
 import { cachePolicyPlugin } from './http/cache-policy-plugin.ts';
 import { createGraphiQLHandler } from './http/graphiql.ts';
 import { createGraphQLHttpHandler, errorBody } from './http/graphql-http.ts';
@@ -105,6 +106,7 @@ export async function startGateway(config: Config, logger: Logger = createLogger
         ApolloServerPluginSchemaReportingDisabled(),
         ApolloServerPluginInlineTraceDisabled(),
         cachePolicyPlugin(rootCachePolicies(schema)),
+        ...(config.backendExtensions ? [backendExtensionsPlugin()] : []),
       ],
       formatError: (formatted, error) => formatErrorFor(logger, formatted, error),
     });

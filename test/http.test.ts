@@ -26,7 +26,7 @@ describe('GraphQL over HTTP', () => {
     const response = await get('query ($id: ID!) { tour(id: $id) { id } }', { id: 'TOUR0002' });
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toContain(GRAPHQL_RESPONSE);
-    expect(await response.json()).toEqual({ data: { tour: { id: 'TOUR0002' } } });
+    expect(((await response.json()) as { data: unknown }).data).toEqual({ tour: { id: 'TOUR0002' } });
   });
 
   it('answers legacy clients in application/json', async () => {

@@ -75,7 +75,8 @@ describe('tours', () => {
 
   it('answers null for an unknown tour', async () => {
     const { body } = await gw.request('{ tour(id: "NOPE") { id } }');
-    expect(body).toEqual({ data: { tour: null } });
+    expect(body.data).toEqual({ tour: null });
+    expect(body.errors).toBeUndefined();
   });
 
   it('refuses a page larger than the maximum with BAD_USER_INPUT', async () => {
@@ -160,7 +161,8 @@ describe('events and users', () => {
 
   it('answers null for a user who never produced an event', async () => {
     const { body } = await gw.request('{ user(id: "NOBODY") { id } }');
-    expect(body).toEqual({ data: { user: null } });
+    expect(body.data).toEqual({ user: null });
+    expect(body.errors).toBeUndefined();
   });
 });
 
@@ -242,6 +244,20 @@ describe('analytics', () => {
   it('rejects an inverted time range', async () => {
     const { body } = await gw.request('{ regionalStats(from: "2026-06-01T00:00:00Z", to: "2026-01-01T00:00:00Z") { region } }');
     expect(body.errors?.[0]?.extensions?.['code']).toBe('BAD_USER_INPUT');
+  });
+});
+
+describe('backend extensions', () => {
+  it('says per role which adapter answered, how many calls it made and how long they took', async () => {
+    const response = await fetch(gw.endpoint, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: '{ tours(first: 7) { edges { node { id destination { name } stats { views } } } } }' }),
+    });
+    const body = (await response.json()) as { extensions: { backends: Record<string, { adapter: string; calls: number; totalMs: number }> } };
+    expect(body.extensions.backends['lakehouse']).toMatchObject({ adapter: 'duckdb', calls: 2 });
+    expect(body.extensions.backends['analytics']).toMatchObject({ adapter: 'duckdb', calls: 1 });
+    expect(body.extensions.backends['lakehouse']!.totalMs).toBeGreaterThan(0);
   });
 });
 
