@@ -5,6 +5,7 @@ import type { BusPort } from './bus/port.ts';
 import { createEmbeddedLog } from './bus/embedded-log.ts';
 import type { CachePort } from './cache/port.ts';
 import { createLruCache } from './cache/lru.ts';
+import { createRedisCache } from './cache/redis.ts';
 import { DuckDbDatabase } from './duckdb/database.ts';
 import { LAKEHOUSE_DDL } from './duckdb/ddl.ts';
 import { createDuckDbEngine } from './duckdb/engine.ts';
@@ -37,7 +38,6 @@ export async function createBackends(config: Config): Promise<Backends> {
   if (config.trinoUrl) production.push('TRINO_URL (lakehouse → Trino)');
   if (config.clickhouseUrl) production.push('CLICKHOUSE_URL (analytics → ClickHouse)');
   if (config.elasticsearchUrl) production.push('ELASTICSEARCH_URL (search → Elasticsearch)');
-  if (config.redisUrl) production.push('REDIS_URL (cache → Redis)');
   if (config.kafkaBrokers) production.push('KAFKA_BROKERS (bus → Kafka)');
   if (production.length > 0) {
     throw new ConfigError(
@@ -54,7 +54,7 @@ export async function createBackends(config: Config): Promise<Backends> {
     const lakehouse = createDuckDbEngine({ database, role: 'lakehouse', timeoutMs: config.backendTimeoutMs });
     const analytics = createDuckDbEngine({ database, role: 'analytics', timeoutMs: config.backendTimeoutMs });
     const search = createMiniSearch({ lakehouse });
-    const cache = createLruCache({ maxEntries: config.cacheMaxEntries });
+    const cache = config.redisUrl ? createRedisCache({ url: config.redisUrl }) : createLruCache({ maxEntries: config.cacheMaxEntries });
     const bus = await createEmbeddedLog({ database });
     let closing: Promise<void> | undefined;
     return {

@@ -40,6 +40,19 @@ export function describeCacheContract(name: string, make: () => Promise<CachePor
       expect(await cache.get('contract:unicode')).toBe(value);
     });
 
+    it('stores nothing for a time to live of zero or less', async () => {
+      await cache.set('contract:zero', 'x', 0);
+      await cache.set('contract:negative', 'x', -5);
+      expect(await cache.get('contract:zero')).toBeUndefined();
+      expect(await cache.get('contract:negative')).toBeUndefined();
+    });
+
+    it('treats the prefix literally, never as a pattern', async () => {
+      await cache.set('contract:glob:a', 'x', 10_000);
+      await cache.deletePrefix('contract:glob:*');
+      expect(await cache.get('contract:glob:a')).toBe('x');
+    });
+
     it('reports its health', async () => {
       expect(await cache.health()).toMatchObject({ role: 'cache', adapter: cache.adapter, status: 'OK' });
     });

@@ -20,6 +20,8 @@ export function createLruCache(options: LruCacheOptions): LruCachePort {
     getSync: (key) => lru.get(key),
     get: async (key) => lru.get(key),
     set: async (key, value, ttlMs) => {
+      // lru-cache reads a TTL of 0 as "forever"; the port means "do not store" (as Redis does).
+      if (!(ttlMs > 0)) return;
       lru.set(key, value, { ttl: ttlMs });
     },
     deletePrefix: async (prefix) => {

@@ -12,4 +12,20 @@ export interface CachePort extends Lifecycle {
   set(key: string, value: string, ttlMs: number): Promise<void>;
   /** Drops every key starting with `prefix` (invalidation after writes). */
   deletePrefix(prefix: string): Promise<void>;
+  /** Optional abilities; absent means none. */
+  readonly capabilities?: { readonly locks?: boolean };
+  /** With `capabilities.locks`: a short lock shared by every gateway instance (stampede protection). */
+  tryLock?: CacheLocks['tryLock'];
+  unlock?: CacheLocks['unlock'];
+}
+
+/** Locks shared by every instance that uses the same cache (Redis `SET NX PX`). */
+export interface CacheLocks {
+  /**
+   * Takes the lock on `key` for `ttlMs` if nobody holds it. Resolves to a token for `unlock`, or
+   * `undefined` when another holder has it; rejects when the cache is unreachable.
+   */
+  tryLock(key: string, ttlMs: number): Promise<string | undefined>;
+  /** Releases a lock taken by `tryLock`, only if `token` still holds it. Never throws (the lock expires anyway). */
+  unlock(key: string, token: string): Promise<void>;
 }

@@ -1,0 +1,50 @@
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { describeWithPeer } from '../helpers/peers.ts';
+import { startRedis } from '../helpers/redis-server.ts';
+import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+
+describeWithPeer('gateway with REDIS_URL', 'redis-server', 'redis-server', () => {
+  let redis: Awaited<ReturnType<typeof startRedis>>;
+  let gw: TestGateway;
+  beforeAll(async () => {
+    redis = await startRedis();
+    gw = await startTestGateway({ env: { REDIS_URL: redis.url } });
+  });
+  afterAll(async () => {
+    await gw?.close();
+    await redis?.stop();
+  });
+
+  const get = (query: string) => fetch(`${gw.endpoint}?${new URLSearchParams({ query })}`, { headers: { accept: 'application/json' } });
+  const health = async () =>
+    ((await (await fetch(`${gw.url}/health`)).json()) as { status: string; backends: { role: string; adapter: string; status: string }[] });
+
+  it('serves repeated queries from Redis and reports the redis adapter', async () => {
+    expect((await health()).backends.find((b) => b.role === 'cache')).toMatchObject({ adapter: 'redis', status: 'OK' });
+    const query = '{ tour(id: "TOUR0004") { id name } }';
+    expect((await get(query)).headers.get('x-cache')).toBe('MISS');
+    const hit = await get(query);
+    expect(hit.headers.get('x-cache')).toBe('HIT');
+    expect(((await hit.json()) as { data: { tour: { id: string } } }).data.tour.id).toBe('TOUR0004');
+  });
+
+  it('keeps answering uncached while Redis is down, reports DEGRADED, and recovers by itself', async () => {
+    await redis.stop();
+    const query = '{ tour(id: "TOUR0005") { id } }';
+    const started = performance.now();
+    const answer = await get(query);
+    expect(answer.status).toBe(200);
+    expect(((await answer.json()) as { data: { tour: { id: string } } }).data.tour.id).toBe('TOUR0005');
+    expect(performance.now() - started).toBeLessThan(2_000);
+    const degraded = await health();
+    expect(degraded.status).toBe('DEGRADED');
+    expect(degraded.backends.find((b) => b.role === 'cache')?.status).toBe('DOWN');
+
+    await redis.restart();
+    const deadline = Date.now() + 10_000;
+    while ((await health()).status !== 'OK' && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+    expect((await health()).status).toBe('OK');
+    await get(query);
+    expect((await get(query)).headers.get('x-cache')).toBe('HIT');
+  });
+});
