@@ -11,6 +11,7 @@ import { LAKEHOUSE_DDL } from './duckdb/ddl.ts';
 import { createDuckDbEngine } from './duckdb/engine.ts';
 import type { BackendHealth } from './health.ts';
 import type { SearchPort } from './search/port.ts';
+import { createElasticsearchSearch } from './search/elasticsearch.ts';
 import { createMiniSearch } from './search/minisearch.ts';
 import type { SqlEngine } from './sql/port.ts';
 
@@ -37,7 +38,6 @@ export async function createBackends(config: Config): Promise<Backends> {
   const production: string[] = [];
   if (config.trinoUrl) production.push('TRINO_URL (lakehouse → Trino)');
   if (config.clickhouseUrl) production.push('CLICKHOUSE_URL (analytics → ClickHouse)');
-  if (config.elasticsearchUrl) production.push('ELASTICSEARCH_URL (search → Elasticsearch)');
   if (config.kafkaBrokers) production.push('KAFKA_BROKERS (bus → Kafka)');
   if (production.length > 0) {
     throw new ConfigError(
@@ -53,7 +53,9 @@ export async function createBackends(config: Config): Promise<Backends> {
     await database.exec(LAKEHOUSE_DDL);
     const lakehouse = createDuckDbEngine({ database, role: 'lakehouse', timeoutMs: config.backendTimeoutMs });
     const analytics = createDuckDbEngine({ database, role: 'analytics', timeoutMs: config.backendTimeoutMs });
-    const search = createMiniSearch({ lakehouse });
+    const search = config.elasticsearchUrl
+      ? createElasticsearchSearch({ node: config.elasticsearchUrl, timeoutMs: config.backendTimeoutMs })
+      : createMiniSearch({ lakehouse });
     const cache = config.redisUrl ? createRedisCache({ url: config.redisUrl }) : createLruCache({ maxEntries: config.cacheMaxEntries });
     const bus = await createEmbeddedLog({ database });
     let closing: Promise<void> | undefined;
