@@ -49,8 +49,8 @@ export interface Gateway {
 export async function startGateway(config: Config, logger: Logger = createLogger(config.logLevel)): Promise<Gateway> {
   const started = performance.now();
   const registry = await loadSourceRegistry();
-  const backends = await createBackends(config);
   const eventTopics = [...new Set(registry.sources.map((s) => s.topic))];
+  const backends = await createBackends(config, { eventTopics, logger });
   let pipeline: SilverEventsStep | undefined;
   let fanout: EventFanout | undefined;
   try {
@@ -67,7 +67,8 @@ export async function startGateway(config: Config, logger: Logger = createLogger
     const responseCache = new ResponseCache({ cache: backends.cache });
     fanout = new EventFanout({ bus: backends.bus, eventTopics });
     fanout.start();
-    if (backends.embedded) {
+    // The embedded medallion step reads the embedded log; with Kafka the platform's jobs do this.
+    if (backends.embedded && !config.kafkaBrokers) {
       pipeline = new SilverEventsStep({
         database: backends.embedded,
         bus: backends.bus,

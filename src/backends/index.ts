@@ -1,8 +1,10 @@
 import path from 'node:path';
 import type { Config } from '../config.ts';
 import { ConfigError } from '../config.ts';
+import type { Logger } from '../logger.ts';
 import type { BusPort } from './bus/port.ts';
 import { createEmbeddedLog } from './bus/embedded-log.ts';
+import { createKafkaBus } from './bus/kafka.ts';
 import type { CachePort } from './cache/port.ts';
 import { createLruCache } from './cache/lru.ts';
 import { createRedisCache } from './cache/redis.ts';
@@ -34,11 +36,13 @@ export interface Backends {
  * Picks one adapter per role from the configuration: a role whose engine URL is set moves to
  * that engine; the rest run embedded on one DuckDB file under `dataDir`.
  */
-export async function createBackends(config: Config): Promise<Backends> {
+export async function createBackends(
+  config: Config,
+  options: { eventTopics: readonly string[]; logger?: Logger } = { eventTopics: [] },
+): Promise<Backends> {
   const production: string[] = [];
   if (config.trinoUrl) production.push('TRINO_URL (lakehouse → Trino)');
   if (config.clickhouseUrl) production.push('CLICKHOUSE_URL (analytics → ClickHouse)');
-  if (config.kafkaBrokers) production.push('KAFKA_BROKERS (bus → Kafka)');
   if (production.length > 0) {
     throw new ConfigError(
       `Invalid configuration:\n${production.map((p) => `  ${p}: this build ships only the embedded adapters; unset it to run embedded`).join('\n')}`,
@@ -57,7 +61,15 @@ export async function createBackends(config: Config): Promise<Backends> {
       ? createElasticsearchSearch({ node: config.elasticsearchUrl, timeoutMs: config.backendTimeoutMs })
       : createMiniSearch({ lakehouse });
     const cache = config.redisUrl ? createRedisCache({ url: config.redisUrl }) : createLruCache({ maxEntries: config.cacheMaxEntries });
-    const bus = await createEmbeddedLog({ database });
+    const logger = options.logger;
+    const bus = config.kafkaBrokers
+      ? await createKafkaBus({
+          brokers: config.kafkaBrokers,
+          topics: options.eventTopics,
+          requestTimeoutMs: config.backendTimeoutMs,
+          ...(logger ? { log: (level, namespace, message, extra) => logger[level]({ ...extra, namespace }, message) } : {}),
+        })
+      : await createEmbeddedLog({ database });
     let closing: Promise<void> | undefined;
     return {
       lakehouse,
