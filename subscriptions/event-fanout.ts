@@ -21,6 +21,9 @@ export interface EventFanoutOptions {
   replayPageSize?: number;
 }
 
+/** Live events after a replay during which replayed ids are still filtered out. */
+const REPLAY_OVERLAP_WINDOW = 1_000;
+
 interface Subscriber {
   filter: EventSubscriptionFilter | null;
   channel: Channel<EventRow>;
@@ -113,10 +116,13 @@ export class EventFanout {
         if (page.length < replayPageSize) break;
         page = await bus.readAfter(page[page.length - 1]!.cursor, replayPageSize);
       }
+      // Live records that overlap the replay arrive first, but across partitions not strictly so:
+      // keep checking for a while (bounded), then forget the replayed ids.
+      let overlapWindow = REPLAY_OVERLAP_WINDOW;
       for await (const event of subscriber.channel) {
         if (replayed.size > 0) {
           if (replayed.has(event.id)) continue;
-          replayed.clear();
+          if (--overlapWindow <= 0) replayed.clear();
         }
         yield event;
       }

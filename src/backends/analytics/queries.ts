@@ -4,8 +4,9 @@ import { limit, placeholders, type QueryOptions, type SqlDialect, type SqlEngine
 
 /**
  * Analytics reads over `analytics.events`. The SQL is the subset DuckDB, Trino and ClickHouse
- * share (CASE inside aggregates instead of FILTER/countIf, count(DISTINCT)); the one dialect
- * difference, time bucketing, goes through `bucketExpression`.
+ * share (CASE inside aggregates instead of FILTER/countIf, count(DISTINCT), `1 = 1` rather than
+ * TRUE, unknown to older ClickHouse such as 18.16); the dialect differences, time bucketing and
+ * timestamp parameters, go through `bucketExpression` and `timestampParameter`.
  */
 
 export type BucketInterval = 'day' | 'week' | 'month';
@@ -92,21 +93,43 @@ export async function userProfiles(engine: SqlEngine, userIds: readonly string[]
     if (lastEvent && (!profile.lastEventAt || lastEvent > profile.lastEventAt)) profile.lastEventAt = lastEvent;
     profiles.set(userId, profile);
   }
-  return [...profiles.values()].map(({ regionEvents: _ignored, ...profile }) => profile);
+  // Summed per region, then across: whole cents, so the engines' float summation orders agree.
+  return [...profiles.values()].map(({ regionEvents: _ignored, ...profile }) => ({ ...profile, totalSpend: cents(profile.totalSpend) }));
 }
 
-function timeRange(from: Date | null | undefined, to: Date | null | undefined): { sql: string; params: SqlValue[] } {
+/**
+ * A timestamp bound to `?` for comparison with a UTC timestamp column. DuckDB and Trino take a
+ * zone-less text cast to TIMESTAMP; ClickHouse takes the Date itself, which its binding writes as
+ * a DateTime in UTC (a bare string there would be read in the server's time zone).
+ */
+export function timestampParameter(dialect: SqlDialect, date: Date): { sql: string; value: SqlValue } {
+  switch (dialect) {
+    case 'duckdb':
+    case 'trino':
+      return { sql: 'CAST(? AS TIMESTAMP)', value: isoNoZone(date) };
+    case 'clickhouse':
+      return { sql: '?', value: date };
+    default: {
+      const unknown: never = dialect;
+      throw new Error(`no timestamp parameter for dialect ${String(unknown)}`);
+    }
+  }
+}
+
+function timeRange(dialect: SqlDialect, from: Date | null | undefined, to: Date | null | undefined): { sql: string; params: SqlValue[] } {
   const conditions: string[] = [];
   const params: SqlValue[] = [];
   if (from) {
-    conditions.push('occurred_at >= CAST(? AS TIMESTAMP)');
-    params.push(isoNoZone(from));
+    const at = timestampParameter(dialect, from);
+    conditions.push(`occurred_at >= ${at.sql}`);
+    params.push(at.value);
   }
   if (to) {
-    conditions.push('occurred_at < CAST(? AS TIMESTAMP)');
-    params.push(isoNoZone(to));
+    const at = timestampParameter(dialect, to);
+    conditions.push(`occurred_at < ${at.sql}`);
+    params.push(at.value);
   }
-  return { sql: conditions.length === 0 ? 'TRUE' : conditions.join(' AND '), params };
+  return { sql: conditions.length === 0 ? '1 = 1' : conditions.join(' AND '), params };
 }
 
 /** Activity per region in a time range. */
@@ -115,7 +138,7 @@ export async function regionalStats(
   args: { from?: Date | null; to?: Date | null; regions?: readonly string[] | null },
   options?: QueryOptions,
 ): Promise<RegionalStatsRow[]> {
-  const range = timeRange(args.from, args.to);
+  const range = timeRange(engine.dialect, args.from, args.to);
   const regions = args.regions && args.regions.length > 0 ? args.regions : null;
   const rows = await engine.query(
     `SELECT region, count(*) AS events, ${BOOKINGS} AS bookings, ${REVENUE} AS revenue, count(DISTINCT user_id) AS unique_users
@@ -146,7 +169,7 @@ export async function revenueSeries(
   args: { interval: BucketInterval; from: Date; to: Date; region?: string | null },
   options?: QueryOptions,
 ): Promise<RevenuePointRow[]> {
-  const range = timeRange(args.from, args.to);
+  const range = timeRange(engine.dialect, args.from, args.to);
   const bucket = bucketExpression(engine.dialect, args.interval, 'occurred_at');
   const rows = await engine.query(
     `SELECT ${bucket} AS bucket, count(*) AS bookings, sum(coalesce(amount, 0)) AS revenue
@@ -188,7 +211,7 @@ export async function tourPopularity(
   args: { since: Date | null; first: number },
   options?: QueryOptions,
 ): Promise<TourPopularityRow[]> {
-  const range = timeRange(args.since, null);
+  const range = timeRange(engine.dialect, args.since, null);
   const rows = await engine.query(
     `SELECT tour_id, ${VIEWS} AS views, ${BOOKINGS} AS bookings, ${REVENUE} AS revenue,
        ${BOOKINGS} * 10 + ${VIEWS} AS score
