@@ -16,6 +16,7 @@ import type { SearchPort } from './search/port.ts';
 import { createElasticsearchSearch } from './search/elasticsearch.ts';
 import { createMiniSearch } from './search/minisearch.ts';
 import type { SqlEngine } from './sql/port.ts';
+import { createTrinoEngine } from './trino/engine.ts';
 
 /** The five roles, each served by the adapter configuration picked. */
 export interface Backends {
@@ -41,7 +42,6 @@ export async function createBackends(
   options: { eventTopics: readonly string[]; logger?: Logger } = { eventTopics: [] },
 ): Promise<Backends> {
   const production: string[] = [];
-  if (config.trinoUrl) production.push('TRINO_URL (lakehouse → Trino)');
   if (config.clickhouseUrl) production.push('CLICKHOUSE_URL (analytics → ClickHouse)');
   if (production.length > 0) {
     throw new ConfigError(
@@ -55,7 +55,9 @@ export async function createBackends(
   });
   try {
     await database.exec(LAKEHOUSE_DDL);
-    const lakehouse = createDuckDbEngine({ database, role: 'lakehouse', timeoutMs: config.backendTimeoutMs });
+    const lakehouse = config.trinoUrl
+      ? createTrinoEngine({ url: config.trinoUrl, role: 'lakehouse', timeoutMs: config.backendTimeoutMs })
+      : createDuckDbEngine({ database, role: 'lakehouse', timeoutMs: config.backendTimeoutMs });
     const analytics = createDuckDbEngine({ database, role: 'analytics', timeoutMs: config.backendTimeoutMs });
     const search = config.elasticsearchUrl
       ? createElasticsearchSearch({ node: config.elasticsearchUrl, timeoutMs: config.backendTimeoutMs })

@@ -67,20 +67,34 @@ export class DuckDbDatabase {
     const connection = await this.acquire();
     let timer: NodeJS.Timeout | undefined;
     let abortListener: (() => void) | undefined;
+    let cancelled = false;
+    const cancel = () => {
+      cancelled = true;
+      connection.interrupt();
+    };
+    // Parsing and planning is a large share of a small query: reuse prepared statements. An
+    // interrupt that lands while the statement is being prepared is lost, so a cancelled query
+    // is not started at all.
+    const run = this.statement(connection, sql).then((statement) => {
+      if (cancelled) throw new Error('cancelled before it started');
+      statement.bind(toDuckValues(params));
+      return statement.runAndReadAll();
+    });
+    // The connection goes back to the pool only once its statement has really ended, even when
+    // the caller already gave up on it.
+    const settled = run.then(
+      () => undefined,
+      () => undefined,
+    );
     try {
-      // Parsing and planning is a large share of a small query: reuse prepared statements.
-      const run = this.statement(connection, sql).then((statement) => {
-        statement.bind(toDuckValues(params));
-        return statement.runAndReadAll();
-      });
       const guards = new Promise<never>((_, reject) => {
         timer = setTimeout(() => {
-          connection.interrupt();
+          cancel();
           reject(options.onTimeout());
         }, options.timeoutMs);
         if (options.signal) {
           abortListener = () => {
-            connection.interrupt();
+            cancel();
             reject(options.signal?.reason ?? new Error('aborted'));
           };
           if (options.signal.aborted) abortListener();
@@ -92,7 +106,7 @@ export class DuckDbDatabase {
     } finally {
       clearTimeout(timer);
       if (abortListener) options.signal?.removeEventListener('abort', abortListener);
-      this.release(connection);
+      void settled.then(() => this.release(connection));
     }
   }
 

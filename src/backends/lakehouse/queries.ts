@@ -71,7 +71,8 @@ function tableAsOf(engine: SqlEngine, table: string, asOf: Date | null | undefin
       { argumentName: 'asOf' },
     );
   }
-  return { sql: `${table} FOR TIMESTAMP AS OF CAST(? AS TIMESTAMP(6) WITH TIME ZONE)`, params: [asOf.toISOString()] };
+  // Bound as a Date: each adapter renders its own timestamp form (Trino rejects ISO's T and Z here).
+  return { sql: `${table} FOR TIMESTAMP AS OF CAST(? AS TIMESTAMP(6) WITH TIME ZONE)`, params: [asOf] };
 }
 
 /** One page of tours ordered by id, after the tour id `afterId`; with `withTotal`, the filter's count too. */
