@@ -54,7 +54,7 @@ export async function startGateway(config: Config, logger: Logger = createLogger
   let pipeline: SilverEventsStep | undefined;
   let fanout: EventFanout | undefined;
   try {
-    if (backends.embedded && config.demoData) {
+    if (backends.embedded && config.demoData && !config.trinoUrl) {
       const demo = await ensureDemoData(backends.embedded, {
         seed: config.demoSeed,
         scale: config.demoScale,

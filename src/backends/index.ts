@@ -1,12 +1,12 @@
 import path from 'node:path';
 import type { Config } from '../config.ts';
-import { ConfigError } from '../config.ts';
 import type { Logger } from '../logger.ts';
 import type { BusPort } from './bus/port.ts';
 import { createEmbeddedLog } from './bus/embedded-log.ts';
 import { createKafkaBus } from './bus/kafka.ts';
 import type { CachePort } from './cache/port.ts';
 import { createLruCache } from './cache/lru.ts';
+import { createClickHouseEngine } from './clickhouse/engine.ts';
 import { createRedisCache } from './cache/redis.ts';
 import { DuckDbDatabase } from './duckdb/database.ts';
 import { LAKEHOUSE_DDL } from './duckdb/ddl.ts';
@@ -41,14 +41,7 @@ export async function createBackends(
   config: Config,
   options: { eventTopics: readonly string[]; logger?: Logger } = { eventTopics: [] },
 ): Promise<Backends> {
-  const production: string[] = [];
-  if (config.clickhouseUrl) production.push('CLICKHOUSE_URL (analytics → ClickHouse)');
-  if (production.length > 0) {
-    throw new ConfigError(
-      `Invalid configuration:\n${production.map((p) => `  ${p}: this build ships only the embedded adapters; unset it to run embedded`).join('\n')}`,
-    );
-  }
-
+  // The DuckDB file always opens: it holds whichever roles run embedded (and is empty otherwise).
   const database = await DuckDbDatabase.open({
     file: path.join(config.dataDir, 'nexus.duckdb'),
     ...(config.duckdbThreads ? { threads: config.duckdbThreads } : {}),
@@ -58,7 +51,10 @@ export async function createBackends(
     const lakehouse = config.trinoUrl
       ? createTrinoEngine({ url: config.trinoUrl, role: 'lakehouse', timeoutMs: config.backendTimeoutMs })
       : createDuckDbEngine({ database, role: 'lakehouse', timeoutMs: config.backendTimeoutMs });
-    const analytics = createDuckDbEngine({ database, role: 'analytics', timeoutMs: config.backendTimeoutMs });
+    // ClickHouse's tables come from `npm run bootstrap`; until then its health names the missing database.
+    const analytics = config.clickhouseUrl
+      ? createClickHouseEngine({ url: config.clickhouseUrl, timeoutMs: config.backendTimeoutMs })
+      : createDuckDbEngine({ database, role: 'analytics', timeoutMs: config.backendTimeoutMs });
     const search = config.elasticsearchUrl
       ? createElasticsearchSearch({ node: config.elasticsearchUrl, timeoutMs: config.backendTimeoutMs })
       : createMiniSearch({ lakehouse });

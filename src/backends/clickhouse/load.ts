@@ -1,0 +1,112 @@
+import { limit, type SqlEngine, type SqlRow } from '../sql/port.ts';
+import type { ClickHouseEngine } from './engine.ts';
+import { eventColumns, eventsTableDdl, identifier, migrateAnalytics } from './migrations.ts';
+import { utcText } from './quote.ts';
+
+/** Options of `copyEventsToClickHouse`. */
+export interface CopyEventsOptions {
+  /** Events per lakehouse read and per ClickHouse INSERT. Default 10,000. */
+  batchSize?: number;
+  /** The lakehouse relation to copy from. Default `analytics.events` (the embedded analytics view). */
+  source?: string;
+  /** Budget of each statement (read, insert, DDL) in ms. Default: each engine's own. */
+  timeoutMs?: number;
+  /** Stops the copy; the live table is left as it was. */
+  signal?: AbortSignal;
+}
+
+/** What a copy did. */
+export interface CopyEventsReport {
+  events: number;
+  batches: number;
+  elapsedMs: number;
+}
+
+/**
+ * Copies every analytics event from the lakehouse into ClickHouse's `events` table (bootstrap and
+ * demo use: production feeds ClickHouse from the bus). The lakehouse is read in keyset pages
+ * (`event_id > last ORDER BY event_id`: no OFFSET rescans; silver deduplicates event ids), the
+ * next page read while the current one is inserted. Rows go to a staging table that then
+ * replaces `events` by RENAME, so readers see the old rows or all the new ones, never a half
+ * load, and running the copy twice does not double the events.
+ */
+export async function copyEventsToClickHouse(lakehouse: SqlEngine, clickhouse: ClickHouseEngine, options: CopyEventsOptions = {}): Promise<CopyEventsReport> {
+  const started = performance.now();
+  const batchSize = options.batchSize ?? 10_000;
+  if (!Number.isSafeInteger(batchSize) || batchSize < 1) throw new RangeError(`batchSize must be a positive integer, got ${batchSize}`);
+  const statementOptions = { ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }), ...(options.signal ? { signal: options.signal } : {}) };
+
+  await migrateAnalytics(clickhouse);
+  const features = await clickhouse.features(statementOptions);
+  const database = identifier(clickhouse.database);
+  const staging = `${database}.events_loading`;
+  const replaced = `${database}.events_replaced`;
+  // Leftovers of an interrupted copy.
+  await clickhouse.command(`DROP TABLE IF EXISTS ${staging}`, statementOptions);
+  await clickhouse.command(`DROP TABLE IF EXISTS ${replaced}`, statementOptions);
+  await clickhouse.command(eventsTableDdl(database, 'events_loading', features), statementOptions);
+
+  const columns = eventColumns(features).map(([name]) => name);
+  const read = (after: string): Promise<SqlRow[]> => {
+    const page = lakehouse.query(
+      `SELECT ${columns.join(', ')} FROM ${options.source ?? 'analytics.events'} WHERE event_id > ? ORDER BY event_id ${limit(batchSize)}`,
+      [after],
+      statementOptions,
+    );
+    // Awaited later; until then a failure must not count as unhandled.
+    page.catch(() => undefined);
+    return page;
+  };
+
+  let events = 0;
+  let batches = 0;
+  try {
+    let next = read('');
+    for (;;) {
+      const rows = await next;
+      if (rows.length === 0) break;
+      const last = rows[rows.length - 1]?.['event_id'];
+      next = rows.length < batchSize ? Promise.resolve([]) : read(String(last));
+      await clickhouse.insert(staging, rows.map((row) => toClickHouseRow(row, features.dateTime64)), statementOptions);
+      events += rows.length;
+      batches += 1;
+    }
+    await clickhouse.command(`RENAME TABLE ${database}.events TO ${replaced}, ${staging} TO ${database}.events`, statementOptions);
+    await clickhouse.command(`DROP TABLE ${replaced}`, statementOptions);
+  } catch (error) {
+    await clickhouse.command(`DROP TABLE IF EXISTS ${staging}`).catch(() => undefined);
+    throw error;
+  }
+  return { events, batches, elapsedMs: performance.now() - started };
+}
+
+/** One lakehouse event as a JSONEachRow object for `eventColumns`. */
+function toClickHouseRow(row: SqlRow, dateTime64: boolean): Record<string, unknown> {
+  const occurredAt = row['occurred_at'];
+  const at = occurredAt instanceof Date ? occurredAt.getTime() : Number.NaN;
+  if (!Number.isFinite(at)) throw new TypeError(`event ${String(row['event_id'])}: occurred_at is not a timestamp (${String(occurredAt)})`);
+  return {
+    event_id: required(row, 'event_id'),
+    user_id: required(row, 'user_id'),
+    event_type: required(row, 'event_type'),
+    tour_id: optional(row, 'tour_id'),
+    region: optional(row, 'region'),
+    amount: row['amount'] == null ? null : Number(row['amount']),
+    currency: optional(row, 'currency'),
+    // Text in UTC, read in the column's zone (UTC). Without DateTime64 the milliseconds are cut
+    // off, as the column would cut them: whole-second bounds still compare as on the lakehouse.
+    occurred_at: utcText(at, dateTime64),
+    source: required(row, 'source'),
+  };
+}
+
+function required(row: SqlRow, column: string): string {
+  const value = row[column];
+  if (value == null) throw new TypeError(`event ${String(row['event_id'])}: ${column} is NULL but not nullable in ClickHouse`);
+  return String(value);
+}
+
+function optional(row: SqlRow, column: string): string | null {
+  const value = row[column];
+  return value == null ? null : String(value);
+}
