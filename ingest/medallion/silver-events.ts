@@ -43,6 +43,7 @@ export class SilverEventsStep {
   private running: Promise<PipelineRunRecord | undefined> | undefined;
   private again = false;
   private unsubscribe: (() => void) | undefined;
+  private stopped = false;
 
   constructor(options: SilverEventsOptions) {
     this.options = options;
@@ -57,6 +58,7 @@ export class SilverEventsStep {
 
   /** Runs now (or right after the run in progress) and resolves with its record. */
   async runNow(): Promise<PipelineRunRecord | undefined> {
+    if (this.stopped) return undefined;
     if (this.running) {
       this.again = true;
       await this.running;
@@ -92,6 +94,7 @@ export class SilverEventsStep {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     this.unsubscribe?.();
     clearTimeout(this.timer);
     this.timer = undefined;
@@ -99,7 +102,7 @@ export class SilverEventsStep {
   }
 
   private schedule(): void {
-    if (this.timer) return;
+    if (this.timer || this.stopped) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
       void this.runNow().catch(() => undefined);

@@ -27,12 +27,14 @@ export class DuckDbDatabase {
   private readonly instance: DuckDBInstance;
   private readonly idle: DuckDBConnection[];
   /** Per connection: SQL text → prepared statement, least recently used first. */
-  private readonly prepared = new WeakMap<DuckDBConnection, Map<string, DuckDBPreparedStatement>>();
+  private readonly prepared = new Map<DuckDBConnection, Map<string, DuckDBPreparedStatement>>();
   private readonly readerCount: number;
   private readonly waiting: { resolve: (connection: DuckDBConnection) => void; reject: (error: Error) => void }[] = [];
   private readonly writer: DuckDBConnection;
   private writerQueue: Promise<unknown> = Promise.resolve();
   private readonly dedicated: DuckDBConnection[] = [];
+  /** Read connections with a statement still running (possibly abandoned by its caller). */
+  private readonly busy = new Map<DuckDBConnection, Promise<void>>();
   private closed = false;
 
   private constructor(file: string, instance: DuckDBInstance, readers: DuckDBConnection[], writer: DuckDBConnection) {
@@ -86,6 +88,7 @@ export class DuckDbDatabase {
       () => undefined,
       () => undefined,
     );
+    this.busy.set(connection, settled);
     try {
       const guards = new Promise<never>((_, reject) => {
         timer = setTimeout(() => {
@@ -106,13 +109,20 @@ export class DuckDbDatabase {
     } finally {
       clearTimeout(timer);
       if (abortListener) options.signal?.removeEventListener('abort', abortListener);
-      void settled.then(() => this.release(connection));
+      void settled.then(() => {
+        this.busy.delete(connection);
+        this.release(connection);
+      });
     }
   }
 
   /** Runs `work` alone on the writer connection (writes are serialised, in call order). */
   withWriter<T>(work: (connection: DuckDBConnection) => Promise<T>): Promise<T> {
-    const next = this.writerQueue.then(() => work(this.writer));
+    const next = this.writerQueue.then(() => {
+      // A connection closed under a running statement crashes the process: refuse instead.
+      if (this.closed) throw new Error('database is closed');
+      return work(this.writer);
+    });
     this.writerQueue = next.catch(() => undefined);
     return next;
   }
@@ -137,14 +147,19 @@ export class DuckDbDatabase {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    // Statements not started yet are refused; those in flight may finish (bounded).
+    // Statements not started yet are refused; running ones are interrupted and awaited, because
+    // closing a connection under a running statement crashes the process.
     for (const waiter of this.waiting.splice(0)) waiter.reject(new Error('database is closing'));
     const deadline = Date.now() + 5_000;
-    while (this.idle.length < this.readerCount && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
+    while (this.busy.size > 0) {
+      if (Date.now() > deadline) for (const connection of this.busy.keys()) connection.interrupt();
+      await Promise.race([Promise.all(this.busy.values()), new Promise((resolve) => setTimeout(resolve, 100))]);
+    }
     await this.writerQueue;
     try {
       if (this.file !== ':memory:') await this.writer.run('CHECKPOINT');
     } finally {
+      this.prepared.clear();
       for (const connection of [...this.idle, ...this.dedicated, this.writer]) connection.closeSync();
       this.instance.closeSync();
     }
@@ -166,10 +181,10 @@ export class DuckDbDatabase {
     cache.set(sql, statement);
     if (cache.size > PREPARED_PER_CONNECTION) {
       const oldest = cache.keys().next().value;
-      if (oldest !== undefined) {
-        cache.get(oldest)?.destroySync();
-        cache.delete(oldest);
-      }
+      // Dropped, not destroyed: the connection tracks every statement it prepared and destroys
+      // the live ones when it closes (the garbage collector frees the rest); destroying it here
+      // too would free it twice and abort the process.
+      if (oldest !== undefined) cache.delete(oldest);
     }
     return statement;
   }
