@@ -1,42 +1,24 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { bootstrap } from '../../scripts/bootstrap.ts';
-import { loadConfig } from '../../src/config.ts';
-import { startClickHouse, type ClickHouseServer } from '../helpers/clickhouse-server.ts';
-import { startTestGateway, TEST_ANCHOR, type TestGateway } from '../helpers/gateway.ts';
-import { startKafkaMock } from '../helpers/kafka-mock.ts';
-import { describeWithPeer, findBinary } from '../helpers/peers.ts';
-import { startRedis } from '../helpers/redis-server.ts';
+import { missingEnginePeer, startEngineGateway, type EngineGateway } from '../helpers/engines.ts';
+import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { describeWithPeer } from '../helpers/peers.ts';
 
 /**
  * The gateway with ClickHouse (analytics), Redis (cache) and Kafka (bus) configured at once, over
  * real peers; the lakehouse stays embedded. `npm run bootstrap` prepares ClickHouse first.
  */
-const peers = ['clickhouse-server', 'redis-server', 'kcat'];
-const missing = peers.filter((p) => !findBinary(p));
-describeWithPeer('gateway with ClickHouse, Redis and Kafka at once', missing[0] ?? 'clickhouse-server', missing[0] ?? 'clickhouse-server', () => {
-  let clickhouse: ClickHouseServer;
-  let redis: Awaited<ReturnType<typeof startRedis>>;
-  let kafka: Awaited<ReturnType<typeof startKafkaMock>>;
-  let gw: TestGateway;
+const missing = missingEnginePeer();
+describeWithPeer('gateway with ClickHouse, Redis and Kafka at once', missing ?? 'clickhouse-server', missing ?? 'clickhouse-server', () => {
+  let gw: EngineGateway;
   let embedded: TestGateway;
-  const dataDir = mkdtempSync(path.join(tmpdir(), 'nexus-all-engines-'));
 
   beforeAll(async () => {
-    [clickhouse, redis, kafka] = await Promise.all([startClickHouse(), startRedis(), startKafkaMock()]);
-    const env = { DATA_DIR: dataDir, DEMO_SCALE: '0.2', DEMO_ANCHOR: TEST_ANCHOR, LOG_LEVEL: 'silent', CLICKHOUSE_URL: clickhouse.url };
-    const report = await bootstrap(loadConfig(env), () => undefined);
-    expect(report.analytics?.events).toBeGreaterThan(1_000);
-    gw = await startTestGateway({ dataDir, env: { CLICKHOUSE_URL: clickhouse.url, REDIS_URL: redis.url, KAFKA_BROKERS: kafka.brokers.join(','), RESPONSE_CACHE: 'false' } });
+    gw = await startEngineGateway({ RESPONSE_CACHE: 'false' });
     embedded = await startTestGateway({ env: { RESPONSE_CACHE: 'false' } });
   }, 120_000);
   afterAll(async () => {
     await gw?.close();
     await embedded?.close();
-    await Promise.allSettled([clickhouse?.close(), redis?.stop(), kafka?.stop()]);
-    rmSync(dataDir, { recursive: true, force: true });
   });
 
   const health = async () =>
@@ -69,7 +51,7 @@ describeWithPeer('gateway with ClickHouse, Redis and Kafka at once', missing[0] 
   });
 
   it('fails only the analytics fields while ClickHouse is down, and recovers when it returns', async () => {
-    await clickhouse.stop();
+    await gw.clickhouse.stop();
     const query = '{ tours(first: 3) { edges { node { id name stats { bookings } } } } }';
     const { status, body } = await gw.request<{ tours: { edges: { node: { id: string; stats: null } }[] } }>(query);
     expect(status).toBe(200);
@@ -77,7 +59,7 @@ describeWithPeer('gateway with ClickHouse, Redis and Kafka at once', missing[0] 
     expect(body.errors?.[0]?.extensions).toMatchObject({ code: 'BACKEND_UNAVAILABLE', backend: 'analytics' });
     expect((await health()).status).toBe('DEGRADED');
 
-    await clickhouse.restart();
+    await gw.clickhouse.restart();
     const deadline = Date.now() + 15_000;
     while ((await health()).status !== 'OK' && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
     const again = await gw.request<{ tours: { edges: { node: { stats: { bookings: number } } }[] } }>(query);
