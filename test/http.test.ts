@@ -135,3 +135,31 @@ describe('health endpoints', () => {
     expect(await ready.json()).toEqual({ ready: true, status: 'OK' });
   });
 });
+
+describe('stampede protection', () => {
+  it('executes identical concurrent cache misses once and shares the answer', async () => {
+    const lakehouse = gw.gateway.services.backends.lakehouse;
+    const realQuery = lakehouse.query;
+    let calls = 0;
+    (lakehouse as { query: typeof realQuery }).query = async (...args) => {
+      calls += 1;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      return realQuery(...args);
+    };
+    try {
+      const query = '{ destination(id: "DEST011") { id name } }';
+      const answers = await Promise.all(Array.from({ length: 10 }, () => get(query)));
+      const bodies = await Promise.all(answers.map((a) => a.text()));
+      expect(calls).toBe(1);
+      expect(new Set(bodies).size).toBe(1);
+      expect(answers.map((a) => a.headers.get('x-cache')).sort()).toEqual([...Array.from({ length: 9 }, () => 'COALESCED'), 'MISS']);
+    } finally {
+      (lakehouse as { query: typeof realQuery }).query = realQuery;
+    }
+  });
+
+  it('never shares an answer that may not be cached', async () => {
+    const answers = await Promise.all(Array.from({ length: 3 }, () => get('{ health { status } }')));
+    expect(answers.map((a) => a.headers.get('x-cache'))).toEqual([null, null, null]);
+  });
+});

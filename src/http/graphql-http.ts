@@ -3,7 +3,7 @@ import { HeaderMap, type ApolloServer } from '@apollo/server';
 import type { GatewayContext, GatewayServices } from '../context.ts';
 import type { Logger } from '../logger.ts';
 import { createRequestContext } from '../request-context.ts';
-import type { ResponseCache } from './response-cache.ts';
+import type { CachedResponse, ResponseCache } from './response-cache.ts';
 
 /** Options of the GraphQL-over-HTTP endpoint. */
 export interface GraphQLHttpOptions {
@@ -25,6 +25,9 @@ const JSON_TYPE = 'application/json; charset=utf-8';
 export function createGraphQLHttpHandler(options: GraphQLHttpOptions): (req: IncomingMessage, res: ServerResponse, search: string) => void {
   const { apollo, services, responseCache, logger } = options;
   const maxBodyBytes = options.maxBodyBytes ?? 1024 * 1024;
+  // Stampede protection: identical requests that miss the cache together wait for the first one's
+  // execution and share its answer when it turns out cacheable (otherwise they run their own).
+  const inflight = new Map<string, Promise<CachedResponse | undefined>>();
 
   return (req, res, search) => {
     const method = req.method ?? 'GET';
@@ -72,36 +75,70 @@ export function createGraphQLHttpHandler(options: GraphQLHttpOptions): (req: Inc
         res.end(hit.body);
         return;
       }
-      const headers = new HeaderMap();
-      for (const [name, value] of Object.entries(req.headers)) {
-        if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
-      }
-      const context = createRequestContext(services, headerValue(req.headers['x-request-id']));
-      const response = await apollo.executeHTTPGraphQLRequest({
-        httpGraphQLRequest: { method, headers, search, body },
-        context: async () => context,
-      });
-      const status = response.status ?? 200;
-      const outgoing: Record<string, string> = { 'x-request-id': context.requestId };
-      for (const [name, value] of response.headers) outgoing[name] = value;
-      if (response.body.kind === 'complete') {
-        if (responseCache && key !== undefined && status === 200 && context.cachePolicy.maxAge > 0) {
-          outgoing['x-cache'] = 'MISS';
-          responseCache.store(key, { status, contentType: outgoing['content-type'] ?? JSON_TYPE, body: response.body.string }, context.cachePolicy.maxAge * 1000);
+      const leader = key === undefined ? undefined : inflight.get(key);
+      if (leader) {
+        const shared = await leader;
+        if (shared) {
+          res.writeHead(shared.status, { 'content-type': shared.contentType, 'content-length': shared.length, 'x-cache': 'COALESCED' });
+          res.end(shared.body);
+          return;
         }
-        outgoing['content-length'] = String(Buffer.byteLength(response.body.string));
-        res.writeHead(status, outgoing);
-        res.end(response.body.string);
-        return;
       }
-      res.writeHead(status, outgoing);
-      for await (const chunk of response.body.asyncIterator) res.write(chunk);
-      res.end();
+      let share: ((response: CachedResponse | undefined) => void) | undefined;
+      if (key !== undefined && !inflight.has(key)) inflight.set(key, new Promise((resolve) => (share = resolve)));
+      let shareable: CachedResponse | undefined;
+      try {
+        shareable = await execute(req, res, method, search, body, key);
+      } finally {
+        if (share && key !== undefined) inflight.delete(key);
+        share?.(shareable);
+      }
     } catch (error) {
       logger.error({ err: error }, 'GraphQL request failed outside execution');
       if (!res.headersSent) res.writeHead(500, { 'content-type': JSON_TYPE });
       res.end(errorBody('Internal error.', 'INTERNAL'));
     }
+  }
+
+  /** Runs the operation through Apollo and writes the answer; returns it when it may be cached (and shared). */
+  async function execute(
+    req: IncomingMessage,
+    res: ServerResponse,
+    method: string,
+    search: string,
+    body: unknown,
+    key: string | undefined,
+  ): Promise<CachedResponse | undefined> {
+    const headers = new HeaderMap();
+    for (const [name, value] of Object.entries(req.headers)) {
+      if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
+    }
+    const context = createRequestContext(services, headerValue(req.headers['x-request-id']));
+    const response = await apollo.executeHTTPGraphQLRequest({
+      httpGraphQLRequest: { method, headers, search, body },
+      context: async () => context,
+    });
+    const status = response.status ?? 200;
+    const outgoing: Record<string, string> = { 'x-request-id': context.requestId };
+    for (const [name, value] of response.headers) outgoing[name] = value;
+    if (response.body.kind !== 'complete') {
+      res.writeHead(status, outgoing);
+      for await (const chunk of response.body.asyncIterator) res.write(chunk);
+      res.end();
+      return undefined;
+    }
+    const text = response.body.string;
+    const length = Buffer.byteLength(text);
+    let cacheable: CachedResponse | undefined;
+    if (responseCache && key !== undefined && status === 200 && context.cachePolicy.maxAge > 0) {
+      outgoing['x-cache'] = 'MISS';
+      cacheable = { status, contentType: outgoing['content-type'] ?? JSON_TYPE, body: text, length };
+      responseCache.store(key, cacheable, context.cachePolicy.maxAge * 1000);
+    }
+    outgoing['content-length'] = String(length);
+    res.writeHead(status, outgoing);
+    res.end(text);
+    return cacheable;
   }
 }
 

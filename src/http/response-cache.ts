@@ -40,8 +40,8 @@ export class ResponseCache {
     return this.cache.get(key).then(decode);
   }
 
-  store(key: string, response: Omit<CachedResponse, 'length'>, ttlMs: number): void {
-    const length = Buffer.byteLength(response.body);
+  store(key: string, response: Omit<CachedResponse, 'length'> & { length?: number }, ttlMs: number): void {
+    const length = response.length ?? Buffer.byteLength(response.body);
     void this.cache.set(key, `${response.status}\n${response.contentType}\n${length}\n${response.body}`, ttlMs);
   }
 
