@@ -4,6 +4,7 @@ import { BackendError, type BackendRole, backendTimeout } from '../../errors.ts'
 import { probeHealth } from '../health.ts';
 import type { QueryOptions, SqlEngine, SqlRow, SqlValue } from '../sql/port.ts';
 import { prepareStatement, quoteValue } from './quote.ts';
+import { zoneOffsetMs } from '../time-zones.ts';
 
 /** Options of the ClickHouse adapter of the analytics role. */
 export interface ClickHouseEngineOptions {
@@ -338,7 +339,6 @@ function integer(value: unknown): unknown {
 
 const WALL_CLOCK = /^(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?)?$/;
 const UTC_ZONES = new Set(['UTC', 'Etc/UTC', 'UCT', 'Etc/UCT', 'GMT', 'Etc/GMT', 'Universal', 'Etc/Universal', 'Zulu', 'Etc/Zulu', 'Etc/GMT0', 'GMT0']);
-const zoneFormats = new Map<string, Intl.DateTimeFormat>();
 const DAY_MS = 86_400_000;
 
 /**
@@ -362,24 +362,3 @@ export function wallClockToDate(text: string, zone: string): Date {
   return new Date(readsBack.length === 0 ? before : Math.min(...readsBack));
 }
 
-/** Offset of `zone` from UTC at `instant`, in ms (e.g. +7 h for Asia/Ho_Chi_Minh). */
-function zoneOffsetMs(zone: string, instant: number): number {
-  let format = zoneFormats.get(zone);
-  if (!format) {
-    format = new Intl.DateTimeFormat('en-US', {
-      timeZone: zone,
-      hourCycle: 'h23',
-      year: 'numeric',
-      month: 'numeric',
-      day: 'numeric',
-      hour: 'numeric',
-      minute: 'numeric',
-      second: 'numeric',
-    });
-    zoneFormats.set(zone, format);
-  }
-  const parts: Record<string, number> = {};
-  for (const part of format.formatToParts(new Date(instant))) parts[part.type] = Number(part.value);
-  const wall = Date.UTC(parts['year'] ?? 0, (parts['month'] ?? 1) - 1, parts['day'] ?? 1, parts['hour'] ?? 0, parts['minute'] ?? 0, parts['second'] ?? 0);
-  return wall - Math.floor(instant / 1000) * 1000;
-}

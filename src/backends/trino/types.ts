@@ -5,6 +5,8 @@
  * as base64, arrays as arrays, maps as objects with string keys, rows as positional arrays.
  */
 
+import { zoneOffsetMs as ianaOffsetMs } from '../time-zones.ts';
+
 /** A column of a Trino result (`QueryResults.columns[]`). */
 export interface TrinoColumn {
   name: string;
@@ -212,28 +214,3 @@ function zoneOffsetMs(zone: string, wallMs: number): number {
   return ianaOffsetMs(zone, wallMs - first);
 }
 
-const zoneFormats = new Map<string, Intl.DateTimeFormat>();
-
-function ianaOffsetMs(zone: string, instantMs: number): number {
-  let format = zoneFormats.get(zone);
-  if (!format) {
-    // Throws a RangeError for a zone the runtime does not know.
-    format = new Intl.DateTimeFormat('en-US', {
-      timeZone: zone,
-      hourCycle: 'h23',
-      year: 'numeric',
-      month: 'numeric',
-      day: 'numeric',
-      hour: 'numeric',
-      minute: 'numeric',
-      second: 'numeric',
-    });
-    zoneFormats.set(zone, format);
-  }
-  const parts: Record<string, number> = {};
-  for (const part of format.formatToParts(new Date(instantMs))) parts[part.type] = Number(part.value);
-  const local = new Date(0);
-  local.setUTCFullYear(parts['year'] ?? 1970, (parts['month'] ?? 1) - 1, parts['day'] ?? 1);
-  local.setUTCHours(parts['hour'] ?? 0, parts['minute'] ?? 0, parts['second'] ?? 0, 0);
-  return local.getTime() - (instantMs - (((instantMs % 1000) + 1000) % 1000));
-}
