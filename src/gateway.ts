@@ -62,7 +62,12 @@ export async function startGateway(config: Config, logger: Logger = createLogger
       });
       logger.info({ ...demo }, demo.reused ? 'demo data reused' : 'demo data built');
     }
-    await indexSearch(backends);
+    try {
+      await indexSearch(backends);
+    } catch (error) {
+      // Search is not essential: the gateway starts, search fields fail, health says why.
+      logger.warn({ err: error }, 'search index not built at start');
+    }
 
     const responseCache = new ResponseCache({ cache: backends.cache });
     fanout = new EventFanout({ bus: backends.bus, eventTopics });
