@@ -7,6 +7,7 @@ import type { Backends } from './backends/index.ts';
 import type { SearchPort } from './backends/search/port.ts';
 import type { SqlEngine } from './backends/sql/port.ts';
 import type { Config } from './config.ts';
+import type { ResponseCache } from './http/response-cache.ts';
 import type { BackendCallLog } from './observability/backend-calls.ts';
 
 /** Long-lived services shared by every request of a gateway instance. */
@@ -16,6 +17,8 @@ export interface GatewayServices {
   registry: SourceRegistry;
   publisher: Publisher;
   fanout: EventFanout;
+  /** Whole-response cache; `invalidate()` is the hook for anything that changes data. */
+  responseCache: ResponseCache;
   /** The embedded medallion step; absent when the platform's own jobs run it. */
   pipeline: SilverEventsStep | undefined;
 }

@@ -93,6 +93,7 @@ export async function startGateway(config: Config, logger: Logger = createLogger
       publisher: createPublisher({ bus: backends.bus, registry }),
       fanout,
       pipeline,
+      responseCache,
     };
 
     const schema = buildSchema();
@@ -222,6 +223,7 @@ export async function startGateway(config: Config, logger: Logger = createLogger
           server.closeAllConnections();
           await closed;
           await finalPipeline?.stop();
+          responseCache.close();
           await backends.close();
           logger.info('stopped');
         })();

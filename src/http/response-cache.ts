@@ -13,7 +13,16 @@ export interface CachedResponse {
 export interface ResponseCacheOptions {
   /** Where entries live (the cache role: in-process LRU, or Redis). */
   cache: CachePort & { getSync?: (key: string) => string | undefined };
+  /**
+   * How often an instance reads the shared generation when the cache is shared (Redis), in ms.
+   * Default 1000: an invalidation reaches every instance within about a second.
+   */
+  generationRefreshMs?: number;
 }
+
+/** Where a shared cache keeps the current generation. */
+const GENERATION_KEY = 'rc:generation';
+const GENERATION_TTL_MS = 30 * 86_400_000;
 
 /**
  * Whole-response cache in front of the GraphQL pipeline: a repeated query (same text, variables,
@@ -23,10 +32,17 @@ export interface ResponseCacheOptions {
  */
 export class ResponseCache {
   private readonly cache: ResponseCacheOptions['cache'];
+  /** A timestamp, so instances sharing a cache converge on the newest one. */
   private generation = 0;
+  private refresher: NodeJS.Timeout | undefined;
 
   constructor(options: ResponseCacheOptions) {
     this.cache = options.cache;
+    if (options.cache.capabilities?.shared) {
+      void this.refresh();
+      this.refresher = setInterval(() => void this.refresh(), options.generationRefreshMs ?? 1_000);
+      this.refresher.unref();
+    }
   }
 
   /** Cache key of a request. `payload` is the raw POST body or the GET query string. */
@@ -45,9 +61,24 @@ export class ResponseCache {
     void this.cache.set(key, `${response.status}\n${response.contentType}\n${length}\n${response.body}`, ttlMs);
   }
 
-  /** Makes every stored response unreachable (they age out of the LRU). */
+  /**
+   * Makes every stored response unreachable (they age out): the hook for whatever changes the
+   * data (the medallion after a run). With a shared cache, every instance follows within
+   * `generationRefreshMs`.
+   */
   invalidate(): void {
-    this.generation += 1;
+    this.generation = Math.max(this.generation + 1, Date.now());
+    if (this.cache.capabilities?.shared) void this.cache.set(GENERATION_KEY, String(this.generation), GENERATION_TTL_MS);
+  }
+
+  /** Stops following the shared generation. */
+  close(): void {
+    clearInterval(this.refresher);
+  }
+
+  private async refresh(): Promise<void> {
+    const shared = Number(await this.cache.get(GENERATION_KEY));
+    if (Number.isFinite(shared) && shared > this.generation) this.generation = shared;
   }
 }
 

@@ -28,6 +28,28 @@ describeWithPeer('gateway with REDIS_URL', 'redis-server', 'redis-server', () =>
     expect(((await hit.json()) as { data: { tour: { id: string } } }).data.tour.id).toBe('TOUR0004');
   });
 
+  it('shares cached answers and their invalidation between gateway instances', async () => {
+    const other = await startTestGateway({ env: { REDIS_URL: redis.url } });
+    try {
+      const query = '{ destination(id: "DEST009") { id name } }';
+      const fromOther = (q: string) => fetch(`${other.endpoint}?${new URLSearchParams({ query: q })}`, { headers: { accept: 'application/json' } });
+      expect((await get(query)).headers.get('x-cache')).toBe('MISS');
+      // The other instance is served what this one stored.
+      expect((await fromOther(query)).headers.get('x-cache')).toBe('HIT');
+      // New data seen by one instance: every instance stops serving the old answers.
+      gw.gateway.services.responseCache.invalidate();
+      const deadline = Date.now() + 5_000;
+      let state = 'HIT';
+      while (state === 'HIT' && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        state = (await fromOther(query)).headers.get('x-cache') ?? 'none';
+      }
+      expect(state).toBe('MISS');
+    } finally {
+      await other.close();
+    }
+  });
+
   it('keeps answering uncached while Redis is down, reports DEGRADED, and recovers by itself', async () => {
     await redis.stop();
     const query = '{ tour(id: "TOUR0005") { id } }';

@@ -12,8 +12,11 @@ export interface CachePort extends Lifecycle {
   set(key: string, value: string, ttlMs: number): Promise<void>;
   /** Drops every key starting with `prefix` (invalidation after writes). */
   deletePrefix(prefix: string): Promise<void>;
-  /** Optional abilities; absent means none. */
-  readonly capabilities?: { readonly locks?: boolean };
+  /**
+   * Optional abilities; absent means none. `shared`: every gateway instance sees the same entries
+   * (Redis), so state such as the response cache's generation can be shared through it.
+   */
+  readonly capabilities?: { readonly locks?: boolean; readonly shared?: boolean };
   /** With `capabilities.locks`: a short lock shared by every gateway instance (stampede protection). */
   tryLock?: CacheLocks['tryLock'];
   unlock?: CacheLocks['unlock'];

@@ -29,7 +29,7 @@ export interface RedisCacheOptions {
 /** The Redis cache: the cache port plus cross-instance locks (see `getOrFill` in single-flight.ts). */
 export interface RedisCachePort extends CachePort {
   readonly adapter: 'redis';
-  readonly capabilities: { readonly locks: true };
+  readonly capabilities: { readonly locks: true; readonly shared: true };
   tryLock: CacheLocks['tryLock'];
   unlock: CacheLocks['unlock'];
 }
@@ -143,7 +143,7 @@ export function createRedisCache(options: RedisCacheOptions): RedisCachePort {
 
   return {
     adapter: 'redis',
-    capabilities: { locks: true },
+    capabilities: { locks: true, shared: true },
 
     async get(key) {
       try {
