@@ -11,12 +11,29 @@ import {
 } from '../src/backends/lakehouse/queries.ts';
 import { recommendTours } from '../src/backends/lakehouse/recommendations.ts';
 import type { SqlEngine } from '../src/backends/sql/port.ts';
+import { withSharedCache, type RowCodec, type SharedRowCache } from './shared-cache.ts';
 
-/** What the loaders read from: the request's (instrumented) SQL roles. */
+/** What the loaders read from: the request's (instrumented) SQL roles, and the shared row cache. */
 export interface LoaderSources {
   lakehouse: SqlEngine;
   analytics: SqlEngine;
+  /** Cross-request cache of reference rows (tours, destinations); absent: every request reads the backend. */
+  shared?: SharedRowCache;
 }
+
+const TOURS: RowCodec<TourRow> = {
+  namespace: 'tour',
+  encode: (row) => JSON.stringify(row),
+  decode: (text) => {
+    const row = JSON.parse(text) as TourRow;
+    return { ...row, updatedAt: new Date(row.updatedAt) };
+  },
+};
+const DESTINATIONS: RowCodec<DestinationRow> = {
+  namespace: 'destination',
+  encode: (row) => JSON.stringify(row),
+  decode: (text) => JSON.parse(text) as DestinationRow,
+};
 
 /** A page of rows that belong to one parent (a destination's tours, a user's bookings). */
 export interface ChildPage<T> {
@@ -72,11 +89,13 @@ const pageKey = (key: PageKey) => `${key.parentId}\u0000${key.first}\u0000${key.
 export function createLoaders(sources: LoaderSources): Loaders {
   const { lakehouse, analytics } = sources;
   return {
-    tourById: new DataLoader(async (ids) =>
-      byKey(ids, await toursByIds(lakehouse, ids), (t) => t.id, () => null, (t) => t),
+    tourById: new DataLoader(
+      withSharedCache(sources.shared, TOURS, async (ids) => byKey(ids, await toursByIds(lakehouse, ids), (t) => t.id, () => null, (t) => t)),
     ),
-    destinationById: new DataLoader(async (ids) =>
-      byKey(ids, await destinationsByIds(lakehouse, ids), (d) => d.id, () => null, (d) => d),
+    destinationById: new DataLoader(
+      withSharedCache(sources.shared, DESTINATIONS, async (ids) =>
+        byKey(ids, await destinationsByIds(lakehouse, ids), (d) => d.id, () => null, (d) => d),
+      ),
     ),
     tourStatsById: new DataLoader(async (ids) =>
       byKey(

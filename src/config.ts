@@ -27,6 +27,8 @@ export interface Config {
   readonly cacheMaxEntries: number;
   /** Serve repeated queries from the response cache. Default true (benchmarks turn it off to measure execution). */
   readonly responseCache: boolean;
+  /** Time to live of reference rows (tours, destinations) in the cache role, in ms; 0 turns it off. Default 30000. */
+  readonly loaderCacheTtlMs: number;
   /** Add `extensions.backends` (adapter, calls, time per role) to responses. Default true. */
   readonly backendExtensions: boolean;
   /** Serve the GraphiQL page at the GraphQL path for browsers. Default true. */
@@ -78,6 +80,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       GRAPHIQL: bool({ default: true }),
       RESPONSE_CACHE: bool({ default: true }),
       BACKEND_EXTENSIONS: bool({ default: true }),
+      LOADER_CACHE_TTL_MS: num({ default: 30_000 }),
       MEDALLION_DEBOUNCE_MS: num({ default: 50 }),
       DUCKDB_THREADS: num({ default: undefined }),
       TRINO_URL: url({ default: undefined }),
@@ -119,6 +122,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     graphiql: clean.GRAPHIQL,
     responseCache: clean.RESPONSE_CACHE,
     backendExtensions: clean.BACKEND_EXTENSIONS,
+    loaderCacheTtlMs: Math.max(0, clean.LOADER_CACHE_TTL_MS),
     medallionDebounceMs: clean.MEDALLION_DEBOUNCE_MS,
     duckdbThreads: clean.DUCKDB_THREADS,
     trinoUrl: clean.TRINO_URL,

@@ -7,7 +7,8 @@ import { startTestGateway, type TestGateway } from './helpers/gateway.ts';
 let gw: TestGateway;
 const schema = buildSchema();
 beforeAll(async () => {
-  gw = await startTestGateway();
+  // Batching alone: the shared row cache (tested below) would turn repeated lookups into hits.
+  gw = await startTestGateway({ env: { LOADER_CACHE_TTL_MS: '0' } });
 });
 afterAll(async () => {
   await gw?.close();
@@ -61,5 +62,30 @@ describe('loader batching', () => {
     const one = createRequestContext(gw.gateway.services);
     const two = createRequestContext(gw.gateway.services);
     expect(one.loaders.tourById).not.toBe(two.loaders.tourById);
+  });
+});
+
+describe('shared row cache', () => {
+  it('serves tours and destinations seen by an earlier request without the lakehouse, until the data changes', async () => {
+    const cached = await startTestGateway();
+    try {
+      const query = '{ a: tour(id: "TOUR0011") { name destination { name } } b: tour(id: "TOUR0012") { name destination { name } } }';
+      const run = async () => {
+        const context = createRequestContext(cached.gateway.services);
+        const result = await execute({ schema, document: parse(query), contextValue: context });
+        expect(result.errors).toBeUndefined();
+        return { calls: context.calls.count('lakehouse'), data: result.data };
+      };
+      const first = await run();
+      expect(first.calls).toBe(2);
+      const second = await run();
+      expect(second.calls).toBe(0);
+      expect(second.data).toEqual(first.data);
+      // New data: the generation moves on and rows are read again.
+      cached.gateway.services.responseCache.invalidate();
+      expect((await run()).calls).toBe(2);
+    } finally {
+      await cached.close();
+    }
   });
 });

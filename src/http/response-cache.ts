@@ -71,6 +71,11 @@ export class ResponseCache {
     if (this.cache.capabilities?.shared) void this.cache.set(GENERATION_KEY, String(this.generation), GENERATION_TTL_MS);
   }
 
+  /** The current data generation (other caches of derived data key on it too). */
+  get currentGeneration(): number {
+    return this.generation;
+  }
+
   /** Stops following the shared generation. */
   close(): void {
     clearInterval(this.refresher);
