@@ -26,6 +26,7 @@ const config: CodegenConfig = {
           Recommendation: '../domain.ts#RecommendationRow',
           TourSearchHit: '../domain.ts#TourSearchHitRow',
           TourStats: '../domain.ts#TourStatsRow',
+          TableInfo: '../domain.ts#TableInfoRow',
           UserProfile: '../domain.ts#UserProfileRow',
           DataSource: '../../ingest/registry.ts#Source',
           PipelineRun: '../../ingest/medallion/silver-events.ts#PipelineRunRecord',

@@ -1,6 +1,8 @@
 import type { Resolvers } from '../src/generated/graphql.ts';
 import { lineageOf, pipelineRuns, qualityOf, tableInfo } from '../src/backends/lakehouse/platform.ts';
 import { pageSize } from '../src/pagination.ts';
+import { tableSnapshots, TrinoQueryError } from '../src/backends/trino/engine.ts';
+import { BackendError } from '../src/errors.ts';
 
 export const platformResolvers: Resolvers = {
   Query: {
@@ -12,6 +14,29 @@ export const platformResolvers: Resolvers = {
     dataQuality: (_, __, ctx) => qualityOf(ctx.lakehouse),
     lineage: (_, __, ctx) => lineageOf(ctx.services.registry),
     tables: (_, __, ctx) => tableInfo(ctx.lakehouse),
+  },
+  TableInfo: {
+    snapshots: async (table, args, ctx) => {
+      if (!ctx.lakehouse.capabilities.timeTravel) return [];
+      let snapshots;
+      try {
+        snapshots = await tableSnapshots(ctx.lakehouse, table.name);
+      } catch (error) {
+        // A table outside Iceberg (another connector, a view) has no snapshots table: none to list.
+        if (error instanceof BackendError && error.cause instanceof TrinoQueryError && error.cause.errorName === 'TABLE_NOT_FOUND') return [];
+        throw error;
+      }
+      return [...snapshots]
+        .sort((a, b) => b.committedAt.getTime() - a.committedAt.getTime())
+        .slice(0, pageSize(args.first, ctx.services.config.maxPageSize, 5))
+        .map((s) => ({
+          id: s.snapshotId,
+          committedAt: s.committedAt,
+          operation: s.operation,
+          addedRecords: s.summary['added-records'] === undefined ? null : Number(s.summary['added-records']),
+          totalRecords: s.summary['total-records'] === undefined ? null : Number(s.summary['total-records']),
+        }));
+    },
   },
   DataSource: {
     id: (s) => s.sourceId,

@@ -109,3 +109,10 @@ export interface UserRef {
 
 /** `Query.platform` is a namespace; its fields resolve independently. */
 export type PlatformRef = Record<string, never>;
+
+/** A lakehouse table as `platform.tables` lists it (its snapshots resolve lazily). */
+export interface TableInfoRow {
+  name: string;
+  layer: string;
+  rowCount: number;
+}

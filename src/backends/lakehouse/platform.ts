@@ -1,6 +1,6 @@
 import type { PipelineRunRecord } from '../../../ingest/medallion/silver-events.ts';
 import type { SourceRegistry } from '../../../ingest/registry.ts';
-import { limit, type QueryOptions, type SqlEngine } from '../sql/port.ts';
+import { limit, placeholders, type QueryOptions, type SqlEngine } from '../sql/port.ts';
 
 /** Platform metadata reads (pipeline runs, data quality, lineage, tables). */
 
@@ -89,13 +89,25 @@ export function lineageOf(registry: SourceRegistry) {
   return edges;
 }
 
-/** Tables of the lakehouse with their medallion layer and row count. */
+/** The medallion schemas whose tables `platform.tables` lists. */
+const LAYERS = ['bronze', 'silver', 'gold', 'platform'];
+
+/** Tables of the lakehouse (from `information_schema`, on every engine) with their layer and row count. */
 export async function tableInfo(engine: SqlEngine, options?: QueryOptions) {
-  const tables = ['bronze.event_log', 'silver.destinations', 'silver.tours', 'silver.users', 'silver.events', 'platform.pipeline_runs'];
-  const rows = await engine.query(
-    tables.map((t) => `SELECT '${t}' AS name, count(*) AS row_count FROM ${t}`).join(' UNION ALL '),
-    [],
+  const names = await engine.query(
+    `SELECT table_schema, table_name FROM information_schema.tables
+     WHERE table_schema IN (${placeholders(LAYERS.length)}) AND table_type = 'BASE TABLE'
+     ORDER BY table_schema, table_name`,
+    LAYERS,
     options,
   );
-  return rows.map((row) => ({ name: String(row['name']), layer: String(row['name']).split('.')[0] ?? '', rowCount: Number(row['row_count']) }));
+  const tables = names
+    .map((row) => `${String(row['table_schema'])}.${String(row['table_name'])}`)
+    // Names come from the catalog, but are still checked before they become SQL text.
+    .filter((name) => /^[a-z_]+\.[a-z0-9_]+$/.test(name));
+  if (tables.length === 0) return [];
+  const rows = await engine.query(tables.map((t) => `SELECT '${t}' AS name, count(*) AS row_count FROM ${t}`).join(' UNION ALL '), [], options);
+  return rows
+    .map((row) => ({ name: String(row['name']), layer: String(row['name']).split('.')[0] ?? '', rowCount: Number(row['row_count']) }))
+    .sort((a, b) => a.name.localeCompare(b.name));
 }
