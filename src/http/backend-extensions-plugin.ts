@@ -4,8 +4,7 @@ import type { GatewayContext } from '../context.ts';
 /**
  * Adds `extensions.backends` to every response: per role, which adapter answered, how many calls
  * this operation made and how long they took — what an analyst needs to see why a query is slow.
- * A response served from the response cache carries the figures of the execution that produced it
- * (the `x-cache: HIT` header says no backend was called).
+ * Answers replayed from the response cache carry none (no backend was called; `x-cache: HIT`).
  */
 export function backendExtensionsPlugin(): ApolloServerPlugin<GatewayContext> {
   return {

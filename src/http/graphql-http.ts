@@ -132,7 +132,8 @@ export function createGraphQLHttpHandler(options: GraphQLHttpOptions): (req: Inc
     let cacheable: CachedResponse | undefined;
     if (responseCache && key !== undefined && status === 200 && context.cachePolicy.maxAge > 0) {
       outgoing['x-cache'] = 'MISS';
-      cacheable = { status, contentType: outgoing['content-type'] ?? JSON_TYPE, body: text, length };
+      const stored = withoutExecutionFigures(text);
+      cacheable = { status, contentType: outgoing['content-type'] ?? JSON_TYPE, body: stored, length: stored === text ? length : Buffer.byteLength(stored) };
       responseCache.store(key, cacheable, context.cachePolicy.maxAge * 1000);
     }
     outgoing['content-length'] = String(length);
@@ -140,6 +141,20 @@ export function createGraphQLHttpHandler(options: GraphQLHttpOptions): (req: Inc
     res.end(text);
     return cacheable;
   }
+}
+
+/**
+ * The answer as it may be replayed: without `extensions.backends`, whose calls and timings belong
+ * to this execution only (a hit calls no backend). Costs a JSON round trip on cacheable misses.
+ */
+function withoutExecutionFigures(text: string): string {
+  if (!text.includes('"backends"')) return text;
+  const body = JSON.parse(text) as { extensions?: Record<string, unknown> };
+  if (!body.extensions || !('backends' in body.extensions)) return text;
+  const { backends: _figures, ...rest } = body.extensions;
+  if (Object.keys(rest).length === 0) delete body.extensions;
+  else body.extensions = rest;
+  return JSON.stringify(body);
 }
 
 function headerValue(value: string | string[] | undefined): string | undefined {
