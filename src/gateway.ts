@@ -12,6 +12,8 @@ import { ensureDemoData } from '../ingest/demo/generate.ts';
 import { SilverEventsStep } from '../ingest/medallion/silver-events.ts';
 import { EventFanout } from '../subscriptions/event-fanout.ts';
 import { createSharedSubscribe } from '../subscriptions/shared-subscribe.ts';
+import { EventIndexer } from '../ingest/search-indexer.ts';
+import type { SearchPort } from './backends/search/port.ts';
 import { createBackends } from './backends/index.ts';
 import { toursPage, destinationsPage } from './backends/lakehouse/queries.ts';
 import type { Config } from './config.ts';
@@ -86,6 +88,10 @@ export async function startGateway(config: Config, logger: Logger = createLogger
       });
       await pipeline.start();
     }
+    // A search engine with an event index of its own is kept current from the bus.
+    const searchWithEvents = backends.search.indexEvents ? (backends.search as SearchPort & Required<Pick<SearchPort, 'indexEvents'>>) : undefined;
+    const indexer = searchWithEvents ? new EventIndexer({ bus: backends.bus, search: searchWithEvents, eventTopics, logger }) : undefined;
+    indexer?.start();
     const services: GatewayServices = {
       config,
       backends,
@@ -223,6 +229,7 @@ export async function startGateway(config: Config, logger: Logger = createLogger
           server.closeAllConnections();
           await closed;
           await finalPipeline?.stop();
+          await indexer?.stop();
           responseCache.close();
           await backends.close();
           logger.info('stopped');

@@ -1,6 +1,6 @@
 import type { BusPort, LogEntry } from '../src/backends/bus/port.ts';
 import type { EventRow, EventTypeName } from '../src/domain.ts';
-import type { PublishedEvent } from '../ingest/publisher.ts';
+import { eventFromLogEntry } from '../ingest/event-record.ts';
 import { Channel } from './channel.ts';
 
 /** Server-side filter of `eventIngested`: every list given must contain the event's value. */
@@ -158,23 +158,9 @@ export class EventFanout {
 
   /** Parses a log entry once for all subscribers; null for records that are not platform events. */
   private toEvent(entry: LogEntry): EventRow | null {
-    if (!this.topics.has(entry.topic)) return null;
-    const value = JSON.parse(entry.value) as PublishedEvent;
-    return {
-      id: value.eventId,
-      userId: value.userId,
-      eventType: value.eventType,
-      tourId: value.tourId,
-      region: value.region,
-      amount: value.amount,
-      currency: value.currency,
-      occurredAt: new Date(value.occurredAt),
-      source: value.source,
-      payload: value.payload,
-      topic: entry.topic,
-      offset: entry.cursor,
-    };
+    return this.topics.has(entry.topic) ? eventFromLogEntry(entry) : null;
   }
+
 }
 
 function matches(filter: EventSubscriptionFilter | null, event: EventRow): boolean {

@@ -2,7 +2,7 @@ import { Client, errors, type estypes, type TransportRequestOptions } from '@ela
 import { BackendError, backendTimeout } from '../../errors.ts';
 import { probeHealth } from '../health.ts';
 import type { EventFilterInput, EventPosition, TourFilterInput } from '../lakehouse/queries.ts';
-import { ensureIndices, errorType, replaceTours } from './elasticsearch-index.ts';
+import { ensureIndices, errorType, indexEvents, replaceTours } from './elasticsearch-index.ts';
 import { eventFromDocument, indexNames, type EventDocument } from './elasticsearch-mappings.ts';
 import { PRICE_BANDS, type EventSearchResult, type FacetCount, type SearchPort, type TourSearchResult } from './port.ts';
 
@@ -78,6 +78,7 @@ export function createElasticsearchSearch(options: ElasticsearchSearchOptions): 
 
   // Index creation runs once per adapter; a failure is forgotten so the next call retries it.
   let toursIndexReady: Promise<unknown> | undefined;
+  let eventsIndexReady: Promise<unknown> | undefined;
   // Stale tours are those indexed before a run's start: two runs in one millisecond must still differ.
   let lastIndexedAt = 0;
   let closed: Promise<void> | undefined;
@@ -109,6 +110,18 @@ export function createElasticsearchSearch(options: ElasticsearchSearchOptions): 
 
   return {
     adapter: ADAPTER,
+
+    async indexEvents(events) {
+      if (events.length === 0) return;
+      eventsIndexReady ??= call('create the events index', (transport) => ensureIndices(client, prefix, { only: ['events'], transport })).catch(
+        (error: unknown) => {
+          eventsIndexReady = undefined;
+          throw error;
+        },
+      );
+      await eventsIndexReady;
+      await call('index events', (transport) => indexEvents(client, events, { indexPrefix: prefix, transport }));
+    },
 
     async indexTours(tours, destinationNames) {
       toursIndexReady ??= call('create the tours index', (transport) => ensureIndices(client, prefix, { only: ['tours'], transport })).catch(

@@ -29,6 +29,11 @@ export interface SearchPort extends Lifecycle {
   searchEvents(request: { filter: EventFilterInput; first: number; after?: EventPosition | null }): Promise<EventSearchResult>;
   /** (Re)indexes tours; called at start-up and when tours change. */
   indexTours(tours: readonly TourRow[], destinationNames: ReadonlyMap<string, string>): Promise<void>;
+  /**
+   * Adds events to an event index of the adapter's own (Elasticsearch). Absent where event search
+   * reads the lakehouse directly (the embedded adapter), so there is nothing to keep current.
+   */
+  indexEvents?(events: readonly EventRow[]): Promise<void>;
 }
 
 /** Price bands of the `priceRanges` facet. */
