@@ -1,8 +1,7 @@
 import type { Resolvers } from '../src/generated/graphql.ts';
 import { lineageOf, pipelineRuns, qualityOf, tableInfo } from '../src/backends/lakehouse/platform.ts';
 import { pageSize } from '../src/pagination.ts';
-import { tableSnapshots, TrinoQueryError } from '../src/backends/trino/engine.ts';
-import { BackendError } from '../src/errors.ts';
+import { tableSnapshots } from '../src/backends/lakehouse/snapshots.ts';
 
 export const platformResolvers: Resolvers = {
   Query: {
@@ -17,15 +16,7 @@ export const platformResolvers: Resolvers = {
   },
   TableInfo: {
     snapshots: async (table, args, ctx) => {
-      if (!ctx.lakehouse.capabilities.timeTravel) return [];
-      let snapshots;
-      try {
-        snapshots = await tableSnapshots(ctx.lakehouse, table.name);
-      } catch (error) {
-        // A table outside Iceberg (another connector, a view) has no snapshots table: none to list.
-        if (error instanceof BackendError && error.cause instanceof TrinoQueryError && error.cause.errorName === 'TABLE_NOT_FOUND') return [];
-        throw error;
-      }
+      const snapshots = await tableSnapshots(ctx.lakehouse, table.name);
       return [...snapshots]
         .sort((a, b) => b.committedAt.getTime() - a.committedAt.getTime())
         .slice(0, pageSize(args.first, ctx.services.config.maxPageSize, 5))
