@@ -29,7 +29,11 @@ const config: CodegenConfig = {
           TableInfo: '../domain.ts#TableInfoRow',
           UserProfile: '../domain.ts#UserProfileRow',
           DataSource: '../../ingest/registry.ts#Source',
-          PipelineRun: '../../ingest/medallion/silver-events.ts#PipelineRunRecord',
+          PipelineRun: '../../ingest/medallion/runs.ts#PipelineRunRecord',
+          SourceExecution: '../backends/lakehouse/platform.ts#SourceExecutionRow',
+          DataQuality: '../backends/lakehouse/platform.ts#DataQualityRow',
+          LineageEdge: '../backends/lakehouse/platform.ts#LineageRow',
+          QuarantinedRecord: '../backends/lakehouse/platform.ts#QuarantinedRow',
         },
         // Internal values of enums whose stored form differs from their GraphQL name.
         enumValues: {

@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { ErrorObject } from 'ajv';
 import type { BusPort, PublishAck } from '../src/backends/bus/port.ts';
 import type { EventTypeName } from '../src/domain.ts';
-import type { SourceRegistry } from './registry.ts';
+import { userInputError } from '../src/errors.ts';
+import type { Source, SourceRegistry } from './registry.ts';
 
 /** An event as a client sends it (GraphQL `EventInput`, event type in lower case). */
 export interface EventSubmission {
@@ -39,8 +40,12 @@ export interface PublishedEvent {
   source: string;
   payload: unknown;
   ingestedAt: string;
+  sourceId: string;
   contractVersion: number;
 }
+
+/** Fields the gateway sets on every published record; a client may not send them. */
+export const ENRICHMENT_FIELDS = ['eventId', 'ingestedAt', 'sourceId', 'contractVersion'] as const;
 
 /** Options of the publisher. */
 export interface PublisherOptions {
@@ -58,62 +63,109 @@ export interface PublisherOptions {
  */
 export interface Publisher {
   ingest(submissions: readonly EventSubmission[], idempotencyKeys: readonly (string | null)[]): Promise<IngestOutcome[]>;
+  /**
+   * Publishes records of any registered source (`ingestRecords`): each record is the source's
+   * contract minus the enrichment fields, which the gateway adds. Same guarantees as `ingest`.
+   */
+  ingestRecords(sourceId: string, records: readonly unknown[], idempotencyKeys: readonly (string | null)[]): Promise<IngestOutcome[]>;
+}
+
+/** A validated, enriched record ready for the bus. */
+interface Prepared {
+  record: Record<string, unknown>;
+  source: Source;
 }
 
 export function createPublisher(options: PublisherOptions): Publisher {
   const maxSkew = options.maxFutureSkewMs ?? 5 * 60_000;
-  return {
-    async ingest(submissions, idempotencyKeys) {
-      const outcomes: (IngestOutcome | undefined)[] = new Array(submissions.length);
-      const accepted: { index: number; event: PublishedEvent; topic: string }[] = [];
-      const now = new Date();
-      submissions.forEach((submission, index) => {
-        const result = prepare(submission, now, maxSkew, options.registry);
-        if ('rejection' in result) outcomes[index] = { ok: false, rejection: result.rejection };
-        else accepted.push({ index, event: result.event, topic: result.topic });
-      });
-      if (accepted.length > 0) {
-        const acks = await options.bus.publish(
-          accepted.map(({ index, event, topic }) => ({
-            topic,
-            key: event.userId,
-            eventId: event.eventId,
-            value: JSON.stringify(event),
+
+  /** Publishes the accepted items in one bus call; rejected ones keep their rejection. */
+  async function publish(prepared: readonly (Prepared | Rejection)[], idempotencyKeys: readonly (string | null)[]): Promise<IngestOutcome[]> {
+    const outcomes: (IngestOutcome | undefined)[] = new Array(prepared.length);
+    const accepted: { index: number; item: Prepared }[] = [];
+    prepared.forEach((item, index) => {
+      if ('code' in item) outcomes[index] = { ok: false, rejection: item };
+      else accepted.push({ index, item });
+    });
+    if (accepted.length > 0) {
+      const acks = await options.bus.publish(
+        accepted.map(({ index, item }) => {
+          const eventId = String(item.record['eventId']);
+          const key = item.record[item.source.partitioning];
+          return {
+            topic: item.source.topic,
+            key: typeof key === 'string' || typeof key === 'number' ? String(key) : eventId,
+            eventId,
+            value: JSON.stringify(item.record),
             idempotencyKey: idempotencyKeys[index] ?? null,
-          })),
-        );
-        accepted.forEach(({ index }, i) => {
-          const ack = acks[i];
-          if (!ack) throw new Error(`the bus acknowledged ${acks.length} of ${accepted.length} records`);
-          outcomes[index] = { ok: true, ack };
-        });
-      }
-      return outcomes.map((outcome) => {
-        if (!outcome) throw new Error('an ingest outcome is missing');
-        return outcome;
+          };
+        }),
+      );
+      accepted.forEach(({ index }, i) => {
+        const ack = acks[i];
+        if (!ack) throw new Error(`the bus acknowledged ${acks.length} of ${accepted.length} records`);
+        outcomes[index] = { ok: true, ack };
       });
+    }
+    return outcomes.map((outcome) => {
+      if (!outcome) throw new Error('an ingest outcome is missing');
+      return outcome;
+    });
+  }
+
+  return {
+    ingest(submissions, idempotencyKeys) {
+      const now = new Date();
+      return publish(
+        submissions.map((submission) => prepare(submission, now, maxSkew, options.registry)),
+        idempotencyKeys,
+      );
+    },
+    ingestRecords(sourceId, records, idempotencyKeys) {
+      const source = options.registry.byId(sourceId);
+      if (!source || !source.enabled) {
+        const known = options.registry.sources.filter((s) => s.enabled).map((s) => s.sourceId);
+        throw userInputError(`"${sourceId}" is not an enabled source (known: ${known.join(', ')}).`, { argumentName: 'source' });
+      }
+      const now = new Date();
+      return publish(
+        records.map((record) => prepareRecord(source, record, now)),
+        idempotencyKeys,
+      );
     },
   };
 }
 
-function prepare(
-  submission: EventSubmission,
-  now: Date,
-  maxSkew: number,
-  registry: SourceRegistry,
-): { event: PublishedEvent; topic: string } | { rejection: Rejection } {
+/** A generic record: a JSON object without the enrichment fields, validated after enrichment. */
+function prepareRecord(source: Source, record: unknown, now: Date): Prepared | Rejection {
+  if (typeof record !== 'object' || record === null || Array.isArray(record)) {
+    return { code: 'BAD_USER_INPUT', message: `A record of ${source.sourceId} must be a JSON object.`, path: [] };
+  }
+  for (const field of ENRICHMENT_FIELDS) {
+    if (field in record) return { code: 'BAD_USER_INPUT', message: `${field} is set by the gateway; leave it out.`, path: [field] };
+  }
+  const enriched: Record<string, unknown> = {
+    ...(record as Record<string, unknown>),
+    eventId: randomUUID(),
+    ingestedAt: now.toISOString(),
+    sourceId: source.sourceId,
+    contractVersion: source.contractVersion,
+  };
+  if (!source.validate(enriched)) return rejectionOf(source.validate.errors ?? [], source.topic);
+  return { record: enriched, source };
+}
+
+function prepare(submission: EventSubmission, now: Date, maxSkew: number, registry: SourceRegistry): Prepared | Rejection {
   const source = registry.routeOf(submission.eventType);
   if (!source) {
-    return { rejection: { code: 'BAD_USER_INPUT', message: `No enabled source takes "${submission.eventType}" events.`, path: ['eventType'] } };
+    return { code: 'BAD_USER_INPUT', message: `No enabled source takes "${submission.eventType}" events.`, path: ['eventType'] };
   }
   const occurredAt = submission.occurredAt ?? now;
   if (occurredAt.getTime() > now.getTime() + maxSkew) {
     return {
-      rejection: {
-        code: 'BAD_USER_INPUT',
-        message: `occurredAt ${occurredAt.toISOString()} is in the future (now is ${now.toISOString()}).`,
-        path: ['occurredAt'],
-      },
+      code: 'BAD_USER_INPUT',
+      message: `occurredAt ${occurredAt.toISOString()} is in the future (now is ${now.toISOString()}).`,
+      path: ['occurredAt'],
     };
   }
   const payload = submission.payload === undefined ? null : submission.payload;
@@ -129,14 +181,13 @@ function prepare(
     source: submission.source ?? 'gateway',
     payload,
     ingestedAt: now.toISOString(),
+    sourceId: source.sourceId,
     contractVersion: source.contractVersion,
   };
   // Optional fields the contract does not list as nullable are dropped rather than sent as null.
   const candidate = Object.fromEntries(Object.entries(event).filter(([, value]) => value !== null));
-  if (!source.validate(candidate)) {
-    return { rejection: rejectionOf(source.validate.errors ?? [], source.topic) };
-  }
-  return { event, topic: source.topic };
+  if (!source.validate(candidate)) return rejectionOf(source.validate.errors ?? [], source.topic);
+  return { record: event as unknown as Record<string, unknown>, source };
 }
 
 /** The most specific contract violation, phrased for the client, with the input path. */

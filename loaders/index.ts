@@ -1,6 +1,8 @@
 import DataLoader from 'dataloader';
 import type { DestinationRow, EventRow, RecommendationRow, TourRow, TourStatsRow, UserProfileRow } from '../src/domain.ts';
-import { tourStats, userProfiles } from '../src/backends/analytics/queries.ts';
+import { tourStats } from '../src/backends/analytics/queries.ts';
+import { userProfilesFromGold } from '../src/backends/lakehouse/gold.ts';
+import { sourceExecutions, type SourceExecutionRow } from '../src/backends/lakehouse/platform.ts';
 import {
   bookingsByUsers,
   destinationsByIds,
@@ -62,6 +64,7 @@ export interface Loaders {
   toursOfDestination: DataLoader<PageKey, ChildPage<TourRow>, string>;
   bookingsOfUser: DataLoader<PageKey & { position: EventPosition | null }, ChildPage<EventRow>, string>;
   recommendationsOfUser: DataLoader<{ userId: string; first: number }, RecommendationRow[], string>;
+  sourceExecutionsOfRun: DataLoader<string, SourceExecutionRow[]>;
 }
 
 /** Orders `rows` by `keys`, with `fallback(key)` where a key has no row. */
@@ -106,9 +109,14 @@ export function createLoaders(sources: LoaderSources): Loaders {
         (s) => s,
       ),
     ),
+    // User 360 is a gold table of the lakehouse, refreshed by every medallion run.
     userProfileById: new DataLoader(async (ids) =>
-      byKey(ids, await userProfiles(analytics, ids), (p) => p.userId, () => null, (p) => p),
+      byKey(ids, await userProfilesFromGold(lakehouse, ids), (p) => p.userId, () => null, (p) => p),
     ),
+    sourceExecutionsOfRun: new DataLoader(async (runIds) => {
+      const rows = await sourceExecutions(lakehouse, { first: 0, runIds });
+      return runIds.map((id) => rows.filter((r) => r.runId === id));
+    }),
     userExists: new DataLoader(async (ids) => {
       const existing = await existingUsers(lakehouse, ids);
       return ids.map((id) => existing.has(id));

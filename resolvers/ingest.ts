@@ -25,6 +25,17 @@ function receiptOf(outcome: Extract<IngestOutcome, { ok: true }>): IngestReceipt
   return { eventId: ack.eventId, topic: ack.topic, partition: ack.partition, offset: ack.offset, duplicate: ack.duplicate };
 }
 
+/** Per-item results of a batch, with rejection paths from the argument (`inputs`/`records`). */
+function batchResult(outcomes: readonly IngestOutcome[], argument: string) {
+  const results = outcomes.map((outcome, index) =>
+    outcome.ok
+      ? { index, receipt: receiptOf(outcome), rejection: null }
+      : { index, receipt: null, rejection: { ...outcome.rejection, path: [argument, String(index), ...outcome.rejection.path] } },
+  );
+  const accepted = results.filter((r) => r.receipt !== null).length;
+  return { accepted, rejected: results.length - accepted, results };
+}
+
 function checkKey(key: string | null | undefined): void {
   if (key != null && (key.length === 0 || key.length > 200)) {
     throw userInputError('Argument "idempotencyKey" must be 1 to 200 characters.', { argumentName: 'idempotencyKey' });
@@ -53,13 +64,19 @@ export const ingestResolvers: Resolvers = {
       }
       const keys = args.inputs.map((_, i) => (args.idempotencyKey == null ? null : `${args.idempotencyKey}:${i}`));
       const outcomes = await ctx.services.publisher.ingest(args.inputs.map(submissionOf), keys);
-      const results = outcomes.map((outcome, index) =>
-        outcome.ok
-          ? { index, receipt: receiptOf(outcome), rejection: null }
-          : { index, receipt: null, rejection: { ...outcome.rejection, path: ['inputs', String(index), ...outcome.rejection.path] } },
-      );
-      const accepted = results.filter((r) => r.receipt !== null).length;
-      return { accepted, rejected: results.length - accepted, results };
+      return batchResult(outcomes, 'inputs');
+    },
+    ingestRecords: async (_, args, ctx) => {
+      checkKey(args.idempotencyKey);
+      if (args.records.length > MAX_BATCH) {
+        throw userInputError(`Argument "records" holds ${args.records.length} records; at most ${MAX_BATCH} are allowed per call.`, {
+          argumentName: 'records',
+        });
+      }
+      // Keys are scoped by source, so the same client key used for two sources means two things.
+      const keys = args.records.map((_, i) => (args.idempotencyKey == null ? null : `${args.source}:${args.idempotencyKey}:${i}`));
+      const outcomes = await ctx.services.publisher.ingestRecords(args.source, args.records as unknown[], keys);
+      return batchResult(outcomes, 'records');
     },
   },
   Subscription: {

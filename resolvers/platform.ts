@@ -1,5 +1,6 @@
 import type { Resolvers } from '../src/generated/graphql.ts';
-import { lineageOf, pipelineRuns, qualityOf, tableInfo } from '../src/backends/lakehouse/platform.ts';
+import { GraphQLError } from 'graphql';
+import { latestQuality, lineageOf, pipelineRuns, quarantined, sourceExecutions, tableInfo } from '../src/backends/lakehouse/platform.ts';
 import { pageSize } from '../src/pagination.ts';
 import { tableSnapshots } from '../src/backends/lakehouse/snapshots.ts';
 
@@ -9,9 +10,14 @@ export const platformResolvers: Resolvers = {
   },
   Platform: {
     dataSources: (_, __, ctx) => [...ctx.services.registry.sources],
-    pipelineRuns: (_, args, ctx) => pipelineRuns(ctx.lakehouse, pageSize(args.first, ctx.services.config.maxPageSize)),
-    dataQuality: (_, __, ctx) => qualityOf(ctx.lakehouse),
-    lineage: (_, __, ctx) => lineageOf(ctx.services.registry),
+    pipelineRuns: (_, args, ctx) =>
+      pipelineRuns(ctx.lakehouse, { first: pageSize(args.first, ctx.services.config.maxPageSize), layer: args.layer ?? null, status: args.status ?? null }),
+    sourceExecutions: (_, args, ctx) =>
+      sourceExecutions(ctx.lakehouse, { first: pageSize(args.first, ctx.services.config.maxPageSize), sourceId: args.sourceId ?? null }),
+    dataQuality: (_, args, ctx) => latestQuality(ctx.lakehouse, { table: args.table ?? null }),
+    lineage: (_, __, ctx) => lineageOf(ctx.lakehouse, ctx.services.registry),
+    quarantine: (_, args, ctx) =>
+      quarantined(ctx.lakehouse, { first: pageSize(args.first, ctx.services.config.maxPageSize), sourceId: args.sourceId ?? null, rule: args.rule ?? null }),
     tables: (_, __, ctx) => tableInfo(ctx.lakehouse),
   },
   TableInfo: {
@@ -34,6 +40,33 @@ export const platformResolvers: Resolvers = {
     name: (s) => s.sourceName,
     type: (s) => s.sourceType,
     contract: (s) => s.contractFile,
+    eventTypes: (s) => [...s.eventTypes],
+    executions: (s, args, ctx) => sourceExecutions(ctx.lakehouse, { first: pageSize(args.first, ctx.services.config.maxPageSize, 10), sourceId: s.sourceId }),
+  },
+  PipelineRun: {
+    durationMs: (run) => (run.finishedAt ? run.finishedAt.getTime() - run.startedAt.getTime() : null),
+    sources: (run, _, ctx) => ctx.loaders.sourceExecutionsOfRun.load(run.id),
+  },
+  QuarantinedRecord: {
+    record: (q) => {
+      try {
+        return JSON.parse(q.record) as unknown;
+      } catch {
+        // A record that is not JSON (the rule it failed says so) is shown as the text it was.
+        return q.record;
+      }
+    },
+  },
+  Mutation: {
+    runPipeline: async (_, __, ctx) => {
+      const pipeline = ctx.services.pipeline;
+      if (!pipeline) {
+        throw new GraphQLError('This gateway does not run the embedded medallion (the lakehouse is on Trino; the platform jobs run it).', {
+          extensions: { code: 'BAD_USER_INPUT' },
+        });
+      }
+      return pipeline.runNow('MANUAL');
+    },
   },
   Subscription: {
     pipelineRunFinished: {

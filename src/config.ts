@@ -35,6 +35,10 @@ export interface Config {
   readonly graphiql: boolean;
   /** Delay before new events are promoted bronze → silver, in ms (debounce). Default 50. */
   readonly medallionDebounceMs: number;
+  /** Time between scheduled medallion runs, in ms (runs also follow new events); 0 turns the schedule off. Default 60000. */
+  readonly medallionIntervalMs: number;
+  /** The source registry (YAML). Default `ingest/sources.yaml` of the gateway. */
+  readonly sourcesFile: string | undefined;
   /** Worker threads of the embedded DuckDB. Default: the cores this process may run on. */
   readonly duckdbThreads: number | undefined;
   /** Production engines; when unset, the role runs embedded. */
@@ -82,6 +86,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       BACKEND_EXTENSIONS: bool({ default: true }),
       LOADER_CACHE_TTL_MS: num({ default: 30_000 }),
       MEDALLION_DEBOUNCE_MS: num({ default: 50 }),
+      MEDALLION_INTERVAL_MS: num({ default: 60_000 }),
+      SOURCES_FILE: str({ default: undefined }),
       DUCKDB_THREADS: num({ default: undefined }),
       TRINO_URL: url({ default: undefined }),
       CLICKHOUSE_URL: url({ default: undefined }),
@@ -124,6 +130,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     backendExtensions: clean.BACKEND_EXTENSIONS,
     loaderCacheTtlMs: Math.max(0, clean.LOADER_CACHE_TTL_MS),
     medallionDebounceMs: clean.MEDALLION_DEBOUNCE_MS,
+    medallionIntervalMs: Math.max(0, clean.MEDALLION_INTERVAL_MS),
+    sourcesFile: clean.SOURCES_FILE === undefined ? undefined : path.resolve(clean.SOURCES_FILE),
     duckdbThreads: clean.DUCKDB_THREADS,
     trinoUrl: clean.TRINO_URL,
     clickhouseUrl: clean.CLICKHOUSE_URL,

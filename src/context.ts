@@ -1,7 +1,7 @@
 import type { Loaders } from '../loaders/index.ts';
 import type { Publisher } from '../ingest/publisher.ts';
 import type { SourceRegistry } from '../ingest/registry.ts';
-import type { SilverEventsStep } from '../ingest/medallion/silver-events.ts';
+import type { MedallionRunner } from '../ingest/medallion/runner.ts';
 import type { EventFanout } from '../subscriptions/event-fanout.ts';
 import type { Backends } from './backends/index.ts';
 import type { SearchPort } from './backends/search/port.ts';
@@ -20,7 +20,7 @@ export interface GatewayServices {
   /** Whole-response cache; `invalidate()` is the hook for anything that changes data. */
   responseCache: ResponseCache;
   /** The embedded medallion step; absent when the platform's own jobs run it. */
-  pipeline: SilverEventsStep | undefined;
+  pipeline: MedallionRunner | undefined;
 }
 
 /** What every resolver receives: the services plus this request's loaders and instrumented ports. */

@@ -9,7 +9,7 @@ import { WebSocketServer } from 'ws';
 import { createPublisher } from '../ingest/publisher.ts';
 import { loadSourceRegistry } from '../ingest/registry.ts';
 import { ensureDemoData } from '../ingest/demo/generate.ts';
-import { SilverEventsStep } from '../ingest/medallion/silver-events.ts';
+import { MedallionRunner } from '../ingest/medallion/runner.ts';
 import { EventFanout } from '../subscriptions/event-fanout.ts';
 import { createSharedSubscribe } from '../subscriptions/shared-subscribe.ts';
 import { EventIndexer } from '../ingest/search-indexer.ts';
@@ -50,10 +50,11 @@ export interface Gateway {
  */
 export async function startGateway(config: Config, logger: Logger = createLogger(config.logLevel)): Promise<Gateway> {
   const started = performance.now();
-  const registry = await loadSourceRegistry();
-  const eventTopics = [...new Set(registry.sources.map((s) => s.topic))];
-  const backends = await createBackends(config, { eventTopics, logger });
-  let pipeline: SilverEventsStep | undefined;
+  const registry = await loadSourceRegistry(config.sourcesFile);
+  // The bus carries every source's topic; subscriptions and the event index follow the event topics.
+  const eventTopics = registry.eventTopics;
+  const backends = await createBackends(config, { eventTopics: registry.topics, logger });
+  let pipeline: MedallionRunner | undefined;
   let fanout: EventFanout | undefined;
   try {
     if (backends.embedded && config.demoData && !config.trinoUrl) {
@@ -74,16 +75,19 @@ export async function startGateway(config: Config, logger: Logger = createLogger
     const responseCache = new ResponseCache({ cache: backends.cache });
     fanout = new EventFanout({ bus: backends.bus, eventTopics });
     fanout.start();
-    // The embedded medallion step reads the embedded log; with Kafka the platform's jobs do this.
-    if (backends.embedded && !config.kafkaBrokers) {
-      pipeline = new SilverEventsStep({
+    // The embedded medallion runs wherever the lakehouse is embedded, reading the bus (the
+    // embedded log or Kafka); with Trino, the platform's Spark jobs fill Iceberg instead.
+    if (backends.embedded && !config.trinoUrl) {
+      pipeline = new MedallionRunner({
         database: backends.embedded,
         bus: backends.bus,
-        eventTopics,
+        registry,
         debounceMs: config.medallionDebounceMs,
-        onPromoted: (run) => {
+        intervalMs: config.medallionIntervalMs,
+        logger,
+        onPromoted: (runs) => {
           responseCache.invalidate();
-          logger.debug({ run }, 'events promoted to silver');
+          logger.debug({ runs }, 'medallion promoted new records');
         },
       });
       await pipeline.start();

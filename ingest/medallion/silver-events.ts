@@ -1,201 +1,163 @@
-import { randomUUID } from 'node:crypto';
-import { EventEmitter } from 'node:events';
-import type { BusPort } from '../../src/backends/bus/port.ts';
-import type { DuckDbDatabase } from '../../src/backends/duckdb/database.ts';
-import { Channel } from '../../subscriptions/channel.ts';
+import type { DuckDBConnection } from '@duckdb/node-api';
+import type { Source } from '../registry.ts';
+import { assertTableName } from './bronze.ts';
+import { rowsOf, run, scalar, timestampText } from './sql.ts';
 
-/** A finished medallion run, as `platform.pipelineRuns` and `pipelineRunFinished` show it. */
-export interface PipelineRunRecord {
-  id: string;
-  layer: string;
-  status: 'RUNNING' | 'SUCCESS' | 'FAILED';
-  startedAt: Date;
-  finishedAt: Date | null;
+/** The business rules a silver event must pass, in the order they are checked (the first failure is recorded). */
+export const SILVER_EVENT_RULES = {
+  malformed_record: 'the record is not a JSON object',
+  required_fields: 'eventId, userId, eventType and a parseable occurredAt are required',
+  non_negative_amount: 'amount must not be negative',
+  known_tour: 'tourId must name a tour of the catalogue (silver.tours)',
+  known_region: 'region must be the country code of a known destination',
+  not_in_future: 'occurredAt must not be in the future',
+} as const;
+export type SilverEventRule = keyof typeof SILVER_EVENT_RULES;
+
+/** Allowed clock skew for `occurredAt`, as for the publisher. */
+const FUTURE_SKEW_MINUTES = 5;
+
+/** Per source: what the step read from its bronze table and what became of it. */
+export interface SourceOutcome {
+  source: Source;
   recordsIn: number;
-  recordsOut: number;
-  recordsRejected: number;
-  error: string | null;
-}
-
-/** Options of the embedded bronze → silver event step. */
-export interface SilverEventsOptions {
-  database: DuckDbDatabase;
-  bus: BusPort;
-  /** Topics whose records are platform events. */
-  eventTopics: readonly string[];
-  /** Wait after a publish before running, so bursts share a run. */
-  debounceMs: number;
-  /** Called after a run that changed silver (e.g. to invalidate cached answers). */
-  onPromoted?: (run: PipelineRunRecord) => void;
+  promoted: number;
+  quarantined: number;
+  /** Already in silver (an at-least-once redelivery) or twice in the batch: dropped, not an error. */
+  duplicates: number;
+  /** Batch quality: required fields present, distinct event ids, rules passed (0..1). */
+  completeness: number;
+  uniqueness: number;
+  validity: number;
 }
 
 /**
- * The embedded medallion's first step: moves events from the bronze log into `silver.events`
- * (typed, deduplicated by event id), incrementally from a stored watermark, after every burst of
- * publishes. Each run is recorded in `platform.pipeline_runs` and announced on `runs`.
- * In production the platform's Spark jobs do this from Kafka into Iceberg.
+ * Silver: promotes the bronze rows of every source feeding `silver.events` that arrived since
+ * the step's watermark (per bronze table): typed from the JSON record, deduplicated by event id,
+ * checked against the business rules, enriched with the tour's destination and category (and
+ * its region when the event has none). Rows failing a rule go to `silver.quarantine` with the
+ * rule and its reason. Runs inside the caller's transaction; watermarks advance with it.
+ *
+ * Portability: the statements are the SQL DuckDB and Trino share, except the JSON functions
+ * (`json_extract_string` here, `json_extract_scalar` on Trino), `json_valid` (Trino:
+ * `json_parse` inside `try`) and the TEMP staging table (an Iceberg staging table on Trino).
  */
-export class SilverEventsStep {
-  /** Emits `'finished'` with a `PipelineRunRecord` after every run. */
-  readonly runs = new EventEmitter();
-  private readonly options: SilverEventsOptions;
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<PipelineRunRecord | undefined> | undefined;
-  private again = false;
-  private unsubscribe: (() => void) | undefined;
-  private stopped = false;
-
-  constructor(options: SilverEventsOptions) {
-    this.options = options;
-    this.runs.setMaxListeners(0);
+export async function promoteEvents(connection: DuckDBConnection, sources: readonly Source[], runId: string, now: Date): Promise<SourceOutcome[]> {
+  await run(
+    connection,
+    `CREATE OR REPLACE TEMP TABLE silver_batch (
+       source_id VARCHAR, bronze_table VARCHAR, topic VARCHAR, landed_seq BIGINT, record VARCHAR, log_cursor VARCHAR, is_json BOOLEAN,
+       event_id VARCHAR, user_id VARCHAR, event_type VARCHAR, tour_id VARCHAR, region VARCHAR, amount DOUBLE,
+       currency VARCHAR, occurred_at TIMESTAMP, source VARCHAR, payload VARCHAR)`,
+  );
+  const heads = new Map<Source, number>();
+  for (const source of sources) {
+    assertTableName(source.bronzeTable);
+    const pipeline = watermarkName(source);
+    const watermark = await scalar(connection, 'SELECT coalesce(max(log_offset), 0) FROM platform.watermarks WHERE pipeline = ?', [pipeline]);
+    const head = await scalar(connection, `SELECT coalesce(max(landed_seq), 0) FROM ${source.bronzeTable}`);
+    heads.set(source, head);
+    if (head <= watermark) continue;
+    await run(
+      connection,
+      `INSERT INTO silver_batch
+       SELECT ?, ?, ?, landed_seq, record, log_cursor, is_json,
+         CASE WHEN is_json THEN json_extract_string(record, '$.eventId') END,
+         CASE WHEN is_json THEN json_extract_string(record, '$.userId') END,
+         CASE WHEN is_json THEN json_extract_string(record, '$.eventType') END,
+         CASE WHEN is_json THEN json_extract_string(record, '$.tourId') END,
+         CASE WHEN is_json THEN json_extract_string(record, '$.region') END,
+         CASE WHEN is_json THEN TRY_CAST(json_extract_string(record, '$.amount') AS DOUBLE) END,
+         CASE WHEN is_json THEN json_extract_string(record, '$.currency') END,
+         CASE WHEN is_json THEN TRY_CAST(replace(replace(json_extract_string(record, '$.occurredAt'), 'T', ' '), 'Z', '') AS TIMESTAMP) END,
+         CASE WHEN is_json THEN coalesce(json_extract_string(record, '$.source'), ?) END,
+         CASE WHEN is_json AND json_type(record, '$.payload') IN ('OBJECT', 'ARRAY') THEN CAST(json_extract(record, '$.payload') AS VARCHAR) END
+       FROM (SELECT *, coalesce(json_valid(record) AND json_type(record) = 'OBJECT', false) AS is_json FROM ${source.bronzeTable}) b
+       WHERE landed_seq > ? AND landed_seq <= ?`,
+      [source.sourceId, source.bronzeTable, source.topic, source.sourceId, watermark, head],
+    );
   }
 
-  /** Starts following the bus; runs once at start for anything published before. */
-  async start(): Promise<void> {
-    this.unsubscribe = this.options.bus.tail(() => this.schedule());
-    await this.runNow();
-  }
+  // The first failing rule of each row, and whether it is a duplicate (earlier in the batch or already promoted).
+  await run(
+    connection,
+    `CREATE OR REPLACE TEMP TABLE silver_checked AS
+     SELECT b.*,
+       t.destination_id AS tour_destination_id, t.category AS tour_category, t.region AS tour_region,
+       CASE
+         WHEN NOT b.is_json THEN 'malformed_record'
+         WHEN b.event_id IS NULL OR b.user_id IS NULL OR b.event_type IS NULL OR b.occurred_at IS NULL THEN 'required_fields'
+         WHEN b.amount IS NOT NULL AND b.amount < 0 THEN 'non_negative_amount'
+         WHEN b.tour_id IS NOT NULL AND t.tour_id IS NULL THEN 'known_tour'
+         WHEN b.region IS NOT NULL AND b.region NOT IN (SELECT country_code FROM silver.destinations) THEN 'known_region'
+         WHEN b.occurred_at > CAST(? AS TIMESTAMP) + INTERVAL ${FUTURE_SKEW_MINUTES} MINUTE THEN 'not_in_future'
+       END AS failed_rule,
+       (b.event_id IS NOT NULL AND (
+          row_number() OVER (PARTITION BY b.event_id ORDER BY b.bronze_table, b.landed_seq) > 1
+          OR EXISTS (SELECT 1 FROM silver.events s WHERE s.event_id = b.event_id))) AS duplicate
+     FROM silver_batch b LEFT JOIN silver.tours t ON t.tour_id = b.tour_id`,
+    [timestampText(now)],
+  );
 
-  /** Runs now (or right after the run in progress) and resolves with its record. */
-  async runNow(): Promise<PipelineRunRecord | undefined> {
-    if (this.stopped) return undefined;
-    if (this.running) {
-      this.again = true;
-      await this.running;
-      return this.runNow();
-    }
-    this.running = this.run().finally(() => {
-      this.running = undefined;
-    });
-    const record = await this.running;
-    if (this.again) {
-      this.again = false;
-      this.schedule();
-    }
-    return record;
-  }
+  const ruleCases = Object.entries(SILVER_EVENT_RULES)
+    .map(([rule, reason]) => `WHEN '${rule}' THEN '${reason.replace(/'/g, "''")}'`)
+    .join(' ');
+  await run(
+    connection,
+    `INSERT INTO silver.quarantine (event_id, source_id, bronze_table, target_table, rule, reason, record, run_id, quarantined_at)
+     SELECT event_id, source_id, bronze_table, 'silver.events', failed_rule, CASE failed_rule ${ruleCases} END, record, ?, CAST(? AS TIMESTAMP)
+     FROM silver_checked WHERE failed_rule IS NOT NULL AND NOT duplicate`,
+    [runId, timestampText(now)],
+  );
+  const firstSeq = await scalar(connection, 'SELECT coalesce(max(promoted_seq), 0) FROM silver.events');
+  await run(
+    connection,
+    `INSERT INTO silver.events (event_id, user_id, event_type, tour_id, region, amount, currency, occurred_at, source, payload, topic, log_offset,
+                                destination_id, tour_category, promoted_seq)
+     SELECT event_id, user_id, event_type, tour_id, coalesce(region, tour_region), amount, currency, occurred_at, source, payload,
+       topic, TRY_CAST(log_cursor AS BIGINT), tour_destination_id, tour_category,
+       ? + row_number() OVER (ORDER BY bronze_table, landed_seq)
+     FROM silver_checked WHERE failed_rule IS NULL AND NOT duplicate`,
+    [firstSeq],
+  );
 
-  /** A live stream of finished runs (for `pipelineRunFinished`). */
-  subscribeRuns(): AsyncIterableIterator<PipelineRunRecord> {
-    const listener = (run: PipelineRunRecord) => channel.push(run);
-    const channel: Channel<PipelineRunRecord> = new Channel({
-      capacity: 100,
-      onClose: () => this.runs.off('finished', listener),
-    });
-    this.runs.on('finished', listener);
-    return channel;
+  const counts = await rowsOf(
+    connection,
+    `SELECT source_id, count(*) AS n,
+       sum(CASE WHEN failed_rule IS NULL AND NOT duplicate THEN 1 ELSE 0 END) AS promoted,
+       sum(CASE WHEN failed_rule IS NOT NULL AND NOT duplicate THEN 1 ELSE 0 END) AS quarantined,
+       sum(CASE WHEN duplicate THEN 1 ELSE 0 END) AS duplicates,
+       avg(CASE WHEN failed_rule IN ('malformed_record', 'required_fields') THEN 0.0 ELSE 1.0 END) AS completeness,
+       count(DISTINCT event_id) AS distinct_ids,
+       avg(CASE WHEN failed_rule IS NULL THEN 1.0 ELSE 0.0 END) AS validity
+     FROM silver_checked GROUP BY source_id`,
+  );
+  for (const [source, head] of heads) {
+    await run(
+      connection,
+      `INSERT INTO platform.watermarks (pipeline, log_offset) VALUES (?, ?) ON CONFLICT (pipeline) DO UPDATE SET log_offset = excluded.log_offset`,
+      [watermarkName(source), head],
+    );
   }
+  return sources.flatMap((source) => {
+    const row = counts.find((r) => r['source_id'] === source.sourceId);
+    if (!row) return [];
+    const n = Number(row['n']);
+    return [
+      {
+        source,
+        recordsIn: n,
+        promoted: Number(row['promoted']),
+        quarantined: Number(row['quarantined']),
+        duplicates: Number(row['duplicates']),
+        completeness: Number(row['completeness']),
+        uniqueness: n === 0 ? 1 : Number(row['distinct_ids']) / n,
+        validity: Number(row['validity']),
+      },
+    ];
+  });
+}
 
-  /** Resolves once every event published so far is in silver. */
-  async settle(): Promise<void> {
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    await this.runNow();
-  }
-
-  async stop(): Promise<void> {
-    this.stopped = true;
-    this.unsubscribe?.();
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    await this.running;
-  }
-
-  private schedule(): void {
-    if (this.timer || this.stopped) return;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      void this.runNow().catch(() => undefined);
-    }, this.options.debounceMs);
-  }
-
-  private async run(): Promise<PipelineRunRecord | undefined> {
-    const { database, eventTopics } = this.options;
-    const startedAt = new Date();
-    const id = randomUUID();
-    const topics = eventTopics.map(() => '?').join(', ');
-    const result = await database.withWriter(async (connection) => {
-      const watermarkRows = await connection.runAndReadAll(
-        "SELECT coalesce(max(log_offset), -1) AS w FROM platform.watermarks WHERE pipeline = 'silver.events'",
-      );
-      const watermark = BigInt(String(watermarkRows.getRowObjectsJS()[0]?.['w'] ?? -1));
-      const headRows = await connection.runAndReadAll('SELECT coalesce(max(log_offset), -1) AS h FROM bronze.event_log');
-      const head = BigInt(String(headRows.getRowObjectsJS()[0]?.['h'] ?? -1));
-      if (head <= watermark) return undefined;
-
-      await connection.run('BEGIN TRANSACTION');
-      try {
-        const counted = await connection.runAndReadAll(
-          `SELECT count(*) AS n FROM bronze.event_log WHERE log_offset > ? AND log_offset <= ? AND topic IN (${topics})`,
-          [watermark, head, ...eventTopics],
-        );
-        const recordsIn = Number(counted.getRowObjectsJS()[0]?.['n'] ?? 0);
-        const inserted = await connection.run(
-          `INSERT INTO silver.events
-           SELECT event_id, user_id, event_type, tour_id, region, amount, currency, occurred_at, source, payload, topic, log_offset
-           FROM (
-             SELECT
-               json_extract_string(value, '$.eventId') AS event_id,
-               json_extract_string(value, '$.userId') AS user_id,
-               json_extract_string(value, '$.eventType') AS event_type,
-               json_extract_string(value, '$.tourId') AS tour_id,
-               json_extract_string(value, '$.region') AS region,
-               TRY_CAST(json_extract_string(value, '$.amount') AS DOUBLE) AS amount,
-               json_extract_string(value, '$.currency') AS currency,
-               TRY_CAST(replace(replace(json_extract_string(value, '$.occurredAt'), 'T', ' '), 'Z', '') AS TIMESTAMP) AS occurred_at,
-               json_extract_string(value, '$.source') AS source,
-               CASE WHEN json_type(value, '$.payload') IN ('OBJECT', 'ARRAY') THEN CAST(json_extract(value, '$.payload') AS VARCHAR) END AS payload,
-               topic,
-               log_offset,
-               row_number() OVER (PARTITION BY json_extract_string(value, '$.eventId') ORDER BY log_offset) AS copy
-             FROM bronze.event_log
-             WHERE log_offset > ? AND log_offset <= ? AND topic IN (${topics})
-           ) typed
-           WHERE copy = 1 AND occurred_at IS NOT NULL AND user_id IS NOT NULL
-             -- A record delivered twice (at-least-once buses) lands once; only rows that came
-             -- through the log can collide, and the filter on log_offset lets the scan skip the rest.
-             AND NOT EXISTS (SELECT 1 FROM silver.events s WHERE s.log_offset IS NOT NULL AND s.event_id = typed.event_id)`,
-          [watermark, head, ...eventTopics],
-        );
-        const recordsOut = Number(inserted.rowsChanged);
-        await connection.run(
-          `INSERT INTO platform.watermarks VALUES ('silver.events', ?) ON CONFLICT (pipeline) DO UPDATE SET log_offset = excluded.log_offset`,
-          [head],
-        );
-        const finishedAt = new Date();
-        const record: PipelineRunRecord = {
-          id,
-          layer: 'silver',
-          status: 'SUCCESS',
-          startedAt,
-          finishedAt,
-          recordsIn,
-          recordsOut,
-          recordsRejected: recordsIn - recordsOut,
-          error: null,
-        };
-        await connection.run('INSERT INTO platform.pipeline_runs VALUES (?, ?, ?, CAST(? AS TIMESTAMP), CAST(? AS TIMESTAMP), ?, ?, ?, ?)', [
-          record.id,
-          record.layer,
-          record.status,
-          startedAt.toISOString().replace('T', ' ').replace('Z', ''),
-          finishedAt.toISOString().replace('T', ' ').replace('Z', ''),
-          record.recordsIn,
-          record.recordsOut,
-          record.recordsRejected,
-          null,
-        ]);
-        await connection.run('COMMIT');
-        return record;
-      } catch (error) {
-        await connection.run('ROLLBACK');
-        throw error;
-      }
-    });
-    if (result) {
-      this.options.onPromoted?.(result);
-      this.runs.emit('finished', result);
-    }
-    return result;
-  }
+function watermarkName(source: Source): string {
+  return `silver.events<${source.bronzeTable}`;
 }

@@ -2,7 +2,8 @@
 import type { GraphQLResolveInfo, GraphQLScalarType, GraphQLScalarTypeConfig } from 'graphql';
 import type { TourRow, DestinationRow, EventRow, UserRef, PlatformRef, TourPopularityRow, RecommendationRow, TourSearchHitRow, TourStatsRow, TableInfoRow, UserProfileRow } from '../domain.ts';
 import type { Source } from '../../ingest/registry.ts';
-import type { PipelineRunRecord } from '../../ingest/medallion/silver-events.ts';
+import type { PipelineRunRecord } from '../../ingest/medallion/runs.ts';
+import type { SourceExecutionRow, DataQualityRow, LineageRow, QuarantinedRow } from '../backends/lakehouse/platform.ts';
 import type { GatewayContext } from '../context.ts';
 export type Maybe<T> = T | null;
 export type InputMaybe<T> = T | null;
@@ -44,15 +45,23 @@ export type Coordinates = {
   longitude: Scalars['Float']['output'];
 };
 
-/** Data-quality scores of one table, between 0 and 1. */
+/**
+ * Data-quality scores between 0 and 1, as the latest medallion run measured them: of a whole
+ * table (`sourceId` null) or of one source's rows in it.
+ */
 export type DataQuality = {
   __typename?: 'DataQuality';
+  /** Share of the fields consumers need that are filled. */
   completeness: Scalars['Float']['output'];
   measuredAt: Scalars['DateTime']['output'];
   overallScore: Scalars['Float']['output'];
   rowCount: Scalars['Int']['output'];
+  runId: Maybe<Scalars['ID']['output']>;
+  sourceId: Maybe<Scalars['ID']['output']>;
   table: Scalars['String']['output'];
+  /** Distinct keys per row. */
   uniqueness: Scalars['Float']['output'];
+  /** Share of rows passing the table's business rules. */
   validity: Scalars['Float']['output'];
 };
 
@@ -60,12 +69,30 @@ export type DataQuality = {
 export type DataSource = {
   __typename?: 'DataSource';
   bronzeTable: Scalars['String']['output'];
+  /** Contract file, e.g. `contracts/booking_event.v1.schema.json`. */
   contract: Scalars['String']['output'];
+  contractVersion: Scalars['Int']['output'];
   enabled: Scalars['Boolean']['output'];
+  /** Event types `ingestEvent` routes to this source (empty for sources fed by `ingestRecords`). */
+  eventTypes: Array<Scalars['String']['output']>;
+  /** This source's latest executions, newest first. */
+  executions: Maybe<Array<SourceExecution>>;
   id: Scalars['ID']['output'];
   name: Scalars['String']['output'];
+  /** Record field that keys records on the bus. */
+  partitioning: Scalars['String']['output'];
+  retentionDays: Scalars['Int']['output'];
+  /** The silver table its records are promoted to, if any (e.g. `silver.events`). */
+  silverTable: Maybe<Scalars['String']['output']>;
   topic: Scalars['String']['output'];
+  /** `api`, `stream`, `cdc`, `batch` or `file`. */
   type: Scalars['String']['output'];
+};
+
+
+/** A source registered in the platform's source registry (`ingest/sources.yaml`). */
+export type DataSourceExecutionsArgs = {
+  first?: InputMaybe<Scalars['Int']['input']>;
 };
 
 /** A destination (lakehouse table `destinations`). */
@@ -257,10 +284,16 @@ export type Interval =
   | 'month'
   | 'week';
 
+/** A lineage edge between nodes named `source:<id>`, `topic:<name>` or `table:<schema.table>`. */
 export type LineageEdge = {
   __typename?: 'LineageEdge';
   from: Scalars['String']['output'];
+  /** `publish`, `land`, `clean`, `quarantine` or `aggregate`. */
   kind: Scalars['String']['output'];
+  lastRunAt: Maybe<Scalars['DateTime']['output']>;
+  /** Records moved along the edge by all runs so far (0: declared, not yet run). */
+  records: Scalars['Float']['output'];
+  sourceId: Maybe<Scalars['ID']['output']>;
   to: Scalars['String']['output'];
 };
 
@@ -278,6 +311,19 @@ export type Mutation = {
    * publishes nothing twice.
    */
   ingestEvents: IngestBatchResult;
+  /**
+   * Publish records of any registered source (see `platform.dataSources`), e.g. CDC changes,
+   * clickstream or weather observations: each record is a JSON object in the shape of the
+   * source's contract without the fields the gateway sets (`eventId`, `ingestedAt`, `sourceId`,
+   * `contractVersion`). Per-item results as for `ingestEvents`; with `idempotencyKey`, item i
+   * uses `<idempotencyKey>:<i>`.
+   */
+  ingestRecords: IngestBatchResult;
+  /**
+   * Runs a medallion pass now (bronze, silver, gold) and answers with its layer runs once it has
+   * finished. Only where the gateway runs the embedded medallion.
+   */
+  runPipeline: Array<PipelineRun>;
 };
 
 
@@ -294,6 +340,14 @@ export type MutationIngestEventsArgs = {
   inputs: Array<EventInput>;
 };
 
+
+/** Writes: events published to the ingestion topics that feed the medallion jobs. */
+export type MutationIngestRecordsArgs = {
+  idempotencyKey?: InputMaybe<Scalars['String']['input']>;
+  records: Array<Scalars['JSON']['input']>;
+  source: Scalars['ID']['input'];
+};
+
 /** Relay connection page information. */
 export type PageInfo = {
   __typename?: 'PageInfo';
@@ -303,34 +357,85 @@ export type PageInfo = {
   startCursor: Maybe<Scalars['String']['output']>;
 };
 
-/** One run of a medallion step. */
+/** One run of one medallion layer (`bronze`, `silver` or `gold`). The layers of one pass share a `batchId`. */
 export type PipelineRun = {
   __typename?: 'PipelineRun';
+  batchId: Scalars['ID']['output'];
+  durationMs: Maybe<Scalars['Float']['output']>;
   error: Maybe<Scalars['String']['output']>;
   finishedAt: Maybe<Scalars['DateTime']['output']>;
   id: Scalars['ID']['output'];
   layer: Scalars['String']['output'];
   recordsIn: Scalars['Int']['output'];
   recordsOut: Scalars['Int']['output'];
+  /** Records refused by the layer's rules (silver: quarantined; bronze: claimed by no source). */
   recordsRejected: Scalars['Int']['output'];
+  /** Per source: what this run read and wrote. */
+  sources: Maybe<Array<SourceExecution>>;
   startedAt: Scalars['DateTime']['output'];
   status: RunStatus;
+  trigger: RunTrigger;
 };
 
 /** The platform's own metadata. */
 export type Platform = {
   __typename?: 'Platform';
+  /** Latest quality of every table, and of every source's rows in it; or of one table. */
   dataQuality: Maybe<Array<DataQuality>>;
   dataSources: Array<DataSource>;
-  lineage: Array<LineageEdge>;
+  lineage: Maybe<Array<LineageEdge>>;
   pipelineRuns: Maybe<Array<PipelineRun>>;
+  quarantine: Maybe<Array<QuarantinedRecord>>;
+  /** Per-source execution metrics, newest first. */
+  sourceExecutions: Maybe<Array<SourceExecution>>;
   tables: Maybe<Array<TableInfo>>;
+};
+
+
+/** The platform's own metadata. */
+export type PlatformDataQualityArgs = {
+  table?: InputMaybe<Scalars['String']['input']>;
 };
 
 
 /** The platform's own metadata. */
 export type PlatformPipelineRunsArgs = {
   first?: InputMaybe<Scalars['Int']['input']>;
+  layer?: InputMaybe<Scalars['String']['input']>;
+  status?: InputMaybe<RunStatus>;
+};
+
+
+/** The platform's own metadata. */
+export type PlatformQuarantineArgs = {
+  first?: InputMaybe<Scalars['Int']['input']>;
+  rule?: InputMaybe<Scalars['String']['input']>;
+  sourceId?: InputMaybe<Scalars['ID']['input']>;
+};
+
+
+/** The platform's own metadata. */
+export type PlatformSourceExecutionsArgs = {
+  first?: InputMaybe<Scalars['Int']['input']>;
+  sourceId?: InputMaybe<Scalars['ID']['input']>;
+};
+
+/** A record the silver step refused, with the business rule it failed. Also sent to the dead-letter topic. */
+export type QuarantinedRecord = {
+  __typename?: 'QuarantinedRecord';
+  bronzeTable: Scalars['String']['output'];
+  /** True once it is on the dead-letter topic. */
+  deadLettered: Scalars['Boolean']['output'];
+  eventId: Maybe<Scalars['ID']['output']>;
+  quarantinedAt: Scalars['DateTime']['output'];
+  reason: Scalars['String']['output'];
+  /** The record as published. */
+  record: Maybe<Scalars['JSON']['output']>;
+  /** E.g. `known_tour`, `non_negative_amount`, `known_region`, `not_in_future`, `required_fields`. */
+  rule: Scalars['String']['output'];
+  runId: Scalars['ID']['output'];
+  sourceId: Maybe<Scalars['ID']['output']>;
+  targetTable: Scalars['String']['output'];
 };
 
 /**
@@ -544,6 +649,17 @@ export type RunStatus =
   | 'RUNNING'
   | 'SUCCESS';
 
+/** What started a medallion run. */
+export type RunTrigger =
+  /** New records on the bus (debounced). */
+  | 'EVENTS'
+  /** `runPipeline`. */
+  | 'MANUAL'
+  /** The schedule (`MEDALLION_INTERVAL_MS`). */
+  | 'SCHEDULE'
+  /** The gateway's start. */
+  | 'START';
+
 /** Filters for event search. */
 export type SearchInput = {
   eventTypes?: InputMaybe<Array<EventType>>;
@@ -558,6 +674,20 @@ export type SearchInput = {
   userId?: InputMaybe<Scalars['ID']['input']>;
 };
 
+/** One source's part in a layer run. */
+export type SourceExecution = {
+  __typename?: 'SourceExecution';
+  finishedAt: Scalars['DateTime']['output'];
+  layer: Scalars['String']['output'];
+  recordsIn: Scalars['Int']['output'];
+  recordsOut: Scalars['Int']['output'];
+  recordsRejected: Scalars['Int']['output'];
+  runId: Scalars['ID']['output'];
+  sourceId: Scalars['ID']['output'];
+  startedAt: Scalars['DateTime']['output'];
+  targetTable: Scalars['String']['output'];
+};
+
 /** Live streams over graphql-ws on the same path as queries. */
 export type Subscription = {
   __typename?: 'Subscription';
@@ -566,7 +696,7 @@ export type Subscription = {
    * `Event.offset` seen earlier), first replays every matching event published after it.
    */
   eventIngested: Event;
-  /** Each medallion run as it finishes. */
+  /** Each medallion layer run as it finishes. */
   pipelineRunFinished: PipelineRun;
 };
 
@@ -829,7 +959,7 @@ export type ResolversTypes = {
   BackendRole: null;
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
   Coordinates: ResolverTypeWrapper<Coordinates>;
-  DataQuality: ResolverTypeWrapper<DataQuality>;
+  DataQuality: ResolverTypeWrapper<DataQualityRow>;
   DataSource: ResolverTypeWrapper<Source>;
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
   Destination: ResolverTypeWrapper<DestinationRow>;
@@ -857,17 +987,20 @@ export type ResolversTypes = {
   Int: ResolverTypeWrapper<Scalars['Int']['output']>;
   Interval: null;
   JSON: ResolverTypeWrapper<Scalars['JSON']['output']>;
-  LineageEdge: ResolverTypeWrapper<LineageEdge>;
+  LineageEdge: ResolverTypeWrapper<LineageRow>;
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
   PageInfo: ResolverTypeWrapper<PageInfo>;
   PipelineRun: ResolverTypeWrapper<PipelineRunRecord>;
   Platform: ResolverTypeWrapper<PlatformRef>;
+  QuarantinedRecord: ResolverTypeWrapper<QuarantinedRow>;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
   Recommendation: ResolverTypeWrapper<RecommendationRow>;
   RegionalStats: ResolverTypeWrapper<RegionalStats>;
   RevenuePoint: ResolverTypeWrapper<RevenuePoint>;
   RunStatus: RunStatus;
+  RunTrigger: RunTrigger;
   SearchInput: SearchInput;
+  SourceExecution: ResolverTypeWrapper<SourceExecutionRow>;
   String: ResolverTypeWrapper<Scalars['String']['output']>;
   Subscription: ResolverTypeWrapper<Record<PropertyKey, never>>;
   TableInfo: ResolverTypeWrapper<TableInfoRow>;
@@ -893,7 +1026,7 @@ export type ResolversParentTypes = {
   BackendHealth: BackendHealth;
   Boolean: Scalars['Boolean']['output'];
   Coordinates: Coordinates;
-  DataQuality: DataQuality;
+  DataQuality: DataQualityRow;
   DataSource: Source;
   DateTime: Scalars['DateTime']['output'];
   Destination: DestinationRow;
@@ -918,16 +1051,18 @@ export type ResolversParentTypes = {
   IngestRejection: IngestRejection;
   Int: Scalars['Int']['output'];
   JSON: Scalars['JSON']['output'];
-  LineageEdge: LineageEdge;
+  LineageEdge: LineageRow;
   Mutation: Record<PropertyKey, never>;
   PageInfo: PageInfo;
   PipelineRun: PipelineRunRecord;
   Platform: PlatformRef;
+  QuarantinedRecord: QuarantinedRow;
   Query: Record<PropertyKey, never>;
   Recommendation: RecommendationRow;
   RegionalStats: RegionalStats;
   RevenuePoint: RevenuePoint;
   SearchInput: SearchInput;
+  SourceExecution: SourceExecutionRow;
   String: Scalars['String']['output'];
   Subscription: Record<PropertyKey, never>;
   TableInfo: TableInfoRow;
@@ -972,6 +1107,8 @@ export type DataQualityResolvers<ContextType = GatewayContext, ParentType extend
   measuredAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   overallScore?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
   rowCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  runId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  sourceId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
   table?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   uniqueness?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
   validity?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
@@ -980,9 +1117,15 @@ export type DataQualityResolvers<ContextType = GatewayContext, ParentType extend
 export type DataSourceResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['DataSource'] = ResolversParentTypes['DataSource']> = {
   bronzeTable?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   contract?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  contractVersion?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   enabled?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  eventTypes?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
+  executions?: Resolver<Maybe<Array<ResolversTypes['SourceExecution']>>, ParentType, ContextType, RequireFields<DataSourceExecutionsArgs, 'first'>>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  partitioning?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  retentionDays?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  silverTable?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   topic?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   type?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 };
@@ -1098,12 +1241,17 @@ export interface JsonScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes
 export type LineageEdgeResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['LineageEdge'] = ResolversParentTypes['LineageEdge']> = {
   from?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   kind?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  lastRunAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  records?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+  sourceId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
   to?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 };
 
 export type MutationResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = {
   ingestEvent?: Resolver<ResolversTypes['IngestReceipt'], ParentType, ContextType, RequireFields<MutationIngestEventArgs, 'input'>>;
   ingestEvents?: Resolver<ResolversTypes['IngestBatchResult'], ParentType, ContextType, RequireFields<MutationIngestEventsArgs, 'inputs'>>;
+  ingestRecords?: Resolver<ResolversTypes['IngestBatchResult'], ParentType, ContextType, RequireFields<MutationIngestRecordsArgs, 'records' | 'source'>>;
+  runPipeline?: Resolver<Array<ResolversTypes['PipelineRun']>, ParentType, ContextType>;
 };
 
 export type PageInfoResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['PageInfo'] = ResolversParentTypes['PageInfo']> = {
@@ -1114,6 +1262,8 @@ export type PageInfoResolvers<ContextType = GatewayContext, ParentType extends R
 };
 
 export type PipelineRunResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['PipelineRun'] = ResolversParentTypes['PipelineRun']> = {
+  batchId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  durationMs?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
   error?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   finishedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
@@ -1121,16 +1271,33 @@ export type PipelineRunResolvers<ContextType = GatewayContext, ParentType extend
   recordsIn?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   recordsOut?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   recordsRejected?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  sources?: Resolver<Maybe<Array<ResolversTypes['SourceExecution']>>, ParentType, ContextType>;
   startedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   status?: Resolver<ResolversTypes['RunStatus'], ParentType, ContextType>;
+  trigger?: Resolver<ResolversTypes['RunTrigger'], ParentType, ContextType>;
 };
 
 export type PlatformResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['Platform'] = ResolversParentTypes['Platform']> = {
-  dataQuality?: Resolver<Maybe<Array<ResolversTypes['DataQuality']>>, ParentType, ContextType>;
+  dataQuality?: Resolver<Maybe<Array<ResolversTypes['DataQuality']>>, ParentType, ContextType, Partial<PlatformDataQualityArgs>>;
   dataSources?: Resolver<Array<ResolversTypes['DataSource']>, ParentType, ContextType>;
-  lineage?: Resolver<Array<ResolversTypes['LineageEdge']>, ParentType, ContextType>;
+  lineage?: Resolver<Maybe<Array<ResolversTypes['LineageEdge']>>, ParentType, ContextType>;
   pipelineRuns?: Resolver<Maybe<Array<ResolversTypes['PipelineRun']>>, ParentType, ContextType, RequireFields<PlatformPipelineRunsArgs, 'first'>>;
+  quarantine?: Resolver<Maybe<Array<ResolversTypes['QuarantinedRecord']>>, ParentType, ContextType, RequireFields<PlatformQuarantineArgs, 'first'>>;
+  sourceExecutions?: Resolver<Maybe<Array<ResolversTypes['SourceExecution']>>, ParentType, ContextType, RequireFields<PlatformSourceExecutionsArgs, 'first'>>;
   tables?: Resolver<Maybe<Array<ResolversTypes['TableInfo']>>, ParentType, ContextType>;
+};
+
+export type QuarantinedRecordResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['QuarantinedRecord'] = ResolversParentTypes['QuarantinedRecord']> = {
+  bronzeTable?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  deadLettered?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  eventId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  quarantinedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  reason?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  record?: Resolver<Maybe<ResolversTypes['JSON']>, ParentType, ContextType>;
+  rule?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  runId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  sourceId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  targetTable?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 };
 
 export type QueryResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = {
@@ -1170,6 +1337,18 @@ export type RevenuePointResolvers<ContextType = GatewayContext, ParentType exten
   bookings?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   bucket?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   revenue?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+};
+
+export type SourceExecutionResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['SourceExecution'] = ResolversParentTypes['SourceExecution']> = {
+  finishedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  layer?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  recordsIn?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  recordsOut?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  recordsRejected?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  runId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  sourceId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  startedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  targetTable?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 };
 
 export type SubscriptionResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['Subscription'] = ResolversParentTypes['Subscription']> = {
@@ -1304,10 +1483,12 @@ export type Resolvers<ContextType = GatewayContext> = {
   PageInfo?: PageInfoResolvers<ContextType>;
   PipelineRun?: PipelineRunResolvers<ContextType>;
   Platform?: PlatformResolvers<ContextType>;
+  QuarantinedRecord?: QuarantinedRecordResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
   Recommendation?: RecommendationResolvers<ContextType>;
   RegionalStats?: RegionalStatsResolvers<ContextType>;
   RevenuePoint?: RevenuePointResolvers<ContextType>;
+  SourceExecution?: SourceExecutionResolvers<ContextType>;
   Subscription?: SubscriptionResolvers<ContextType>;
   TableInfo?: TableInfoResolvers<ContextType>;
   TableSnapshot?: TableSnapshotResolvers<ContextType>;

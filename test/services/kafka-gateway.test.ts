@@ -1,3 +1,5 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -5,7 +7,9 @@ import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { startKafkaMock } from '../helpers/kafka-mock.ts';
 import { describeWithPeer } from '../helpers/peers.ts';
 
-describeWithPeer('gateway with KAFKA_BROKERS', 'kcat', 'kcat', () => {
+const execFileAsync = promisify(execFile);
+
+describeWithPeer('gateway with KAFKA_BROKERS', 'kcat', 'kcat', (kcat) => {
   let kafka: Awaited<ReturnType<typeof startKafkaMock>>;
   let gw: TestGateway;
   let client: Client;
@@ -47,4 +51,29 @@ describeWithPeer('gateway with KAFKA_BROKERS', 'kcat', 'kcat', () => {
     );
     expect(again.body.data?.ingestEvent).toEqual({ eventId: body.data!.ingestEvent.eventId, duplicate: true });
   }, 30_000);
+
+  it('runs the medallion from Kafka: good records reach silver and gold, bad ones the quarantine and the dead-letter topic', async () => {
+    const userId = 'USER-KAFKA-MEDALLION';
+    const { body } = await gw.request<{ ingestEvents: { accepted: number } }>(
+      `mutation { ingestEvents(inputs: [
+         { eventType: BOOKING, userId: "${userId}", tourId: "TOUR0002", amount: 250, currency: "USD" },
+         { eventType: VIEW, userId: "${userId}", tourId: "TOUR-UNKNOWN" }
+       ]) { accepted } }`,
+    );
+    expect(body.data?.ingestEvents.accepted).toBe(2);
+    await gw.gateway.services.pipeline!.settle();
+    const { body: after } = await gw.request<{
+      user: { profile: { totalBookings: number; totalSpend: number } };
+      platform: { quarantine: { rule: string; sourceId: string; deadLettered: boolean }[] };
+    }>(`{ user(id: "${userId}") { profile { totalBookings totalSpend } } platform { quarantine(first: 5, rule: "known_tour") { rule sourceId deadLettered } } }`);
+    expect(after.errors).toBeUndefined();
+    expect(after.data!.user.profile).toEqual({ totalBookings: 1, totalSpend: 250 });
+    expect(after.data!.platform.quarantine).toContainEqual({ rule: 'known_tour', sourceId: 'gateway_user_events', deadLettered: true });
+    // The dead letter is a Kafka record too: read the topic back from its start with kcat.
+    const { stdout } = await execFileAsync(kcat, ['-b', kafka.brokers.join(','), '-C', '-t', 'topic_dead_letter', '-o', 'beginning', '-e', '-J', '-q'], {
+      timeout: 10_000,
+    });
+    const letters = stdout.trim().split('\n').map((line) => JSON.parse((JSON.parse(line) as { payload: string }).payload) as { rule: string; sourceId: string });
+    expect(letters).toContainEqual(expect.objectContaining({ rule: 'known_tour', sourceId: 'gateway_user_events' }));
+  }, 60_000);
 });

@@ -282,7 +282,8 @@ export function describeQuerySuite(label: string, start: () => Promise<TestGatew
           platform: { dataSources: { id: string; topic: string }[]; lineage: { from: string; to: string }[]; tables: { name: string; rowCount: number }[]; dataQuality: { table: string; overallScore: number }[] };
         }>('{ platform { dataSources { id topic } lineage { from to } tables { name rowCount } dataQuality { table overallScore } } }');
         const platform = body.data!.platform;
-        expect(platform.dataSources.map((s) => s.topic)).toEqual(['topic_booking_events', 'topic_user_events']);
+        expect(platform.dataSources.map((s) => s.id)).toEqual(['gateway_bookings', 'gateway_user_events', 'mobile_app_events', 'web_clickstream', 'oltp_cdc', 'weather_api', 'tourism_info_api', 'tour_catalogue']);
+        expect(platform.dataSources.map((s) => s.topic)).toContain('topic_cdc_changes');
         expect(platform.lineage).toContainEqual({ from: 'topic:topic_booking_events', to: 'table:bronze.booking_events' });
         expect(platform.tables.find((t) => t.name === 'silver.tours')?.rowCount).toBeGreaterThan(0);
         for (const q of platform.dataQuality) expect(q.overallScore).toBeGreaterThan(0.9);

@@ -151,6 +151,7 @@ export async function createEmbeddedLog(options: EmbeddedLogOptions): Promise<Bu
 
   return {
     adapter: 'embedded',
+    startCursor: '-1',
     publish(records) {
       if (closed) return Promise.reject(new BackendError({ role: 'bus', adapter: 'embedded', message: 'the bus is closed' }));
       if (records.length === 0) return Promise.resolve([]);

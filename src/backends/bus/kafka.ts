@@ -3,7 +3,7 @@ import { Kafka, Partitioners, logLevel as KafkaJsLevel } from 'kafkajs';
 import type { Consumer, IHeaders, logCreator, Message, PartitionMetadata, Producer } from 'kafkajs';
 import { BackendError, userInputError } from '../../errors.ts';
 import { probeHealth } from '../health.ts';
-import { decodeCursor, LogOrderBuffer, mergeInLogOrder, PositionTracker, type Ordered, type Positions } from './kafka-cursor.ts';
+import { decodeCursor, encodeCursor, LogOrderBuffer, mergeInLogOrder, PositionTracker, type Ordered, type Positions } from './kafka-cursor.ts';
 import { openKafkaWire, partitionKey, type FetchedRecord, type PartitionRange } from './kafka-wire.ts';
 import type { BusPort, BusRecord, LogEntry, PublishAck } from './port.ts';
 
@@ -652,6 +652,8 @@ export async function createKafkaBus(options: KafkaBusOptions): Promise<KafkaBus
 
   return {
     adapter: ADAPTER,
+    // Every partition from its first record (time 0: nothing published before it is left out).
+    startCursor: encodeCursor({ time: 0, positions: new Map() }),
     capabilities,
     publish(records) {
       return enqueue(

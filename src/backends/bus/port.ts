@@ -40,6 +40,8 @@ export interface LogEntry {
 /** The bus role: durable publish, live tail and replay from a position. */
 export interface BusPort extends Lifecycle {
   readonly adapter: string;
+  /** The position before the first record: `readAfter(startCursor)` reads the log from its start. */
+  readonly startCursor: string;
   /**
    * Publishes records; resolves, in input order, only once every record is durable. Rejects
    * (with `BackendError`) when the write could not be made durable: nothing is acknowledged.

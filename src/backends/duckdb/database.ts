@@ -50,7 +50,11 @@ export class DuckDbDatabase {
     if (options.file !== ':memory:') await mkdir(path.dirname(options.file), { recursive: true });
     // DuckDB sizes its pool by the machine's cores, ignoring the CPU set the process may run on.
     const threads = options.threads ?? availableParallelism();
-    const instance = await DuckDBInstance.create(options.file, { threads: String(threads) });
+    // Statistics propagation folds a constant filter the table's statistics exclude (e.g. any
+    // `x = 'k'` on a table that was empty) into an empty result at prepare time, and a prepared
+    // statement keeps that plan after rows arrive: the statement cache would answer stale empty
+    // results. Off, every cached statement stays correct as data changes.
+    const instance = await DuckDBInstance.create(options.file, { threads: String(threads), disabled_optimizers: 'statistics_propagation' });
     const readers: DuckDBConnection[] = [];
     for (let i = 0; i < (options.readConnections ?? 4); i += 1) readers.push(await instance.connect());
     const writer = await instance.connect();

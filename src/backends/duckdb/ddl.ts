@@ -104,6 +104,112 @@ CREATE TABLE IF NOT EXISTS platform.demo_data (
   built_at TIMESTAMP NOT NULL
 );
 
+-- Silver events are enriched with their tour's destination and category (older files gain the columns).
+ALTER TABLE silver.events ADD COLUMN IF NOT EXISTS destination_id VARCHAR;
+ALTER TABLE silver.events ADD COLUMN IF NOT EXISTS tour_category VARCHAR;
+-- Order in which the medallion promoted rows (NULL for rows loaded otherwise): gold's watermark.
+ALTER TABLE silver.events ADD COLUMN IF NOT EXISTS promoted_seq BIGINT;
+
+-- Records the silver step refused, with the business rule they failed (also sent to the DLQ topic).
+CREATE TABLE IF NOT EXISTS silver.quarantine (
+  event_id VARCHAR,
+  source_id VARCHAR,
+  bronze_table VARCHAR NOT NULL,
+  target_table VARCHAR NOT NULL,
+  rule VARCHAR NOT NULL,
+  reason VARCHAR NOT NULL,
+  record VARCHAR NOT NULL,
+  run_id VARCHAR NOT NULL,
+  quarantined_at TIMESTAMP NOT NULL,
+  dead_lettered BOOLEAN NOT NULL DEFAULT false
+);
+
+-- Gold: what the gateway's profiles and recommendations read, refreshed per run for the keys it touched.
+CREATE TABLE IF NOT EXISTS gold.user_360 (
+  user_id VARCHAR PRIMARY KEY,
+  home_region VARCHAR,
+  total_events BIGINT NOT NULL,
+  total_bookings BIGINT NOT NULL,
+  total_spend DOUBLE NOT NULL,
+  average_booking_value DOUBLE NOT NULL,
+  favourite_region VARCHAR,
+  favourite_category VARCHAR,
+  last_booking_at TIMESTAMP,
+  last_event_at TIMESTAMP,
+  updated_at TIMESTAMP NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS gold.booking_metrics (
+  metric_date DATE NOT NULL,
+  region VARCHAR NOT NULL,
+  bookings BIGINT NOT NULL,
+  cancellations BIGINT NOT NULL,
+  revenue DOUBLE NOT NULL,
+  average_amount DOUBLE NOT NULL,
+  unique_customers BIGINT NOT NULL,
+  updated_at TIMESTAMP NOT NULL,
+  PRIMARY KEY (metric_date, region)
+);
+
+-- One row per user and feature (feature: region, category, booked_tour, price): long, so any
+-- number of regions or categories fits and a user's rows are replaced as a unit.
+CREATE TABLE IF NOT EXISTS gold.recommendation_features (
+  user_id VARCHAR NOT NULL,
+  feature VARCHAR NOT NULL,
+  feature_value VARCHAR NOT NULL,
+  weight DOUBLE NOT NULL,
+  updated_at TIMESTAMP NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS gold.tourism_analytics (
+  tour_id VARCHAR PRIMARY KEY,
+  region VARCHAR NOT NULL,
+  destination_id VARCHAR,
+  category VARCHAR NOT NULL,
+  views BIGINT NOT NULL,
+  clicks BIGINT NOT NULL,
+  bookings BIGINT NOT NULL,
+  cancellations BIGINT NOT NULL,
+  revenue DOUBLE NOT NULL,
+  conversion_rate DOUBLE NOT NULL,
+  rating DOUBLE,
+  updated_at TIMESTAMP NOT NULL
+);
+
+-- Run metadata: what every medallion run did, per source, to quality and to lineage.
+ALTER TABLE platform.pipeline_runs ADD COLUMN IF NOT EXISTS batch_id VARCHAR;
+ALTER TABLE platform.pipeline_runs ADD COLUMN IF NOT EXISTS run_trigger VARCHAR;
+
+CREATE TABLE IF NOT EXISTS platform.source_executions (
+  run_id VARCHAR NOT NULL,
+  batch_id VARCHAR NOT NULL,
+  source_id VARCHAR NOT NULL,
+  layer VARCHAR NOT NULL,
+  target_table VARCHAR NOT NULL,
+  records_in BIGINT NOT NULL,
+  records_out BIGINT NOT NULL,
+  records_rejected BIGINT NOT NULL,
+  started_at TIMESTAMP NOT NULL,
+  finished_at TIMESTAMP NOT NULL
+);
+
+ALTER TABLE platform.data_quality ADD COLUMN IF NOT EXISTS source_id VARCHAR;
+ALTER TABLE platform.data_quality ADD COLUMN IF NOT EXISTS run_id VARCHAR;
+
+CREATE TABLE IF NOT EXISTS platform.data_lineage (
+  from_node VARCHAR NOT NULL,
+  to_node VARCHAR NOT NULL,
+  kind VARCHAR NOT NULL,
+  source_id VARCHAR,
+  records BIGINT NOT NULL,
+  last_run_id VARCHAR,
+  last_run_at TIMESTAMP,
+  PRIMARY KEY (from_node, to_node)
+);
+
+-- Resume positions: a bus cursor for landing, a bronze sequence for each downstream step.
+ALTER TABLE platform.watermarks ADD COLUMN IF NOT EXISTS position VARCHAR;
+
 -- Analytics reads its own schema; embedded, it is a view over the silver events, so what the
 -- medallion promotes is visible to analytics at once (ClickHouse loads the same rows).
 CREATE OR REPLACE VIEW analytics.events AS

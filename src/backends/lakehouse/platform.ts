@@ -1,20 +1,38 @@
-import type { PipelineRunRecord } from '../../../ingest/medallion/silver-events.ts';
+import type { PipelineRunRecord } from '../../../ingest/medallion/runs.ts';
+import { GOLD_TABLES } from '../../../ingest/medallion/gold.ts';
 import type { SourceRegistry } from '../../../ingest/registry.ts';
 import { limit, placeholders, type QueryOptions, type SqlEngine } from '../sql/port.ts';
 
-/** Platform metadata reads (pipeline runs, data quality, lineage, tables). */
+/** Platform metadata reads (pipeline runs, source executions, data quality, lineage, quarantine, tables). */
 
-export async function pipelineRuns(engine: SqlEngine, first: number, options?: QueryOptions): Promise<PipelineRunRecord[]> {
+export async function pipelineRuns(
+  engine: SqlEngine,
+  args: { first: number; layer?: string | null; status?: string | null },
+  options?: QueryOptions,
+): Promise<PipelineRunRecord[]> {
+  const where: string[] = [];
+  const params: string[] = [];
+  if (args.layer) {
+    where.push('layer = ?');
+    params.push(args.layer);
+  }
+  if (args.status) {
+    where.push('status = ?');
+    params.push(args.status);
+  }
   const rows = await engine.query(
-    `SELECT run_id, layer, status, started_at, finished_at, records_in, records_out, records_rejected, error
-     FROM platform.pipeline_runs ORDER BY started_at DESC, run_id ${limit(first)}`,
-    [],
+    `SELECT run_id, batch_id, layer, status, run_trigger, started_at, finished_at, records_in, records_out, records_rejected, error
+     FROM platform.pipeline_runs ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
+     ORDER BY started_at DESC, run_id ${limit(args.first)}`,
+    params,
     options,
   );
   return rows.map((row) => ({
     id: String(row['run_id']),
+    batchId: String(row['batch_id'] ?? row['run_id']),
     layer: String(row['layer']),
     status: String(row['status']) as PipelineRunRecord['status'],
+    trigger: String(row['run_trigger'] ?? 'EVENTS') as PipelineRunRecord['trigger'],
     startedAt: row['started_at'] as Date,
     finishedAt: (row['finished_at'] as Date | null) ?? null,
     recordsIn: Number(row['records_in']),
@@ -24,69 +42,196 @@ export async function pipelineRuns(engine: SqlEngine, first: number, options?: Q
   }));
 }
 
-/**
- * Quality of the silver tables, measured now: completeness (share of required columns filled),
- * uniqueness (distinct keys / rows) and validity (share of rows passing the business rules:
- * non-negative amounts, known tours, two-letter regions, no future timestamps).
- */
-export async function qualityOf(engine: SqlEngine, options?: QueryOptions) {
-  const [events] = await engine.query(
-    `SELECT count(*) AS n,
-       count(DISTINCT event_id) AS distinct_ids,
-       avg((CASE WHEN user_id IS NULL THEN 0 ELSE 1 END + CASE WHEN occurred_at IS NULL THEN 0 ELSE 1 END
-            + CASE WHEN source IS NULL THEN 0 ELSE 1 END
-            + CASE WHEN event_type = 'search' OR tour_id IS NOT NULL THEN 1 ELSE 0 END) / 4.0) AS completeness,
-       avg(CASE WHEN (amount IS NULL OR amount >= 0)
-                 AND (tour_id IS NULL OR tour_id IN (SELECT tour_id FROM silver.tours))
-                 AND (region IS NULL OR length(region) = 2)
-                 AND occurred_at <= current_timestamp THEN 1.0 ELSE 0.0 END) AS validity
-     FROM silver.events`,
-    [],
-    options,
-  );
-  const [tours] = await engine.query(
-    `SELECT count(*) AS n, count(DISTINCT tour_id) AS distinct_ids,
-       avg((CASE WHEN description IS NULL THEN 0 ELSE 1 END + CASE WHEN rating IS NULL THEN 0 ELSE 1 END
-            + CASE WHEN destination_id IS NULL THEN 0 ELSE 1 END) / 3.0) AS completeness,
-       avg(CASE WHEN price >= 0 AND duration_days > 0 AND (rating IS NULL OR rating BETWEEN 0 AND 5) THEN 1.0 ELSE 0.0 END) AS validity
-     FROM silver.tours`,
-    [],
-    options,
-  );
-  const measuredAt = new Date();
-  return [
-    ['silver.events', events],
-    ['silver.tours', tours],
-  ].map(([table, row]) => {
-    const r = row as Record<string, unknown> | undefined;
-    const rowCount = Number(r?.['n'] ?? 0);
-    const completeness = Number(r?.['completeness'] ?? 1);
-    const uniqueness = rowCount === 0 ? 1 : Number(r?.['distinct_ids'] ?? 0) / rowCount;
-    const validity = Number(r?.['validity'] ?? 1);
-    const round = (x: number) => Math.round(x * 10_000) / 10_000;
-    return {
-      table: String(table),
-      measuredAt,
-      rowCount,
-      completeness: round(completeness),
-      uniqueness: round(uniqueness),
-      validity: round(validity),
-      overallScore: round((completeness + uniqueness + validity) / 3),
-    };
-  });
+/** A source's part in a layer run, as `platform.sourceExecutions` shows it. */
+export interface SourceExecutionRow {
+  runId: string;
+  sourceId: string;
+  layer: string;
+  targetTable: string;
+  recordsIn: number;
+  recordsOut: number;
+  recordsRejected: number;
+  startedAt: Date;
+  finishedAt: Date;
 }
 
-/** Lineage from the source registry: source → topic → bronze table → silver → analytics. */
-export function lineageOf(registry: SourceRegistry) {
-  const edges: { from: string; to: string; kind: string }[] = [];
+/** Per-source execution metrics, newest first; for the given runs, or for one source. */
+export async function sourceExecutions(
+  engine: SqlEngine,
+  args: { first: number; sourceId?: string | null; runIds?: readonly string[] },
+  options?: QueryOptions,
+): Promise<SourceExecutionRow[]> {
+  const where: string[] = [];
+  const params: string[] = [];
+  if (args.sourceId) {
+    where.push('source_id = ?');
+    params.push(args.sourceId);
+  }
+  if (args.runIds) {
+    if (args.runIds.length === 0) return [];
+    where.push(`run_id IN (${placeholders(args.runIds.length)})`);
+    params.push(...args.runIds);
+  }
+  const rows = await engine.query(
+    `SELECT run_id, source_id, layer, target_table, records_in, records_out, records_rejected, started_at, finished_at
+     FROM platform.source_executions ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
+     ORDER BY started_at DESC, run_id, source_id ${limit(args.runIds ? 10_000 : args.first)}`,
+    params,
+    options,
+  );
+  return rows.map((row) => ({
+    runId: String(row['run_id']),
+    sourceId: String(row['source_id']),
+    layer: String(row['layer']),
+    targetTable: String(row['target_table']),
+    recordsIn: Number(row['records_in']),
+    recordsOut: Number(row['records_out']),
+    recordsRejected: Number(row['records_rejected']),
+    startedAt: row['started_at'] as Date,
+    finishedAt: row['finished_at'] as Date,
+  }));
+}
+
+/** A recorded quality measure. */
+export interface DataQualityRow {
+  table: string;
+  sourceId: string | null;
+  runId: string | null;
+  measuredAt: Date;
+  rowCount: number;
+  completeness: number;
+  uniqueness: number;
+  validity: number;
+  overallScore: number;
+}
+
+/**
+ * The latest recorded quality of every table (whole table, `sourceId` null) and of every
+ * source's rows in a table, as the medallion runs measured them; optionally of one table.
+ */
+export async function latestQuality(engine: SqlEngine, args: { table?: string | null } = {}, options?: QueryOptions): Promise<DataQualityRow[]> {
+  const rows = await engine.query(
+    `SELECT table_name, source_id, run_id, measured_at, row_count, completeness, uniqueness, validity, overall_score
+     FROM (
+       SELECT q.*, row_number() OVER (PARTITION BY table_name, coalesce(source_id, '') ORDER BY measured_at DESC, run_id DESC) AS newest
+       FROM platform.data_quality q ${args.table ? 'WHERE table_name = ?' : ''}
+     ) latest
+     WHERE newest = 1
+     ORDER BY table_name, coalesce(source_id, '')`,
+    args.table ? [args.table] : [],
+    options,
+  );
+  return rows.map((row) => ({
+    table: String(row['table_name']),
+    sourceId: row['source_id'] == null ? null : String(row['source_id']),
+    runId: row['run_id'] == null ? null : String(row['run_id']),
+    measuredAt: row['measured_at'] as Date,
+    rowCount: Number(row['row_count']),
+    completeness: Number(row['completeness']),
+    uniqueness: Number(row['uniqueness']),
+    validity: Number(row['validity']),
+    overallScore: Number(row['overall_score']),
+  }));
+}
+
+/** A lineage edge: declared by the registry, and with what the runs moved along it once they have. */
+export interface LineageRow {
+  from: string;
+  to: string;
+  kind: string;
+  sourceId: string | null;
+  records: number;
+  lastRunId: string | null;
+  lastRunAt: Date | null;
+}
+
+/**
+ * Lineage: the edges the registry declares (source → topic → bronze → silver, silver → gold),
+ * merged with the edges runs recorded and the records that moved along them.
+ */
+export async function lineageOf(engine: SqlEngine, registry: SourceRegistry, options?: QueryOptions): Promise<LineageRow[]> {
+  const edges = new Map<string, LineageRow>();
+  const declare = (from: string, to: string, kind: string, sourceId: string | null) =>
+    edges.set(`${from}>${to}`, { from, to, kind, sourceId, records: 0, lastRunId: null, lastRunAt: null });
   for (const source of registry.sources) {
     if (!source.enabled) continue;
-    edges.push({ from: `source:${source.sourceId}`, to: `topic:${source.topic}`, kind: 'publish' });
-    edges.push({ from: `topic:${source.topic}`, to: `table:${source.bronzeTable}`, kind: 'ingest' });
-    edges.push({ from: `table:${source.bronzeTable}`, to: 'table:silver.events', kind: 'clean' });
+    declare(`source:${source.sourceId}`, `topic:${source.topic}`, 'publish', source.sourceId);
+    declare(`topic:${source.topic}`, `table:${source.bronzeTable}`, 'land', source.sourceId);
+    if (source.silverTable) declare(`table:${source.bronzeTable}`, `table:${source.silverTable}`, 'clean', source.sourceId);
   }
-  edges.push({ from: 'table:silver.events', to: 'table:analytics.events', kind: 'serve' });
-  return edges;
+  for (const [gold, inputs] of Object.entries(GOLD_TABLES)) {
+    for (const input of inputs) declare(`table:${input}`, `table:${gold}`, 'aggregate', null);
+  }
+  const recorded = await engine.query(
+    'SELECT from_node, to_node, kind, source_id, records, last_run_id, last_run_at FROM platform.data_lineage',
+    [],
+    options,
+  );
+  for (const row of recorded) {
+    const from = String(row['from_node']);
+    const to = String(row['to_node']);
+    edges.set(`${from}>${to}`, {
+      from,
+      to,
+      kind: String(row['kind']),
+      sourceId: row['source_id'] == null ? null : String(row['source_id']),
+      records: Number(row['records']),
+      lastRunId: row['last_run_id'] == null ? null : String(row['last_run_id']),
+      lastRunAt: (row['last_run_at'] as Date | null) ?? null,
+    });
+  }
+  return [...edges.values()].sort((a, b) => a.from.localeCompare(b.from) || a.to.localeCompare(b.to));
+}
+
+/** A record the silver step refused. */
+export interface QuarantinedRow {
+  eventId: string | null;
+  sourceId: string | null;
+  bronzeTable: string;
+  targetTable: string;
+  rule: string;
+  reason: string;
+  record: string;
+  runId: string;
+  quarantinedAt: Date;
+  deadLettered: boolean;
+}
+
+/** Quarantined records, newest first, optionally of one source or rule. */
+export async function quarantined(
+  engine: SqlEngine,
+  args: { first: number; sourceId?: string | null; rule?: string | null },
+  options?: QueryOptions,
+): Promise<QuarantinedRow[]> {
+  const where: string[] = [];
+  const params: string[] = [];
+  if (args.sourceId) {
+    where.push('source_id = ?');
+    params.push(args.sourceId);
+  }
+  if (args.rule) {
+    where.push('rule = ?');
+    params.push(args.rule);
+  }
+  const rows = await engine.query(
+    `SELECT event_id, source_id, bronze_table, target_table, rule, reason, record, run_id, quarantined_at, dead_lettered
+     FROM silver.quarantine ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
+     ORDER BY quarantined_at DESC, event_id ${limit(args.first)}`,
+    params,
+    options,
+  );
+  return rows.map((row) => ({
+    eventId: row['event_id'] == null ? null : String(row['event_id']),
+    sourceId: row['source_id'] == null ? null : String(row['source_id']),
+    bronzeTable: String(row['bronze_table']),
+    targetTable: String(row['target_table']),
+    rule: String(row['rule']),
+    reason: String(row['reason']),
+    record: String(row['record']),
+    runId: String(row['run_id']),
+    quarantinedAt: row['quarantined_at'] as Date,
+    deadLettered: row['dead_lettered'] === true,
+  }));
 }
 
 /** The medallion schemas whose tables `platform.tables` lists. */

@@ -2,10 +2,11 @@ import type { RecommendationRow } from '../../domain.ts';
 import { placeholders, type QueryOptions, type SqlEngine } from '../sql/port.ts';
 
 /**
- * Ranks tours for users from what they did: the regions and categories they engaged with
- * (bookings weigh most), their usual price band, each tour's popularity and rating; tours a
- * user already booked are excluded. A user without activity gets the popular tours of their
- * home region. Three statements for any number of users.
+ * Ranks tours for users from the gold features the medallion keeps (`gold.recommendation_features`:
+ * the regions and categories a user engaged with, bookings weighing most, their tours booked
+ * and their price band; `gold.tourism_analytics`: each tour's bookings and rating). Tours a user
+ * already booked are excluded; a user without activity gets the popular tours of their home
+ * region. Three statements for any number of users.
  */
 export async function recommendTours(
   engine: SqlEngine,
@@ -13,21 +14,16 @@ export async function recommendTours(
   first: number,
   options?: QueryOptions,
 ): Promise<Map<string, RecommendationRow[]>> {
-  const [activity, users, tours] = await Promise.all([
+  const [features, users, tours] = await Promise.all([
     engine.query(
-      `SELECT e.user_id, t.tour_id, t.region, t.category, e.event_type, count(*) AS n, avg(e.amount) AS avg_amount
-       FROM silver.events e JOIN silver.tours t ON t.tour_id = e.tour_id
-       WHERE e.user_id IN (${placeholders(userIds.length)})
-       GROUP BY e.user_id, t.tour_id, t.region, t.category, e.event_type`,
+      `SELECT user_id, feature, feature_value, weight FROM gold.recommendation_features WHERE user_id IN (${placeholders(userIds.length)})`,
       userIds,
       options,
     ),
     engine.query(`SELECT user_id, home_region FROM silver.users WHERE user_id IN (${placeholders(userIds.length)})`, userIds, options),
     engine.query(
-      `SELECT t.tour_id, t.name, t.region, t.category, t.price, t.rating, coalesce(p.bookings, 0) AS bookings
-       FROM silver.tours t LEFT JOIN (
-         SELECT tour_id, count(*) AS bookings FROM silver.events WHERE event_type = 'booking' GROUP BY tour_id
-       ) p ON p.tour_id = t.tour_id`,
+      `SELECT t.tour_id, t.name, t.region, t.category, t.price, t.rating, coalesce(a.bookings, 0) AS bookings
+       FROM silver.tours t LEFT JOIN gold.tourism_analytics a ON a.tour_id = t.tour_id`,
       [],
       options,
     ),
@@ -41,26 +37,21 @@ export async function recommendTours(
     const regions = new Map<string, number>();
     const categories = new Map<string, number>();
     const booked = new Set<string>();
-    let spend = 0;
-    let bookings = 0;
-    for (const row of activity) {
+    let usualSpend: number | null = null;
+    for (const row of features) {
       if (row['user_id'] !== userId) continue;
-      const weight = WEIGHTS[String(row['event_type'])] ?? 0;
-      const n = Number(row['n']);
-      regions.set(String(row['region']), (regions.get(String(row['region'])) ?? 0) + weight * n);
-      categories.set(String(row['category']), (categories.get(String(row['category'])) ?? 0) + weight * n);
-      if (row['event_type'] === 'booking') {
-        booked.add(String(row['tour_id']));
-        bookings += n;
-        spend += Number(row['avg_amount'] ?? 0) * n;
-      }
+      const value = String(row['feature_value']);
+      const weight = Number(row['weight']);
+      if (row['feature'] === 'region') regions.set(value, weight);
+      else if (row['feature'] === 'category') categories.set(value, weight);
+      else if (row['feature'] === 'booked_tour') booked.add(value);
+      else if (row['feature'] === 'price_band') usualSpend = weight;
     }
     const regionTotal = sum(regions);
     const categoryTotal = sum(categories);
     const home = homeRegion.get(userId);
     const topRegion = top(regions);
     const topCategory = top(categories);
-    const usualSpend = bookings > 0 ? spend / bookings : null;
 
     const ranked = tours
       .filter((t) => !booked.has(String(t['tour_id'])))
@@ -90,8 +81,6 @@ export async function recommendTours(
   }
   return result;
 }
-
-const WEIGHTS: Record<string, number> = { booking: 5, review: 3, click: 2, view: 1, search: 1, cancel: -2 };
 
 function sum(map: Map<string, number>): number {
   let total = 0;

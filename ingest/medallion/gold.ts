@@ -1,0 +1,163 @@
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { run, scalar, timestampText } from './sql.ts';
+
+/** The gold tables, each with the silver tables it is built from (lineage). */
+export const GOLD_TABLES = {
+  'gold.user_360': ['silver.events', 'silver.users', 'silver.tours'],
+  'gold.booking_metrics': ['silver.events'],
+  'gold.recommendation_features': ['silver.events', 'silver.tours'],
+  'gold.tourism_analytics': ['silver.events', 'silver.tours'],
+} as const;
+export type GoldTable = keyof typeof GOLD_TABLES;
+
+/** Per gold table: rows written by a refresh. */
+export type GoldOutcome = { table: GoldTable; rowsWritten: number }[];
+
+/** Price bands of a user's usual booking value (what the recommendations match tours against). */
+const PRICE_BAND = `CASE WHEN avg_amount < 300 THEN 'budget' WHEN avg_amount < 1000 THEN 'mid' ELSE 'premium' END`;
+
+/**
+ * Gold: refreshes the four gold tables for the keys that silver rows promoted after the gold
+ * watermark touched (users, tours, booking days per region); on the first run, or with
+ * `full`, for every key. Each table is refreshed by "delete the affected keys, insert them
+ * recomputed from silver", which is incremental and idempotent, and the same two statements run
+ * on Trino against Iceberg (row-level deletes; a MERGE would do too). Runs in the caller's
+ * transaction; the watermark advances with it. Returns undefined when there was nothing to do.
+ */
+export async function refreshGold(connection: DuckDBConnection, now: Date, options: { full?: boolean } = {}): Promise<GoldOutcome | undefined> {
+  const watermark = await scalar(connection, "SELECT coalesce(max(log_offset), -1) FROM platform.watermarks WHERE pipeline = 'gold'");
+  const head = await scalar(connection, 'SELECT coalesce(max(promoted_seq), 0) FROM silver.events');
+  const full = options.full === true || watermark < 0;
+  if (!full && head <= watermark) return undefined;
+
+  // The keys to recompute, from the rows promoted since the watermark (or all of silver).
+  const changed = full ? 'SELECT * FROM silver.events' : `SELECT * FROM silver.events WHERE promoted_seq > ${Math.floor(watermark)}`;
+  await run(connection, `CREATE OR REPLACE TEMP TABLE gold_users AS SELECT DISTINCT user_id FROM (${changed}) c`);
+  await run(connection, `CREATE OR REPLACE TEMP TABLE gold_tours AS SELECT DISTINCT tour_id FROM (${changed}) c WHERE tour_id IS NOT NULL`);
+  await run(
+    connection,
+    `CREATE OR REPLACE TEMP TABLE gold_days AS
+     SELECT DISTINCT CAST(occurred_at AS DATE) AS metric_date, region FROM (${changed}) c
+     WHERE event_type IN ('booking', 'cancel') AND region IS NOT NULL`,
+  );
+  if (full) {
+    // Tours without events still belong in tourism_analytics (zero figures).
+    await run(connection, 'INSERT INTO gold_tours SELECT tour_id FROM silver.tours WHERE tour_id NOT IN (SELECT tour_id FROM gold_tours)');
+  }
+  const at = timestampText(now);
+  const outcome: GoldOutcome = [];
+
+  await run(connection, 'DELETE FROM gold.user_360 WHERE user_id IN (SELECT user_id FROM gold_users)');
+  outcome.push({
+    table: 'gold.user_360',
+    rowsWritten: await run(
+      connection,
+      `INSERT INTO gold.user_360
+       WITH per_region AS (
+         SELECT user_id, region, count(*) AS n,
+           row_number() OVER (PARTITION BY user_id ORDER BY count(*) DESC, region) AS rank
+         FROM silver.events WHERE user_id IN (SELECT user_id FROM gold_users) AND region IS NOT NULL
+         GROUP BY user_id, region
+       ), per_category AS (
+         SELECT user_id, tour_category, row_number() OVER (PARTITION BY user_id ORDER BY count(*) DESC, tour_category) AS rank
+         FROM silver.events WHERE user_id IN (SELECT user_id FROM gold_users) AND tour_category IS NOT NULL
+         GROUP BY user_id, tour_category
+       ), totals AS (
+         SELECT user_id, count(*) AS total_events,
+           sum(CASE WHEN event_type = 'booking' THEN 1 ELSE 0 END) AS total_bookings,
+           sum(CASE WHEN event_type = 'booking' THEN coalesce(amount, 0) ELSE 0 END) AS total_spend,
+           max(CASE WHEN event_type = 'booking' THEN occurred_at END) AS last_booking_at,
+           max(occurred_at) AS last_event_at
+         FROM silver.events WHERE user_id IN (SELECT user_id FROM gold_users)
+         GROUP BY user_id
+       )
+       SELECT t.user_id, u.home_region, t.total_events, t.total_bookings, round(t.total_spend, 2),
+         CASE WHEN t.total_bookings = 0 THEN 0 ELSE round(t.total_spend / t.total_bookings, 2) END,
+         r.region, c.tour_category, t.last_booking_at, t.last_event_at, CAST(? AS TIMESTAMP)
+       FROM totals t
+       LEFT JOIN silver.users u ON u.user_id = t.user_id
+       LEFT JOIN per_region r ON r.user_id = t.user_id AND r.rank = 1
+       LEFT JOIN per_category c ON c.user_id = t.user_id AND c.rank = 1`,
+      [at],
+    ),
+  });
+
+  await run(connection, 'DELETE FROM gold.booking_metrics WHERE (metric_date, region) IN (SELECT metric_date, region FROM gold_days)');
+  outcome.push({
+    table: 'gold.booking_metrics',
+    rowsWritten: await run(
+      connection,
+      `INSERT INTO gold.booking_metrics
+       SELECT CAST(e.occurred_at AS DATE) AS metric_date, e.region,
+         sum(CASE WHEN e.event_type = 'booking' THEN 1 ELSE 0 END),
+         sum(CASE WHEN e.event_type = 'cancel' THEN 1 ELSE 0 END),
+         round(sum(CASE WHEN e.event_type = 'booking' THEN coalesce(e.amount, 0) ELSE 0 END), 2),
+         coalesce(round(avg(CASE WHEN e.event_type = 'booking' THEN e.amount END), 2), 0),
+         count(DISTINCT CASE WHEN e.event_type = 'booking' THEN e.user_id END),
+         CAST(? AS TIMESTAMP)
+       FROM silver.events e
+       WHERE e.event_type IN ('booking', 'cancel')
+         AND (CAST(e.occurred_at AS DATE), e.region) IN (SELECT metric_date, region FROM gold_days)
+       GROUP BY CAST(e.occurred_at AS DATE), e.region`,
+      [at],
+    ),
+  });
+
+  // Weights: a booking says most about a user's taste, a view little and a cancellation counts against.
+  await run(connection, 'DELETE FROM gold.recommendation_features WHERE user_id IN (SELECT user_id FROM gold_users)');
+  outcome.push({
+    table: 'gold.recommendation_features',
+    rowsWritten: await run(
+      connection,
+      `INSERT INTO gold.recommendation_features
+       WITH activity AS (
+         SELECT e.user_id, e.event_type, e.amount, t.tour_id, t.region, t.category,
+           CASE e.event_type WHEN 'booking' THEN 5.0 WHEN 'review' THEN 3.0 WHEN 'click' THEN 2.0 WHEN 'view' THEN 1.0
+             WHEN 'search' THEN 1.0 WHEN 'cancel' THEN -2.0 ELSE 0.0 END AS weight
+         FROM silver.events e JOIN silver.tours t ON t.tour_id = e.tour_id
+         WHERE e.user_id IN (SELECT user_id FROM gold_users)
+       )
+       SELECT user_id, 'region', region, sum(weight), CAST(? AS TIMESTAMP) FROM activity GROUP BY user_id, region HAVING sum(weight) <> 0
+       UNION ALL
+       SELECT user_id, 'category', category, sum(weight), CAST(? AS TIMESTAMP) FROM activity GROUP BY user_id, category HAVING sum(weight) <> 0
+       UNION ALL
+       SELECT user_id, 'booked_tour', tour_id, count(*), CAST(? AS TIMESTAMP) FROM activity WHERE event_type = 'booking' GROUP BY user_id, tour_id
+       UNION ALL
+       SELECT user_id, 'price_band', ${PRICE_BAND}, avg_amount, CAST(? AS TIMESTAMP)
+       FROM (SELECT user_id, avg(amount) AS avg_amount FROM activity WHERE event_type = 'booking' AND amount IS NOT NULL GROUP BY user_id) b`,
+      [at, at, at, at],
+    ),
+  });
+
+  await run(connection, 'DELETE FROM gold.tourism_analytics WHERE tour_id IN (SELECT tour_id FROM gold_tours)');
+  outcome.push({
+    table: 'gold.tourism_analytics',
+    rowsWritten: await run(
+      connection,
+      `INSERT INTO gold.tourism_analytics
+       SELECT t.tour_id, t.region, t.destination_id, t.category,
+         coalesce(s.views, 0), coalesce(s.clicks, 0), coalesce(s.bookings, 0), coalesce(s.cancellations, 0), coalesce(s.revenue, 0),
+         CASE WHEN coalesce(s.views, 0) = 0 THEN 0 ELSE round(CAST(s.bookings AS DOUBLE) / s.views, 4) END,
+         t.rating, CAST(? AS TIMESTAMP)
+       FROM silver.tours t
+       LEFT JOIN (
+         SELECT tour_id,
+           sum(CASE WHEN event_type = 'view' THEN 1 ELSE 0 END) AS views,
+           sum(CASE WHEN event_type = 'click' THEN 1 ELSE 0 END) AS clicks,
+           sum(CASE WHEN event_type = 'booking' THEN 1 ELSE 0 END) AS bookings,
+           sum(CASE WHEN event_type = 'cancel' THEN 1 ELSE 0 END) AS cancellations,
+           round(sum(CASE WHEN event_type = 'booking' THEN coalesce(amount, 0) ELSE 0 END), 2) AS revenue
+         FROM silver.events WHERE tour_id IN (SELECT tour_id FROM gold_tours) GROUP BY tour_id
+       ) s ON s.tour_id = t.tour_id
+       WHERE t.tour_id IN (SELECT tour_id FROM gold_tours)`,
+      [at],
+    ),
+  });
+
+  await run(
+    connection,
+    `INSERT INTO platform.watermarks (pipeline, log_offset) VALUES ('gold', ?) ON CONFLICT (pipeline) DO UPDATE SET log_offset = excluded.log_offset`,
+    [head],
+  );
+  return outcome;
+}
