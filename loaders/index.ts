@@ -1,3 +1,4 @@
+import type { Tracer } from '@opentelemetry/api';
 import DataLoader from 'dataloader';
 import type { DestinationRow, EventRow, RecommendationRow, TourRow, TourStatsRow, UserProfileRow } from '../src/domain.ts';
 import { tourStats } from '../src/backends/analytics/queries.ts';
@@ -13,6 +14,7 @@ import {
 } from '../src/backends/lakehouse/queries.ts';
 import { recommendTours } from '../src/backends/lakehouse/recommendations.ts';
 import type { SqlEngine } from '../src/backends/sql/port.ts';
+import { tracedBatch } from '../src/observability/tracing.ts';
 import { withSharedCache, type RowCodec, type SharedRowCache } from './shared-cache.ts';
 
 /** What the loaders read from: the request's (instrumented) SQL roles, and the shared row cache. */
@@ -21,6 +23,8 @@ export interface LoaderSources {
   analytics: SqlEngine;
   /** Cross-request cache of reference rows (tours, destinations); absent: every request reads the backend. */
   shared?: SharedRowCache;
+  /** The gateway's tracer, when it traces: each batch then runs in a span of its own. */
+  tracer?: Tracer | undefined;
 }
 
 const TOURS: RowCodec<TourRow> = {
@@ -91,38 +95,49 @@ const pageKey = (key: PageKey) => `${key.parentId}\u0000${key.first}\u0000${key.
 
 export function createLoaders(sources: LoaderSources): Loaders {
   const { lakehouse, analytics } = sources;
+  // One span per batch when tracing (the batch function itself otherwise).
+  const traced = <K, V>(name: string, batch: DataLoader.BatchLoadFn<K, V>) => tracedBatch(sources.tracer, name, batch);
   return {
     tourById: new DataLoader(
-      withSharedCache(sources.shared, TOURS, async (ids) => byKey(ids, await toursByIds(lakehouse, ids), (t) => t.id, () => null, (t) => t)),
+      traced('tourById', withSharedCache(sources.shared, TOURS, async (ids) => byKey(ids, await toursByIds(lakehouse, ids), (t) => t.id, () => null, (t) => t))),
     ),
     destinationById: new DataLoader(
-      withSharedCache(sources.shared, DESTINATIONS, async (ids) =>
-        byKey(ids, await destinationsByIds(lakehouse, ids), (d) => d.id, () => null, (d) => d),
+      traced(
+        'destinationById',
+        withSharedCache(sources.shared, DESTINATIONS, async (ids) =>
+          byKey(ids, await destinationsByIds(lakehouse, ids), (d) => d.id, () => null, (d) => d),
+        ),
       ),
     ),
-    tourStatsById: new DataLoader(async (ids) =>
-      byKey(
-        ids,
-        await tourStats(analytics, ids),
-        (s) => s.tourId,
-        (tourId) => ({ tourId, bookings: 0, revenue: 0, views: 0 }),
-        (s) => s,
+    tourStatsById: new DataLoader(
+      traced('tourStatsById', async (ids) =>
+        byKey(
+          ids,
+          await tourStats(analytics, ids),
+          (s) => s.tourId,
+          (tourId) => ({ tourId, bookings: 0, revenue: 0, views: 0 }),
+          (s) => s,
+        ),
       ),
     ),
     // User 360 is a gold table of the lakehouse, refreshed by every medallion run.
-    userProfileById: new DataLoader(async (ids) =>
-      byKey(ids, await userProfilesFromGold(lakehouse, ids), (p) => p.userId, () => null, (p) => p),
+    userProfileById: new DataLoader(
+      traced('userProfileById', async (ids) => byKey(ids, await userProfilesFromGold(lakehouse, ids), (p) => p.userId, () => null, (p) => p)),
     ),
-    sourceExecutionsOfRun: new DataLoader(async (runIds) => {
-      const rows = await sourceExecutions(lakehouse, { first: 0, runIds });
-      return runIds.map((id) => rows.filter((r) => r.runId === id));
-    }),
-    userExists: new DataLoader(async (ids) => {
-      const existing = await existingUsers(lakehouse, ids);
-      return ids.map((id) => existing.has(id));
-    }),
+    sourceExecutionsOfRun: new DataLoader(
+      traced('sourceExecutionsOfRun', async (runIds) => {
+        const rows = await sourceExecutions(lakehouse, { first: 0, runIds });
+        return runIds.map((id) => rows.filter((r) => r.runId === id));
+      }),
+    ),
+    userExists: new DataLoader(
+      traced('userExists', async (ids) => {
+        const existing = await existingUsers(lakehouse, ids);
+        return ids.map((id) => existing.has(id));
+      }),
+    ),
     toursOfDestination: new DataLoader(
-      async (keys) => {
+      traced('toursOfDestination', async (keys) => {
         const pages = new Map<string, ChildPage<TourRow>>();
         for (const group of groupByPage(keys).values()) {
           const { first, after } = group[0]!;
@@ -137,11 +152,11 @@ export function createLoaders(sources: LoaderSources): Loaders {
           }
         }
         return keys.map((key) => pages.get(pageKey(key)) ?? { rows: [], hasNextPage: false, totalCount: 0 });
-      },
+      }),
       { cacheKeyFn: pageKey },
     ),
     bookingsOfUser: new DataLoader<PageKey & { position: EventPosition | null }, ChildPage<EventRow>, string>(
-      async (keys) => {
+      traced('bookingsOfUser', async (keys) => {
         const pages = new Map<string, ChildPage<EventRow>>();
         for (const group of groupByPage(keys).values()) {
           const { first, position } = group[0]!;
@@ -152,15 +167,15 @@ export function createLoaders(sources: LoaderSources): Loaders {
           }
         }
         return keys.map((key) => pages.get(pageKey(key)) ?? { rows: [], hasNextPage: false, totalCount: 0 });
-      },
+      }),
       { cacheKeyFn: pageKey },
     ),
     recommendationsOfUser: new DataLoader(
-      async (keys) => {
+      traced('recommendationsOfUser', async (keys) => {
         const first = Math.max(...keys.map((k) => k.first));
         const ranked = await recommendTours(lakehouse, [...new Set(keys.map((k) => k.userId))], first);
         return keys.map((key) => (ranked.get(key.userId) ?? []).slice(0, key.first));
-      },
+      }),
       { cacheKeyFn: (key) => `${key.userId}\u0000${key.first}` },
     ),
   };

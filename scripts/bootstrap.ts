@@ -3,35 +3,50 @@ import { createBackends, type Backends } from '../src/backends/index.ts';
 import { copyEventsToClickHouse } from '../src/backends/clickhouse/load.ts';
 import { migrateAnalytics } from '../src/backends/clickhouse/migrations.ts';
 import type { ClickHouseEngine } from '../src/backends/clickhouse/engine.ts';
+import { DuckDbDatabase } from '../src/backends/duckdb/database.ts';
+import { LAKEHOUSE_DDL } from '../src/backends/duckdb/ddl.ts';
 import { destinationsPage, eventsPage, toursPage, type EventPosition } from '../src/backends/lakehouse/queries.ts';
 import { ensureIndices, indexDestinations, indexEvents, replaceTours } from '../src/backends/search/elasticsearch-index.ts';
+import type { SqlEngine } from '../src/backends/sql/port.ts';
+import { lakehouseDdl, lakehouseTables } from '../src/backends/trino/iceberg-ddl.ts';
+import { copyTableToIceberg, embeddedRowSource, type IcebergTableCopy } from '../src/backends/trino/iceberg-load.ts';
 import { ConfigError, loadConfig, type Config } from '../src/config.ts';
 import { ensureDemoData } from '../ingest/demo/generate.ts';
-import { loadSourceRegistry } from '../ingest/registry.ts';
+import { ensureBronzeTables } from '../ingest/medallion/bronze.ts';
+import { refreshGold } from '../ingest/medallion/gold.ts';
+import { loadSourceRegistry, type SourceRegistry } from '../ingest/registry.ts';
+
+/** Budget of each bootstrap statement on Trino: an Iceberg commit to object storage can take seconds. */
+const TRINO_STATEMENT_TIMEOUT_MS = 120_000;
 
 /** What a bootstrap did, per engine. */
 export interface BootstrapReport {
   lakehouse: string;
+  /** With `TRINO_URL`: the statements that created the Iceberg schemas, tables and views, and each table's demo load. */
+  iceberg?: { statements: readonly string[]; tables: readonly IcebergTableCopy[] };
   analytics?: { created: readonly string[]; events: number };
   search?: { tours: number; destinations: number; events: number };
   bus?: string;
 }
 
 /**
- * Prepares the configured production engines (`npm run bootstrap`): the ClickHouse analytics
- * schema and its events, the Elasticsearch indexes and their documents, the Kafka topics. The
- * data comes from the lakehouse — the embedded demo lakehouse when `TRINO_URL` is unset (built
- * here if needed), or Trino's tables, which the platform's own jobs create (see
- * deploy/README.md). Idempotent: a second run replaces rather than duplicates.
+ * Prepares the configured production engines (`npm run bootstrap`): the lakehouse's Iceberg
+ * schemas, tables and view through Trino with the demo data, the ClickHouse analytics schema and
+ * its events, the Elasticsearch indexes and their documents, the Kafka topics. The data comes
+ * from the lakehouse — the embedded demo lakehouse when `TRINO_URL` is unset (built here if
+ * needed), else Trino's tables, loaded first. Idempotent: a second run replaces rather than
+ * duplicates.
  */
 export async function bootstrap(config: Config, log: (line: string) => void = console.log): Promise<BootstrapReport> {
-  const registry = await loadSourceRegistry();
-  const eventTopics = [...new Set(registry.sources.map((s) => s.topic))];
+  const registry = await loadSourceRegistry(config.sourcesFile);
+  const eventTopics = registry.topics;
   // Opening the bus creates its topics where the cluster allows CreateTopics.
   const backends = await createBackends(config, { eventTopics });
   try {
     const report: BootstrapReport = { lakehouse: backends.lakehouse.adapter };
-    if (!config.trinoUrl && backends.embedded) {
+    if (config.trinoUrl) {
+      report.iceberg = await bootstrapIceberg(backends.lakehouse, registry, config, log);
+    } else if (backends.embedded) {
       const demo = await ensureDemoData(backends.embedded, { seed: config.demoSeed, scale: config.demoScale, ...(config.demoAnchor ? { anchor: config.demoAnchor } : {}) });
       log(`lakehouse: demo data ${demo.reused ? 'present' : 'built'} (${demo.tours} tours, ${demo.events} events)`);
     }
@@ -44,6 +59,52 @@ export async function bootstrap(config: Config, log: (line: string) => void = co
     return report;
   } finally {
     await backends.close();
+  }
+}
+
+/**
+ * Creates the lakehouse in Trino's catalog (the session catalog of the lakehouse engine, `iceberg`)
+ * and, unless `DEMO_DATA=false`, loads the demo data into it: built for the configured seed,
+ * scale and anchor in a throw-away embedded database, gold refreshed there as the embedded
+ * medallion's first run would, then copied table by table (`copyTableToIceberg`: a table that
+ * already holds the demo's row count is left alone, one holding another count is replaced).
+ */
+async function bootstrapIceberg(trino: SqlEngine, registry: SourceRegistry, config: Config, log: (line: string) => void) {
+  const tables = lakehouseTables(registry.sources.filter((s) => s.enabled).map((s) => s.bronzeTable));
+  const statements = lakehouseDdl(tables);
+  for (const sql of statements) await trino.query(sql, [], { timeoutMs: TRINO_STATEMENT_TIMEOUT_MS });
+  log(`lakehouse: ${tables.length} Iceberg tables ready in Trino (${statements.length} statements)`);
+  if (!config.demoData) {
+    log('lakehouse: DEMO_DATA=false, no demo rows loaded');
+    return { statements, tables: [] };
+  }
+
+  const demo = await DuckDbDatabase.open({ file: ':memory:', readConnections: 1 });
+  try {
+    await demo.exec(LAKEHOUSE_DDL);
+    await demo.withWriter((connection) => ensureBronzeTables(connection, registry));
+    const summary = await ensureDemoData(demo, { seed: config.demoSeed, scale: config.demoScale, ...(config.demoAnchor ? { anchor: config.demoAnchor } : {}) });
+    await demo.withWriter(async (connection) => {
+      await connection.run('BEGIN TRANSACTION');
+      try {
+        await refreshGold(connection, new Date(), { full: true });
+        await connection.run('COMMIT');
+      } catch (error) {
+        await connection.run('ROLLBACK');
+        throw error;
+      }
+    });
+    log(`lakehouse: demo data built (${summary.tours} tours, ${summary.events} events), copying into Trino`);
+    const source = embeddedRowSource(demo);
+    const copies: IcebergTableCopy[] = [];
+    for (const table of tables) {
+      const copy = await copyTableToIceberg(trino, table, source, { timeoutMs: TRINO_STATEMENT_TIMEOUT_MS });
+      copies.push(copy);
+      log(`lakehouse: ${copy.table} ${copy.outcome} (${copy.rows} rows${copy.inserts > 0 ? `, ${copy.inserts} inserts` : ''})`);
+    }
+    return { statements, tables: copies };
+  } finally {
+    await demo.close();
   }
 }
 

@@ -1,5 +1,8 @@
 import path from 'node:path';
 import { bool, cleanEnv, num, str, url, type CleanOptions } from 'envalid';
+import { resolveAuthConfig, type AuthConfig } from './security/auth-config.ts';
+import { resolvePersistedQueries, type PersistedQueriesConfig } from './security/persisted-config.ts';
+import { resolveRateLimits, type RoleBudgets } from './security/rate-limit-budget.ts';
 
 /** Typed, frozen gateway configuration. Read once at start-up by `loadConfig`; nothing else reads the environment. */
 export interface Config {
@@ -21,8 +24,41 @@ export interface Config {
   readonly logLevel: string;
   /** Time budget of one backend call, in ms. Default 10000; a call over budget fails its fields with BACKEND_TIMEOUT. */
   readonly backendTimeoutMs: number;
+  /**
+   * Budget per call of each role (LAKEHOUSE_TIMEOUT_MS, ANALYTICS_TIMEOUT_MS, SEARCH_TIMEOUT_MS,
+   * BUS_TIMEOUT_MS). Default: BACKEND_TIMEOUT_MS. The bus's budget bounds a publish: past it the
+   * mutation fails with BACKEND_UNAVAILABLE and nothing is acknowledged.
+   */
+  readonly roleTimeoutMs: Readonly<Record<'lakehouse' | 'analytics' | 'search' | 'bus', number>>;
+  /** Retries and circuit breaking per role (see src/backends/resilience.ts). */
+  readonly resilience: {
+    /** Further attempts of a read after a refused or dropped connection (BACKEND_RETRIES). Default 1; 0 turns retries off. */
+    readonly retries: number;
+    /** Base of the full-jitter backoff between attempts, in ms (BACKEND_RETRY_DELAY_MS). Default 50. */
+    readonly retryDelayMs: number;
+    /** The breaker opens when more than this % of a role's calls in the window failed (BREAKER_ERROR_PERCENT). Default 50. */
+    readonly errorThresholdPercent: number;
+    /** Calls in the window before a breaker may open (BREAKER_VOLUME). Default 10. */
+    readonly volumeThreshold: number;
+    /** Time an open breaker fails fast before one trial call, in ms (BREAKER_RESET_MS). Default 5000. */
+    readonly resetTimeoutMs: number;
+    /** Rolling window of call outcomes, in ms (BREAKER_WINDOW_MS). Default 10000. */
+    readonly windowMs: number;
+  };
   /** Largest `first` a connection accepts. Default 100; more is BAD_USER_INPUT. */
   readonly maxPageSize: number;
+  /** Deepest field nesting an operation may have. Default 10; deeper is QUERY_TOO_COMPLEX before execution. */
+  readonly maxQueryDepth: number;
+  /** Aliased fields an operation may use. Default 30; more is QUERY_TOO_COMPLEX. */
+  readonly maxQueryAliases: number;
+  /** Largest estimated cost (1 per field, children times `first`). Default 10000; more is QUERY_TOO_COMPLEX. */
+  readonly maxQueryCost: number;
+  /** Lexical tokens a document may have; the parser stops past it. Default 5000; more is QUERY_TOO_COMPLEX. */
+  readonly maxQueryTokens: number;
+  /** Operations one HTTP request may batch (a JSON array). Default 1: batches are refused with BAD_USER_INPUT. */
+  readonly maxBatchOperations: number;
+  /** Largest HTTP request body (and graphql-ws message), in bytes. Default 1048576 (1 MiB); larger bodies get 413. */
+  readonly maxBodyBytes: number;
   /** Response-cache entries kept in the in-process LRU. Default 10000. */
   readonly cacheMaxEntries: number;
   /** Serve repeated queries from the response cache. Default true (benchmarks turn it off to measure execution). */
@@ -41,6 +77,31 @@ export interface Config {
   readonly sourcesFile: string | undefined;
   /** Worker threads of the embedded DuckDB. Default: the cores this process may run on. */
   readonly duckdbThreads: number | undefined;
+  /** Serve Prometheus metrics at `GET /metrics` (and record them). Default true. */
+  readonly metrics: boolean;
+  /** OTLP/HTTP endpoint traces are exported to (`OTEL_EXPORTER_OTLP_ENDPOINT`, spans to `<it>/v1/traces`); unset: no tracing, no cost. */
+  readonly otelEndpoint: string | undefined;
+  /** `service.name` of exported spans (`OTEL_SERVICE_NAME`). Default `nexus-gateway`. */
+  readonly otelServiceName: string;
+  /** Share of new traces kept, 0..1 (`OTEL_TRACES_SAMPLER_ARG`; a caller's sampled `traceparent` is followed). Default 1. */
+  readonly otelSampleRatio: number;
+  /**
+   * Authentication (AUTH_MODE, API_KEYS / API_KEYS_FILE, JWT_*). Enforced when any credential is
+   * configured or AUTH_MODE=enforce; otherwise open (every caller is admin). See src/security/auth-config.ts.
+   */
+  readonly auth: AuthConfig;
+  /**
+   * Per-principal budgets by role (RATE_LIMIT_PUBLIC / _APP / _ANALYST / _ADMIN, written `10/s burst
+   * 20` or `off`); undefined when RATE_LIMITS=off. Over budget is RATE_LIMITED (HTTP 429). See
+   * src/security/rate-limit.ts.
+   */
+  readonly rateLimits: RoleBudgets | undefined;
+  /** Automatic persisted queries and the allow-list mode. See src/security/persisted-config.ts. */
+  readonly persistedQueries: PersistedQueriesConfig;
+  /** graphql-ws operations one connection may run at once. Default 20; more is RATE_LIMITED. */
+  readonly subscriptionsPerConnection: number;
+  /** graphql-ws operations one instance runs at once, all connections together. Default 10000; more is RATE_LIMITED. */
+  readonly subscriptionsMax: number;
   /** Production engines; when unset, the role runs embedded. */
   readonly trinoUrl: string | undefined;
   readonly clickhouseUrl: string | undefined;
@@ -79,7 +140,23 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
         choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
       }),
       BACKEND_TIMEOUT_MS: num({ default: 10_000 }),
+      LAKEHOUSE_TIMEOUT_MS: num({ default: undefined }),
+      ANALYTICS_TIMEOUT_MS: num({ default: undefined }),
+      SEARCH_TIMEOUT_MS: num({ default: undefined }),
+      BUS_TIMEOUT_MS: num({ default: undefined }),
+      BACKEND_RETRIES: num({ default: 1 }),
+      BACKEND_RETRY_DELAY_MS: num({ default: 50 }),
+      BREAKER_ERROR_PERCENT: num({ default: 50 }),
+      BREAKER_VOLUME: num({ default: 10 }),
+      BREAKER_RESET_MS: num({ default: 5_000 }),
+      BREAKER_WINDOW_MS: num({ default: 10_000 }),
       MAX_PAGE_SIZE: num({ default: 100 }),
+      MAX_QUERY_DEPTH: num({ default: 10 }),
+      MAX_QUERY_ALIASES: num({ default: 30 }),
+      MAX_QUERY_COST: num({ default: 10_000 }),
+      MAX_QUERY_TOKENS: num({ default: 5_000 }),
+      MAX_BATCH_OPERATIONS: num({ default: 1 }),
+      MAX_BODY_BYTES: num({ default: 1_048_576 }),
       CACHE_MAX_ENTRIES: num({ default: 10_000 }),
       GRAPHIQL: bool({ default: true }),
       RESPONSE_CACHE: bool({ default: true }),
@@ -89,6 +166,30 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       MEDALLION_INTERVAL_MS: num({ default: 60_000 }),
       SOURCES_FILE: str({ default: undefined }),
       DUCKDB_THREADS: num({ default: undefined }),
+      METRICS: bool({ default: true }),
+      OTEL_EXPORTER_OTLP_ENDPOINT: url({ default: undefined }),
+      OTEL_SERVICE_NAME: str({ default: 'nexus-gateway' }),
+      OTEL_TRACES_SAMPLER_ARG: num({ default: 1 }),
+      AUTH_MODE: str({ default: 'auto', choices: ['auto', 'open', 'enforce'] as const }),
+      API_KEYS: str({ default: undefined }),
+      API_KEYS_FILE: str({ default: undefined }),
+      JWT_SECRET: str({ default: undefined }),
+      JWT_JWKS_URL: url({ default: undefined }),
+      JWT_ISSUER: str({ default: undefined }),
+      JWT_AUDIENCE: str({ default: undefined }),
+      JWT_ROLE_CLAIM: str({ default: 'role' }),
+      RATE_LIMITS: bool({ default: true }),
+      RATE_LIMIT_PUBLIC: str({ default: '10/s burst 20' }),
+      RATE_LIMIT_APP: str({ default: '50/s burst 100' }),
+      RATE_LIMIT_ANALYST: str({ default: '20/s burst 40' }),
+      RATE_LIMIT_ADMIN: str({ default: 'off' }),
+      APQ: bool({ default: true }),
+      APQ_TTL_MS: num({ default: 86_400_000 }),
+      PERSISTED_QUERIES_MODE: str({ default: 'off', choices: ['off', 'allow-list'] as const }),
+      PERSISTED_QUERIES_FILE: str({ default: undefined }),
+      PERSISTED_QUERIES_BYPASS: str({ default: 'analyst', choices: ['analyst', 'admin', 'none'] as const }),
+      SUBSCRIPTIONS_PER_CONNECTION: num({ default: 20 }),
+      SUBSCRIPTIONS_MAX: num({ default: 10_000 }),
       TRINO_URL: url({ default: undefined }),
       CLICKHOUSE_URL: url({ default: undefined }),
       ELASTICSEARCH_URL: url({ default: undefined }),
@@ -105,11 +206,36 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (!Number.isInteger(clean.PORT) || clean.PORT < 0 || clean.PORT > 65_535) problems.push(`  PORT: must be an integer from 0 to 65535, got ${clean.PORT}`);
   positive('DEMO_SCALE', clean.DEMO_SCALE);
   positive('BACKEND_TIMEOUT_MS', clean.BACKEND_TIMEOUT_MS);
+  for (const name of ['LAKEHOUSE_TIMEOUT_MS', 'ANALYTICS_TIMEOUT_MS', 'SEARCH_TIMEOUT_MS', 'BUS_TIMEOUT_MS'] as const) {
+    if (clean[name] !== undefined) positive(name, clean[name]);
+  }
+  positive('BREAKER_RESET_MS', clean.BREAKER_RESET_MS);
+  positive('BREAKER_WINDOW_MS', clean.BREAKER_WINDOW_MS);
+  for (const name of ['BACKEND_RETRIES', 'BREAKER_VOLUME'] as const) {
+    if (!Number.isInteger(clean[name]) || clean[name] < 0) problems.push(`  ${name}: must be an integer ≥ 0, got ${clean[name]}`);
+  }
+  if (!(clean.BACKEND_RETRY_DELAY_MS >= 0)) problems.push(`  BACKEND_RETRY_DELAY_MS: must be a number ≥ 0, got ${clean.BACKEND_RETRY_DELAY_MS}`);
+  if (!(clean.BREAKER_ERROR_PERCENT > 0 && clean.BREAKER_ERROR_PERCENT <= 100)) {
+    problems.push(`  BREAKER_ERROR_PERCENT: must be a percentage above 0 and at most 100, got ${clean.BREAKER_ERROR_PERCENT}`);
+  }
   positive('MAX_PAGE_SIZE', clean.MAX_PAGE_SIZE);
+  for (const name of ['MAX_QUERY_DEPTH', 'MAX_QUERY_ALIASES', 'MAX_QUERY_COST', 'MAX_QUERY_TOKENS', 'MAX_BATCH_OPERATIONS', 'MAX_BODY_BYTES'] as const) {
+    if (!Number.isInteger(clean[name]) || clean[name] < 1) problems.push(`  ${name}: must be a positive integer, got ${clean[name]}`);
+  }
   positive('CACHE_MAX_ENTRIES', clean.CACHE_MAX_ENTRIES);
   if (clean.DUCKDB_THREADS !== undefined) positive('DUCKDB_THREADS', clean.DUCKDB_THREADS);
+  if (!(clean.OTEL_TRACES_SAMPLER_ARG >= 0 && clean.OTEL_TRACES_SAMPLER_ARG <= 1)) {
+    problems.push(`  OTEL_TRACES_SAMPLER_ARG: must be a ratio from 0 to 1, got ${clean.OTEL_TRACES_SAMPLER_ARG}`);
+  }
   const anchor = clean.DEMO_ANCHOR === undefined ? undefined : new Date(clean.DEMO_ANCHOR);
   if (anchor && Number.isNaN(anchor.getTime())) problems.push(`  DEMO_ANCHOR: must be an ISO date, got "${clean.DEMO_ANCHOR}"`);
+  const { auth, problems: authProblems } = resolveAuthConfig(clean);
+  problems.push(...authProblems);
+  const rateLimits = resolveRateLimits(clean, problems);
+  const persistedQueries = resolvePersistedQueries(clean, problems);
+  for (const name of ['SUBSCRIPTIONS_PER_CONNECTION', 'SUBSCRIPTIONS_MAX'] as const) {
+    if (!Number.isInteger(clean[name]) || clean[name] < 1) problems.push(`  ${name}: must be a positive integer, got ${clean[name]}`);
+  }
   if (problems.length > 0) throw new ConfigError(`Invalid configuration:\n${problems.join('\n')}`);
 
   const brokers = clean.KAFKA_BROKERS?.split(',').map((b) => b.trim()).filter(Boolean);
@@ -123,7 +249,27 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     demoAnchor: anchor,
     logLevel: clean.LOG_LEVEL,
     backendTimeoutMs: clean.BACKEND_TIMEOUT_MS,
+    roleTimeoutMs: Object.freeze({
+      lakehouse: clean.LAKEHOUSE_TIMEOUT_MS ?? clean.BACKEND_TIMEOUT_MS,
+      analytics: clean.ANALYTICS_TIMEOUT_MS ?? clean.BACKEND_TIMEOUT_MS,
+      search: clean.SEARCH_TIMEOUT_MS ?? clean.BACKEND_TIMEOUT_MS,
+      bus: clean.BUS_TIMEOUT_MS ?? clean.BACKEND_TIMEOUT_MS,
+    }),
+    resilience: Object.freeze({
+      retries: clean.BACKEND_RETRIES,
+      retryDelayMs: clean.BACKEND_RETRY_DELAY_MS,
+      errorThresholdPercent: clean.BREAKER_ERROR_PERCENT,
+      volumeThreshold: clean.BREAKER_VOLUME,
+      resetTimeoutMs: clean.BREAKER_RESET_MS,
+      windowMs: clean.BREAKER_WINDOW_MS,
+    }),
     maxPageSize: Math.floor(clean.MAX_PAGE_SIZE),
+    maxQueryDepth: clean.MAX_QUERY_DEPTH,
+    maxQueryAliases: clean.MAX_QUERY_ALIASES,
+    maxQueryCost: clean.MAX_QUERY_COST,
+    maxQueryTokens: clean.MAX_QUERY_TOKENS,
+    maxBatchOperations: clean.MAX_BATCH_OPERATIONS,
+    maxBodyBytes: clean.MAX_BODY_BYTES,
     cacheMaxEntries: Math.floor(clean.CACHE_MAX_ENTRIES),
     graphiql: clean.GRAPHIQL,
     responseCache: clean.RESPONSE_CACHE,
@@ -133,6 +279,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     medallionIntervalMs: Math.max(0, clean.MEDALLION_INTERVAL_MS),
     sourcesFile: clean.SOURCES_FILE === undefined ? undefined : path.resolve(clean.SOURCES_FILE),
     duckdbThreads: clean.DUCKDB_THREADS,
+    metrics: clean.METRICS,
+    otelEndpoint: clean.OTEL_EXPORTER_OTLP_ENDPOINT,
+    otelServiceName: clean.OTEL_SERVICE_NAME,
+    otelSampleRatio: clean.OTEL_TRACES_SAMPLER_ARG,
+    auth,
+    rateLimits,
+    persistedQueries,
+    subscriptionsPerConnection: clean.SUBSCRIPTIONS_PER_CONNECTION,
+    subscriptionsMax: clean.SUBSCRIPTIONS_MAX,
     trinoUrl: clean.TRINO_URL,
     clickhouseUrl: clean.CLICKHOUSE_URL,
     elasticsearchUrl: clean.ELASTICSEARCH_URL,

@@ -1,3 +1,4 @@
+import type { Tracer } from '@opentelemetry/api';
 import type { Loaders } from '../loaders/index.ts';
 import type { Publisher } from '../ingest/publisher.ts';
 import type { SourceRegistry } from '../ingest/registry.ts';
@@ -9,6 +10,9 @@ import type { SqlEngine } from './backends/sql/port.ts';
 import type { Config } from './config.ts';
 import type { ResponseCache } from './http/response-cache.ts';
 import type { BackendCallLog } from './observability/backend-calls.ts';
+import type { Principal } from './security/principal.ts';
+import type { GatewayMetrics } from './observability/metrics.ts';
+import type { OperationObservation } from './observability/request-log.ts';
 
 /** Long-lived services shared by every request of a gateway instance. */
 export interface GatewayServices {
@@ -17,6 +21,10 @@ export interface GatewayServices {
   registry: SourceRegistry;
   publisher: Publisher;
   fanout: EventFanout;
+  /** The gateway's Prometheus metrics (`GET /metrics`); absent when `METRICS=false`. */
+  metrics?: GatewayMetrics | undefined;
+  /** Makes spans when an OTLP endpoint is configured; absent otherwise (no span work at all). */
+  tracer?: Tracer | undefined;
   /** Whole-response cache; `invalidate()` is the hook for anything that changes data. */
   responseCache: ResponseCache;
   /** The embedded medallion step; absent when the platform's own jobs run it. */
@@ -27,12 +35,16 @@ export interface GatewayServices {
 export interface GatewayContext {
   services: GatewayServices;
   requestId: string;
+  /** Who is calling (authenticated before execution); `@auth` rules are checked against it. */
+  principal: Principal;
   /** This request's views of the SQL and search roles (they count calls into `calls`). */
   lakehouse: SqlEngine;
   analytics: SqlEngine;
   search: SearchPort;
   loaders: Loaders;
   calls: BackendCallLog;
+  /** The operation's name, type and error codes, as the operation plugin saw them (for the request's log line). */
+  observed: OperationObservation;
   /**
    * Seconds this request's answer may be served from the response cache (0: never), set by the
    * cache-policy plugin. A holder object because Apollo hands plugins a shallow copy of the context.

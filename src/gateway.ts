@@ -5,11 +5,12 @@ import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/di
 import { ApolloServerPluginInlineTraceDisabled, ApolloServerPluginLandingPageDisabled, ApolloServerPluginSchemaReportingDisabled, ApolloServerPluginUsageReportingDisabled } from '@apollo/server/plugin/disabled';
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
+import type { SpanExporter } from '@opentelemetry/sdk-trace-node';
 import { WebSocketServer } from 'ws';
 import { createPublisher } from '../ingest/publisher.ts';
 import { loadSourceRegistry } from '../ingest/registry.ts';
 import { ensureDemoData } from '../ingest/demo/generate.ts';
-import { MedallionRunner } from '../ingest/medallion/runner.ts';
+import { MedallionRunner, type PipelineRunRecord } from '../ingest/medallion/runner.ts';
 import { EventFanout } from '../subscriptions/event-fanout.ts';
 import { createSharedSubscribe } from '../subscriptions/shared-subscribe.ts';
 import { EventIndexer } from '../ingest/search-indexer.ts';
@@ -26,7 +27,23 @@ import { createGraphiQLHandler } from './http/graphiql.ts';
 import { createGraphQLHttpHandler, errorBody } from './http/graphql-http.ts';
 import { ResponseCache } from './http/response-cache.ts';
 import { createLogger, type Logger } from './logger.ts';
+import { medallionBusLag } from './observability/metrics-bus-lag.ts';
+import { operationPlugin } from './observability/metrics-plugin.ts';
+import { WsObserver } from './observability/metrics-ws.ts';
+import { GatewayMetrics } from './observability/metrics.ts';
+import { createTracing, type GatewayTracing } from './observability/tracing.ts';
 import { createRequestContext, renewLoaders } from './request-context.ts';
+import { queryLimitRefusal, queryLimitRules, queryLimitsOf } from './security/limits.ts';
+import { queryCostPlugin } from './security/limits-plugin.ts';
+import { QueryCostMeter } from './security/query-cost.ts';
+import { createSubscriptionGuard } from './security/subscription-guard.ts';
+import { answerScope } from './security/auth-directive.ts';
+import { AuthenticationError, AuthenticationUnavailableError, connectionCredentials, createAuthenticator } from './security/authenticator.ts';
+import { introspectionDenial, introspectionPlugin } from './security/introspection.ts';
+import type { Principal } from './security/principal.ts';
+import { AllowList, persistedQueryStore } from './security/persisted-queries.ts';
+import { PrincipalRateLimiter } from './security/rate-limit.ts';
+import { SubscriptionLimits, createSubscriptionAdmission } from './security/subscription-limits.ts';
 import { buildSchema, rootCachePolicies } from './schema.ts';
 
 /** The GraphQL path for HTTP and WebSocket alike. */
@@ -39,6 +56,10 @@ export interface Gateway {
   readonly logger: Logger;
   /** `http://host:port` it listens on. */
   readonly url: string;
+  /** Its Prometheus metrics (`GET /metrics`); absent when `METRICS=false`. */
+  readonly metrics: GatewayMetrics | undefined;
+  /** Its tracer provider's lifecycle (a no-op without an exporter). */
+  readonly tracing: GatewayTracing;
   /** Drains requests and subscriptions, closes adapters and flushes the event log. Idempotent. */
   stop(): Promise<void>;
 }
@@ -48,14 +69,23 @@ export interface Gateway {
  * starts the embedded medallion step and the subscription fan-out, then listens for HTTP and
  * graphql-ws on one port.
  */
-export async function startGateway(config: Config, logger: Logger = createLogger(config.logLevel)): Promise<Gateway> {
+export async function startGateway(config: Config, logger: Logger = createLogger(config.logLevel), options: StartOptions = {}): Promise<Gateway> {
   const started = performance.now();
+  const authenticator = createAuthenticator(config.auth);
+  const metrics = config.metrics ? new GatewayMetrics() : undefined;
+  const tracing = createTracing({
+    endpoint: config.otelEndpoint,
+    exporter: options.spanExporter,
+    serviceName: config.otelServiceName,
+    sampleRatio: config.otelSampleRatio,
+  });
   const registry = await loadSourceRegistry(config.sourcesFile);
   // The bus carries every source's topic; subscriptions and the event index follow the event topics.
   const eventTopics = registry.eventTopics;
   const backends = await createBackends(config, { eventTopics: registry.topics, logger });
   let pipeline: MedallionRunner | undefined;
   let fanout: EventFanout | undefined;
+  let rateLimiter: PrincipalRateLimiter | undefined;
   try {
     if (backends.embedded && config.demoData && !config.trinoUrl) {
       const demo = await ensureDemoData(backends.embedded, {
@@ -90,6 +120,10 @@ export async function startGateway(config: Config, logger: Logger = createLogger
           logger.debug({ runs }, 'medallion promoted new records');
         },
       });
+      if (metrics) {
+        pipeline.runs.on('finished', (run: PipelineRunRecord) => metrics.pipelineRun(run));
+        metrics.busLag('medallion', medallionBusLag(backends.embedded, logger));
+      }
       await pipeline.start();
     }
     // A search engine with an event index of its own is kept current from the bus.
@@ -104,9 +138,20 @@ export async function startGateway(config: Config, logger: Logger = createLogger
       fanout,
       pipeline,
       responseCache,
+      metrics,
+      tracer: tracing.tracer,
     };
 
     const schema = buildSchema();
+    const limits = queryLimitsOf(config);
+    const costMeter = new QueryCostMeter(schema, limits);
+    // Per principal, shared through Redis when configured (a Redis outage falls back to per-instance counts).
+    rateLimiter = config.rateLimits ? new PrincipalRateLimiter({ budgets: config.rateLimits, redisUrl: config.redisUrl, logger }) : undefined;
+    await rateLimiter?.start();
+    const persisted = config.persistedQueries;
+    // The manifest's operations run by hash without registering; only allow-list mode refuses the rest.
+    const manifest = persisted.manifest ? new AllowList(persisted.manifest, { bypassRole: persisted.bypassRole }) : undefined;
+    const allowList = persisted.mode === 'allow-list' ? manifest : undefined;
     const apollo = new ApolloServer<GatewayContext>({
       schema,
       // Bearer credentials (not cookies) authenticate clients, so there is no ambient credential
@@ -122,14 +167,35 @@ export async function startGateway(config: Config, logger: Logger = createLogger
         ApolloServerPluginUsageReportingDisabled(),
         ApolloServerPluginSchemaReportingDisabled(),
         ApolloServerPluginInlineTraceDisabled(),
+        introspectionPlugin({ challenge: authenticator.challenge }),
         cachePolicyPlugin(rootCachePolicies(schema)),
+        operationPlugin({ metrics, tracing: tracing.tracer !== undefined }),
+        queryCostPlugin(costMeter),
         ...(config.backendExtensions ? [backendExtensionsPlugin()] : []),
       ],
       formatError: (formatted, error) => formatErrorFor(logger, formatted, error),
+      // Query limits, all before execution: tokens while parsing, depth and aliases as validation
+      // rules (cached with the document), cost per request (it depends on the variables).
+      parseOptions: { maxTokens: limits.maxTokens },
+      validationRules: queryLimitRules(limits),
+      allowBatchedHttpRequests: config.maxBatchOperations > 1,
+      // APQ registrations live in the cache role (shared with Redis); the manifest's hashes resolve
+      // from it, even with APQ off.
+      persistedQueries:
+        persisted.apq || manifest
+          ? { cache: persistedQueryStore({ cache: backends.cache, ttlMs: persisted.apqTtlMs, allowList: manifest, register: persisted.apq }), ttl: persisted.apqTtlMs / 1000 }
+          : false,
     });
     await apollo.start();
 
-    const graphql = createGraphQLHttpHandler({ apollo, services, responseCache: config.responseCache ? responseCache : undefined, logger });
+    const graphql = createGraphQLHttpHandler({ apollo, services, responseCache: config.responseCache ? responseCache : undefined,
+      authenticator,
+      logger,
+      maxBodyBytes: config.maxBodyBytes,
+      maxBatchOperations: config.maxBatchOperations,
+      rateLimiter,
+      allowList,
+    });
     const graphiql = config.graphiql ? createGraphiQLHandler({ endpoint: GRAPHQL_PATH }) : undefined;
     let draining = false;
 
@@ -163,6 +229,15 @@ export async function startGateway(config: Config, logger: Logger = createLogger
         })();
         return;
       }
+      // Unauthenticated by design: scrape it from the internal network (see README).
+      if (pathname === '/metrics' && metrics) {
+        if (req.method === 'GET' || req.method === 'HEAD') metrics.serve(res);
+        else {
+          res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'application/json; charset=utf-8' });
+          res.end(errorBody('Metrics are read with GET.', 'BAD_USER_INPUT'));
+        }
+        return;
+      }
       if (pathname === '/') {
         res.writeHead(302, { location: GRAPHQL_PATH });
         res.end();
@@ -173,23 +248,80 @@ export async function startGateway(config: Config, logger: Logger = createLogger
     });
     server.keepAliveTimeout = 65_000;
 
-    const wsServer = new WebSocketServer({ server, path: GRAPHQL_PATH });
+    const wsServer = new WebSocketServer({ server, path: GRAPHQL_PATH, maxPayload: config.maxBodyBytes });
+    const wsObserver = new WsObserver({ metrics, logger });
+    wsObserver.watch(wsServer);
+    const guardSubscription = createSubscriptionGuard({ schema, limits, meter: costMeter });
+    const admission = createSubscriptionAdmission({
+      limits: new SubscriptionLimits({ perConnection: config.subscriptionsPerConnection, max: config.subscriptionsMax }),
+      rateLimiter,
+      allowList,
+    });
     const shared = createSharedSubscribe({
       personalArguments: ['fromOffset'],
+      // Members share one execution (one principal's): only callers with the same answers may join.
+      partition: (args) => answerScope((args.contextValue as GatewayContext).principal),
       // A subscription lives long: give its loaders a fresh (empty) cache for every event.
       afterResult: (contextValue) => renewLoaders(contextValue as GatewayContext),
     });
+    const connectionPrincipals = new WeakMap<object, Principal>();
     const wsCleanup = useServer<Record<string, unknown>, Record<string, unknown>>(
       {
         schema,
-        context: () => createRequestContext(services),
+        // graphql-ws `connection_init`: credentials are checked once per connection.
+        onConnect: async (ctx) => {
+          const { socket, request } = ctx.extra;
+          try {
+            const authenticated = authenticator.authenticate(connectionCredentials(ctx.connectionParams, request.headers), request.socket.remoteAddress);
+            const principal = authenticated instanceof Promise ? await authenticated : authenticated;
+            connectionPrincipals.set(ctx, principal);
+            // A connection lives no longer than its credential (setTimeout holds at most ~24.8 days).
+            const left = principal.expiresAt === undefined ? undefined : principal.expiresAt - Date.now();
+            if (left !== undefined && left < 2 ** 31) {
+              const expiry = setTimeout(() => socket.close(4401, 'Unauthorized: the credential expired'), Math.max(0, left));
+              expiry.unref();
+              socket.once('close', () => clearTimeout(expiry));
+            }
+            return true;
+          } catch (error) {
+            // Closed here with the precise code; graphql-ws's own 4403 that follows is a no-op.
+            if (error instanceof AuthenticationError) socket.close(4401, closeReason(`Unauthorized: ${error.message}`));
+            else if (error instanceof AuthenticationUnavailableError) socket.close(1013, 'Try again later: credentials cannot be verified now');
+            else throw error;
+            return false;
+          }
+        },
+        context: (ctx) => createRequestContext(services, undefined, connectionPrincipals.get(ctx)),
+        // Parse, validation and query limits; errors are sent as an `error` message, no stream starts.
+        onSubscribe: async (ctx, id, payload) => {
+          const principal = connectionPrincipals.get(ctx);
+          // Rate limit, allow-list and subscription caps first; a slot taken here is freed by onError/onComplete/onClose.
+          const refused = await admission.admit(ctx, id, payload, principal, ctx.extra.request);
+          if (refused) return [refused];
+          const guarded = guardSubscription(payload);
+          const denied = Array.isArray(guarded) || !principal ? undefined : introspectionDenial(guarded.document, principal);
+          return denied ? [denied] : guarded;
+        },
         subscribe: (args) => shared.subscribe(args),
         onNext: (_ctx, _id, _payload, args, result) => {
           // Personal (replaying) subscriptions execute per subscriber; renew their loaders too.
           if (!shared.isShared(args.contextValue)) renewLoaders(args.contextValue as GatewayContext);
           return result.errors ? { ...result, errors: result.errors.map((e) => formatErrorFor(logger, e.toJSON(), e)) } : result;
         },
-        onError: (_ctx, _id, _payload, errors) => errors.map((e) => formatErrorFor(logger, e.toJSON(), e)),
+        onError: (ctx, id, _payload, errors) => {
+          admission.release(ctx, id);
+          return wsObserver.errorsSent(errors.map((e) => formatErrorFor(logger, e.toJSON(), e)));
+        },
+        // Running subscriptions and ws operations, for metrics and the log.
+        onOperation: (ctx, id, _payload, args, result) => wsObserver.operationStarted(ctx, id, args, result),
+        onComplete: (ctx, id) => {
+          admission.release(ctx, id);
+          wsObserver.operationEnded(ctx, id);
+        },
+        onClose: (ctx) => {
+          admission.releaseAll(ctx);
+          wsObserver.connectionClosed(ctx);
+        },
       },
       wsServer,
     );
@@ -204,7 +336,18 @@ export async function startGateway(config: Config, logger: Logger = createLogger
     const address = server.address() as AddressInfo;
     const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
     const url = `http://${host}:${address.port}`;
-    logger.info({ url: `${url}${GRAPHQL_PATH}`, startMs: Math.round(performance.now() - started) }, 'Nexus Gateway ready (embedded mode: open access, demo data)');
+    const engines = config.trinoUrl || config.clickhouseUrl || config.elasticsearchUrl || config.redisUrl || config.kafkaBrokers ? 'production engines' : 'embedded mode';
+    const demo = backends.embedded && config.demoData && !config.trinoUrl ? ', demo data' : '';
+    if (authenticator.mode === 'open') {
+      logger.warn(
+        { authMode: 'open' },
+        'Access is OPEN: no authentication, every caller has the admin role. Set API_KEYS, API_KEYS_FILE, JWT_SECRET or JWT_JWKS_URL (or AUTH_MODE=enforce) before exposing this gateway.',
+      );
+    }
+    logger.info(
+      { url: `${url}${GRAPHQL_PATH}`, startMs: Math.round(performance.now() - started), authMode: authenticator.mode },
+      `Nexus Gateway ready (${engines}: ${authenticator.description}${demo})`,
+    );
 
     let stopping: Promise<void> | undefined;
     const finalFanout = fanout;
@@ -214,6 +357,8 @@ export async function startGateway(config: Config, logger: Logger = createLogger
       server,
       logger,
       url,
+      metrics,
+      tracing,
       stop() {
         stopping ??= (async () => {
           draining = true;
@@ -235,7 +380,10 @@ export async function startGateway(config: Config, logger: Logger = createLogger
           await finalPipeline?.stop();
           await indexer?.stop();
           responseCache.close();
+          await rateLimiter?.close();
           await backends.close();
+          // Exports the spans still buffered.
+          await tracing.shutdown().catch((error: unknown) => logger.warn({ err: error }, 'spans not exported at shutdown'));
           logger.info('stopped');
         })();
         return stopping;
@@ -244,9 +392,22 @@ export async function startGateway(config: Config, logger: Logger = createLogger
   } catch (error) {
     fanout?.stop();
     await pipeline?.stop().catch(() => undefined);
+    await rateLimiter?.close().catch(() => undefined);
     await backends.close().catch(() => undefined);
+    await tracing.shutdown().catch(() => undefined);
     throw error;
   }
+}
+
+/** Options of `startGateway` that configuration does not carry. */
+export interface StartOptions {
+  /** Exports spans here instead of OTLP (tests pass an in-memory exporter). Default: OTLP when `OTEL_EXPORTER_OTLP_ENDPOINT` is set, else no tracing. */
+  spanExporter?: SpanExporter;
+}
+
+/** A WebSocket close reason within the protocol's 123 bytes. */
+function closeReason(text: string): string {
+  return Buffer.byteLength(text) <= 123 ? text : `${Buffer.from(text).subarray(0, 120).toString('utf8').replace(/\uFFFD$/, '')}...`;
 }
 
 /** Builds the search index from the lakehouse (all tours, destination names). */
@@ -259,16 +420,28 @@ async function indexSearch(backends: Awaited<ReturnType<typeof createBackends>>)
 /** Client-facing form of an error (through the one normalisation point); unexpected ones are logged whole. */
 function formatErrorFor(logger: Logger, formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
   const graphQLError = error instanceof GraphQLError ? error : new GraphQLError(formatted.message, { originalError: error as Error });
+  // A query limit's refusal keeps its own code (Apollo wraps it as a parse or validation failure).
+  const refusal = queryLimitRefusal(graphQLError);
+  if (refusal) return refusal.toJSON();
   const { error: normalised, unexpected } = normaliseError(graphQLError);
   if (unexpected instanceof BackendError) logger.warn({ err: unexpected, path: normalised.path }, normalised.message);
   else if (unexpected !== undefined) logger.error({ err: unexpected, path: normalised.path }, normalised.message);
   const json = normalised.toJSON();
-  const code = json.extensions?.['code'] ?? formatted.extensions?.['code'];
+  // Apollo's errors carry their HTTP status in `extensions.http`; Apollo strips it from `formatted` only.
+  const { http: _status, ...extensions } = json.extensions ?? {};
+  const code = extensions['code'] ?? formatted.extensions?.['code'];
   if (typeof code === 'string' && APOLLO_REQUEST_ERRORS.has(code)) {
     // Requests that are wrong before execution: one client-facing code, Apollo's kept as the reason.
-    return { ...json, extensions: { ...json.extensions, code: 'BAD_USER_INPUT', reason: code } };
+    return { ...json, extensions: { ...extensions, code: 'BAD_USER_INPUT', reason: code } };
   }
-  return { ...json, extensions: { ...formatted.extensions, ...json.extensions } };
+  // Apollo's persisted-query refusals without a code of their own (hash not matching the text,
+  // unknown protocol version) arrive as INTERNAL_SERVER_ERROR with a 4xx status: the client's mistake.
+  // PERSISTED_QUERY_NOT_FOUND / _NOT_SUPPORTED keep Apollo's codes: APQ clients act on them.
+  const status = (_status as { status?: number } | undefined)?.status;
+  if (code === 'INTERNAL_SERVER_ERROR' && extensions['code'] === undefined && status !== undefined && status >= 400 && status < 500) {
+    return { ...json, extensions: { ...extensions, code: 'BAD_USER_INPUT', reason: 'BAD_REQUEST' } };
+  }
+  return { ...json, extensions: { ...formatted.extensions, ...extensions } };
 }
 
 /** Apollo's codes for requests rejected before execution (parse, validation, malformed HTTP). */

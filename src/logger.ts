@@ -1,8 +1,9 @@
-import { pino, type Logger } from 'pino';
+import { pino, type DestinationStream, type Logger } from 'pino';
 
-/** The gateway's structured JSON logger. */
-export function createLogger(level: string): Logger {
-  return pino({ level, base: { service: 'nexus-gateway' } });
+/** The gateway's structured JSON logger: one JSON object per line, to stdout unless `destination` is given (tests capture it). */
+export function createLogger(level: string, destination?: DestinationStream): Logger {
+  const options = { level, base: { service: 'nexus-gateway' } };
+  return destination ? pino(options, destination) : pino(options);
 }
 
 export type { Logger };

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { makeExecutableSchema } from '@graphql-tools/schema';
 import { Kind, type DocumentNode, type GraphQLSchema, parse } from 'graphql';
 import { resolvers } from '../resolvers/index.ts';
+import { applyAuthDirective } from './security/auth-directive.ts';
 
 /** The schema/ directory: one SDL file per domain, the API's contract. */
 export const SCHEMA_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'schema');
@@ -16,9 +17,11 @@ export function loadTypeDefs(dir = SCHEMA_DIR): DocumentNode[] {
     .map((file) => parse(readFileSync(path.join(dir, file), 'utf8')));
 }
 
-/** The executable schema: SDL from schema/ with the resolvers of resolvers/. */
+/** The executable schema: SDL from schema/ with the resolvers of resolvers/, `@auth` enforced. */
 export function buildSchema(): GraphQLSchema {
-  return makeExecutableSchema({ typeDefs: loadTypeDefs(), resolvers, resolverValidationOptions: { requireResolversToMatchSchema: 'error' } });
+  return applyAuthDirective(
+    makeExecutableSchema({ typeDefs: loadTypeDefs(), resolvers, resolverValidationOptions: { requireResolversToMatchSchema: 'error' } }),
+  );
 }
 
 /** `@cached(maxAge)` of each root query field, in seconds (fields without it are never cached). */

@@ -1,3 +1,4 @@
+import { GraphQLError } from 'graphql';
 import type { BusPort, LogEntry } from '../src/backends/bus/port.ts';
 import type { EventRow, EventTypeName } from '../src/domain.ts';
 import { eventFromLogEntry } from '../ingest/event-record.ts';
@@ -172,5 +173,7 @@ function matches(filter: EventSubscriptionFilter | null, event: EventRow): boole
 }
 
 function slowConsumer(capacity: number): Error {
-  return new Error(`subscriber dropped: more than ${capacity} events waiting (consumer too slow)`);
+  return new GraphQLError(`Subscription dropped: more than ${capacity} events were waiting for this client (consumer too slow); resubscribe with fromOffset to catch up.`, {
+    extensions: { code: 'RATE_LIMITED', reason: 'SLOW_CONSUMER', capacity },
+  });
 }

@@ -1,4 +1,4 @@
-import { Kind, print, subscribe, type ExecutionArgs, type ExecutionResult, type OperationDefinitionNode } from 'graphql';
+import { GraphQLError, Kind, print, subscribe, type ExecutionArgs, type ExecutionResult, type OperationDefinitionNode } from 'graphql';
 import { Channel } from './channel.ts';
 
 /** Options of the shared subscription executor. */
@@ -49,7 +49,10 @@ export function createSharedSubscribe(options: SharedSubscribeOptions) {
   function join(key: string, group: Group): Channel<ExecutionResult> {
     const member: Channel<ExecutionResult> = new Channel({
       capacity,
-      overflowError: () => new Error(`subscriber dropped: more than ${capacity} results waiting (consumer too slow)`),
+      overflowError: () =>
+        new GraphQLError(`Subscription dropped: more than ${capacity} results were waiting for this client (consumer too slow).`, {
+          extensions: { code: 'RATE_LIMITED', reason: 'SLOW_CONSUMER', capacity },
+        }),
       onClose: () => {
         group.members.delete(member);
         if (group.members.size === 0 && groups.get(key) === group) {

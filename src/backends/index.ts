@@ -12,6 +12,7 @@ import { DuckDbDatabase } from './duckdb/database.ts';
 import { LAKEHOUSE_DDL } from './duckdb/ddl.ts';
 import { createDuckDbEngine } from './duckdb/engine.ts';
 import type { BackendHealth } from './health.ts';
+import { createBackendGuard, guardBus, guardSearch, guardSqlEngine, type BackendGuard } from './resilience.ts';
 import type { SearchPort } from './search/port.ts';
 import { createElasticsearchSearch } from './search/elasticsearch.ts';
 import { createMiniSearch } from './search/minisearch.ts';
@@ -48,26 +49,44 @@ export async function createBackends(
   });
   try {
     await database.exec(LAKEHOUSE_DDL);
-    const lakehouse = config.trinoUrl
-      ? createTrinoEngine({ url: config.trinoUrl, role: 'lakehouse', timeoutMs: config.backendTimeoutMs })
-      : createDuckDbEngine({ database, role: 'lakehouse', timeoutMs: config.backendTimeoutMs });
-    // ClickHouse's tables come from `npm run bootstrap`; until then its health names the missing database.
-    const analytics = config.clickhouseUrl
-      ? createClickHouseEngine({ url: config.clickhouseUrl, timeoutMs: config.backendTimeoutMs })
-      : createDuckDbEngine({ database, role: 'analytics', timeoutMs: config.backendTimeoutMs });
-    const search = config.elasticsearchUrl
-      ? createElasticsearchSearch({ node: config.elasticsearchUrl, timeoutMs: config.backendTimeoutMs })
-      : createMiniSearch({ lakehouse });
-    const cache = config.redisUrl ? createRedisCache({ url: config.redisUrl }) : createLruCache({ maxEntries: config.cacheMaxEntries });
     const logger = options.logger;
-    const bus = config.kafkaBrokers
+    const timeouts = config.roleTimeoutMs;
+    // Every role but the cache gets a budget, read retries and a circuit breaker (resilience.ts).
+    // The cache needs none: its adapters never fail a call (an unreachable Redis answers misses
+    // at once, a frozen one within its 250 ms command budget), so there is no failure to count.
+    const guard = (role: keyof typeof timeouts, adapter: string): BackendGuard =>
+      createBackendGuard({
+        role,
+        adapter,
+        policy: { timeoutMs: timeouts[role], ...config.resilience },
+        onStateChange: (state, detail) =>
+          state === 'open'
+            ? logger?.warn({ ...detail, state }, `${role} circuit opened: calls fail fast`)
+            : logger?.info({ ...detail, state }, `${role} circuit ${state === 'closed' ? 'closed: calls flow again' : 'half-open: one trial call'}`),
+      });
+    const rawLakehouse = config.trinoUrl
+      ? createTrinoEngine({ url: config.trinoUrl, role: 'lakehouse', timeoutMs: timeouts.lakehouse })
+      : createDuckDbEngine({ database, role: 'lakehouse', timeoutMs: timeouts.lakehouse });
+    const lakehouse = guardSqlEngine(rawLakehouse, guard('lakehouse', rawLakehouse.adapter));
+    // ClickHouse's tables come from `npm run bootstrap`; until then its health names the missing database.
+    const rawAnalytics = config.clickhouseUrl
+      ? createClickHouseEngine({ url: config.clickhouseUrl, timeoutMs: timeouts.analytics })
+      : createDuckDbEngine({ database, role: 'analytics', timeoutMs: timeouts.analytics });
+    const analytics = guardSqlEngine(rawAnalytics, guard('analytics', rawAnalytics.adapter));
+    const rawSearch = config.elasticsearchUrl
+      ? createElasticsearchSearch({ node: config.elasticsearchUrl, timeoutMs: timeouts.search })
+      : createMiniSearch({ lakehouse });
+    const search = guardSearch(rawSearch, guard('search', rawSearch.adapter));
+    const cache = config.redisUrl ? createRedisCache({ url: config.redisUrl }) : createLruCache({ maxEntries: config.cacheMaxEntries });
+    const rawBus = config.kafkaBrokers
       ? await createKafkaBus({
           brokers: config.kafkaBrokers,
           topics: options.eventTopics,
-          requestTimeoutMs: config.backendTimeoutMs,
+          requestTimeoutMs: timeouts.bus,
           ...(logger ? { log: (level, namespace, message, extra) => logger[level]({ ...extra, namespace }, message) } : {}),
         })
       : await createEmbeddedLog({ database });
+    const bus = guardBus(rawBus, guard('bus', rawBus.adapter));
     let closing: Promise<void> | undefined;
     return {
       lakehouse,

@@ -644,6 +644,17 @@ export type RevenuePoint = {
   revenue: Scalars['Float']['output'];
 };
 
+/** Roles, least to most privileged; each role may do everything the roles before it may. */
+export type Role =
+  /** Everything, pipeline runs included. */
+  | 'ADMIN'
+  /** Every read, platform metadata, introspection and GraphiQL. */
+  | 'ANALYST'
+  /** An application, or an end user through it: public, the data of its own user, and ingestion. */
+  | 'APP'
+  /** Anyone, without credentials: tours, destinations, tour search, health. */
+  | 'PUBLIC';
+
 export type RunStatus =
   | 'FAILED'
   | 'RUNNING'
@@ -997,6 +1008,7 @@ export type ResolversTypes = {
   Recommendation: ResolverTypeWrapper<RecommendationRow>;
   RegionalStats: ResolverTypeWrapper<RegionalStats>;
   RevenuePoint: ResolverTypeWrapper<RevenuePoint>;
+  Role: Role;
   RunStatus: RunStatus;
   RunTrigger: RunTrigger;
   SearchInput: SearchInput;
@@ -1080,6 +1092,14 @@ export type ResolversParentTypes = {
   User: UserRef;
   UserProfile: UserProfileRow;
 };
+
+export type AuthDirectiveArgs = {
+  actingUser?: Maybe<Scalars['String']['input']>;
+  ownUser?: Maybe<Scalars['String']['input']>;
+  requires: Role;
+};
+
+export type AuthDirectiveResolver<Result, Parent, ContextType = GatewayContext, Args = AuthDirectiveArgs> = DirectiveResolverFn<Result, Parent, ContextType, Args>;
 
 export type CachedDirectiveArgs = {
   maxAge: Scalars['Int']['input'];
@@ -1506,5 +1526,6 @@ export type Resolvers<ContextType = GatewayContext> = {
 };
 
 export type DirectiveResolvers<ContextType = GatewayContext> = {
+  auth?: AuthDirectiveResolver<any, any, ContextType>;
   cached?: CachedDirectiveResolver<any, any, ContextType>;
 };

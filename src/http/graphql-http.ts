@@ -2,7 +2,14 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HeaderMap, type ApolloServer } from '@apollo/server';
 import type { GatewayContext, GatewayServices } from '../context.ts';
 import type { Logger } from '../logger.ts';
+import { logRequest } from '../observability/request-log.ts';
+import { withOperationSpan } from '../observability/tracing.ts';
 import { createRequestContext } from '../request-context.ts';
+import { answerScope } from '../security/auth-directive.ts';
+import { AuthenticationError, AuthenticationUnavailableError, httpCredentials, type Authenticator } from '../security/authenticator.ts';
+import type { Principal } from '../security/principal.ts';
+import type { AllowList } from '../security/persisted-queries.ts';
+import { admitHttp, effectiveRole, rateLimitKey, type PrincipalRateLimiter } from '../security/rate-limit.ts';
 import type { CachedResponse, ResponseCache } from './response-cache.ts';
 
 /** Options of the GraphQL-over-HTTP endpoint. */
@@ -12,8 +19,19 @@ export interface GraphQLHttpOptions {
   /** Absent: every request is executed. */
   responseCache: ResponseCache | undefined;
   logger: Logger;
+  /** Establishes the caller's principal before the response cache or Apollo see the request. */
+  authenticator: Authenticator;
   /** Largest request body accepted, in bytes. Default 1 MiB; larger bodies get 413. */
   maxBodyBytes?: number;
+  /**
+   * Operations one POST may batch as a JSON array. Default 1: an array is refused (400,
+   * BAD_USER_INPUT); above 1, Apollo must allow batching and larger arrays are refused.
+   */
+  maxBatchOperations?: number;
+  /** Per-principal rate limits, counted before the response cache (hits count too); absent: none. */
+  rateLimiter?: PrincipalRateLimiter | undefined;
+  /** Allow-list mode: unlisted operations are refused (403) before the cache or Apollo; absent: off. */
+  allowList?: AllowList | undefined;
 }
 
 const JSON_TYPE = 'application/json; charset=utf-8';
@@ -23,16 +41,27 @@ const JSON_TYPE = 'application/json; charset=utf-8';
  * response cache checked before anything is parsed.
  */
 export function createGraphQLHttpHandler(options: GraphQLHttpOptions): (req: IncomingMessage, res: ServerResponse, search: string) => void {
-  const { apollo, services, responseCache, logger } = options;
+  const { apollo, services, responseCache, logger, authenticator, rateLimiter, allowList } = options;
   const maxBodyBytes = options.maxBodyBytes ?? 1024 * 1024;
+  const maxBatchOperations = options.maxBatchOperations ?? 1;
   // Stampede protection: identical requests that miss the cache together wait for the first one's
   // execution and share its answer when it turns out cacheable (otherwise they run their own).
   const inflight = new Map<string, Promise<CachedResponse | undefined>>();
+  // Cache results are counted as plain increments: the hit path can afford nothing more.
+  const counts = responseCache ? services.metrics?.cacheCounts : undefined;
+  // Replayed answers are logged at debug only; the level is checked once, not per hit.
+  const logReplays = logger.isLevelEnabled('debug');
+  /** Counts a request refused before execution (it never reaches Apollo's metrics plugin). */
+  const refused = (code: string): void => {
+    services.metrics?.error(code);
+    services.metrics?.operation(null, 'unknown').error.inc();
+  };
 
   return (req, res, search) => {
     const method = req.method ?? 'GET';
     if (method !== 'GET' && method !== 'POST') {
       res.writeHead(405, { allow: 'GET, POST', 'content-type': JSON_TYPE });
+      refused('BAD_USER_INPUT');
       res.end(errorBody('GraphQL accepts GET (queries) and POST.', 'BAD_USER_INPUT'));
       return;
     }
@@ -49,38 +78,62 @@ export function createGraphQLHttpHandler(options: GraphQLHttpOptions): (req: Inc
             body = JSON.parse(raw);
           } catch {
             res.writeHead(400, { 'content-type': JSON_TYPE });
+            refused('BAD_USER_INPUT');
             res.end(errorBody('The request body is not valid JSON.', 'BAD_USER_INPUT'));
             return;
           }
         } else {
           body = raw;
         }
+        if (Array.isArray(body)) {
+          const refusal = batchRefusal(body.length, maxBatchOperations);
+          if (refusal) {
+            res.writeHead(400, { 'content-type': JSON_TYPE });
+            refused('BAD_USER_INPUT');
+            res.end(errorBody(refusal, 'BAD_USER_INPUT'));
+            return;
+          }
+        }
         void serve(req, res, method, search, raw, body);
       },
       (error: Error & { status?: number }) => {
         res.writeHead(error.status ?? 400, { 'content-type': JSON_TYPE, connection: 'close' });
+        refused('BAD_USER_INPUT');
         res.end(errorBody(error.message, 'BAD_USER_INPUT'));
       },
     );
   };
 
   async function serve(req: IncomingMessage, res: ServerResponse, method: string, search: string, payload: string, body: unknown) {
+    // Authenticated before the cache is consulted: bad credentials never get a cached answer, and
+    // answers are cached per scope (role, and below analyst the user), so no role sees another's.
+    const principal = await authenticate(req, res);
+    if (!principal) return;
+    // Counted before the response cache: hits are cheap, but the budget protects the whole service.
+    const limiting = rateLimiter?.consume(rateLimitKey(principal, req), principal.role, Array.isArray(body) ? body.length : 1);
+    if (limiting && !admitHttp(res, await limiting)) return refused('RATE_LIMITED');
+    if (allowList && !allowList.admitHttp(res, effectiveRole(principal), method, search, body)) return refused('FORBIDDEN');
     const accept = req.headers.accept ?? '';
-    const key = responseCache?.keyOf(method, accept, '', payload);
+    // A batch is never cached nor coalesced: its operations share one context and cache policy.
+    const key = Array.isArray(body) ? undefined : responseCache?.keyOf(method, accept, answerScope(principal), payload);
     try {
       let hit = key === undefined ? undefined : responseCache?.lookup(key);
       if (hit instanceof Promise) hit = await hit;
       if (hit) {
+        if (counts) counts.hit += 1;
         res.writeHead(hit.status, { 'content-type': hit.contentType, 'content-length': hit.length, 'x-cache': 'HIT' });
         res.end(hit.body);
+        if (logReplays) logRequest(logger, { requestId: headerValue(req.headers['x-request-id']), status: hit.status, cache: 'HIT' });
         return;
       }
       const leader = key === undefined ? undefined : inflight.get(key);
       if (leader) {
         const shared = await leader;
         if (shared) {
+          if (counts) counts.coalesced += 1;
           res.writeHead(shared.status, { 'content-type': shared.contentType, 'content-length': shared.length, 'x-cache': 'COALESCED' });
           res.end(shared.body);
+          if (logReplays) logRequest(logger, { requestId: headerValue(req.headers['x-request-id']), status: shared.status, cache: 'COALESCED' });
           return;
         }
       }
@@ -88,7 +141,7 @@ export function createGraphQLHttpHandler(options: GraphQLHttpOptions): (req: Inc
       if (key !== undefined && !inflight.has(key)) inflight.set(key, new Promise((resolve) => (share = resolve)));
       let shareable: CachedResponse | undefined;
       try {
-        shareable = await execute(req, res, method, search, body, key);
+        shareable = await execute(req, res, method, search, body, key, principal);
       } finally {
         if (share && key !== undefined) inflight.delete(key);
         share?.(shareable);
@@ -96,7 +149,36 @@ export function createGraphQLHttpHandler(options: GraphQLHttpOptions): (req: Inc
     } catch (error) {
       logger.error({ err: error }, 'GraphQL request failed outside execution');
       if (!res.headersSent) res.writeHead(500, { 'content-type': JSON_TYPE });
+      refused('INTERNAL');
       res.end(errorBody('Internal error.', 'INTERNAL'));
+    }
+  }
+
+  /**
+   * The caller's principal; undefined when credentials were refused, the answer (401, or 503 when
+   * they cannot be checked now) already written.
+   */
+  async function authenticate(req: IncomingMessage, res: ServerResponse): Promise<Principal | undefined> {
+    try {
+      const principal = authenticator.authenticate(httpCredentials(req.headers), req.socket.remoteAddress);
+      return principal instanceof Promise ? await principal : principal;
+    } catch (error) {
+      if (error instanceof AuthenticationError) {
+        res.writeHead(401, { 'content-type': JSON_TYPE, 'www-authenticate': error.challenge });
+        refused('UNAUTHENTICATED');
+        res.end(errorBody(error.message, 'UNAUTHENTICATED'));
+      } else if (error instanceof AuthenticationUnavailableError) {
+        logger.warn({ err: error }, 'credentials could not be verified');
+        res.writeHead(503, { 'content-type': JSON_TYPE, 'retry-after': '5' });
+        refused('BACKEND_UNAVAILABLE');
+        res.end(errorBody(error.message, 'BACKEND_UNAVAILABLE'));
+      } else {
+        logger.error({ err: error }, 'authentication failed');
+        res.writeHead(500, { 'content-type': JSON_TYPE });
+        refused('INTERNAL');
+        res.end(errorBody('Internal error.', 'INTERNAL'));
+      }
+      return undefined;
     }
   }
 
@@ -108,16 +190,25 @@ export function createGraphQLHttpHandler(options: GraphQLHttpOptions): (req: Inc
     search: string,
     body: unknown,
     key: string | undefined,
+    principal: Principal,
   ): Promise<CachedResponse | undefined> {
+    const started = performance.now();
     const headers = new HeaderMap();
     for (const [name, value] of Object.entries(req.headers)) {
       if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
     }
-    const context = createRequestContext(services, headerValue(req.headers['x-request-id']));
-    const response = await apollo.executeHTTPGraphQLRequest({
-      httpGraphQLRequest: { method, headers, search, body },
-      context: async () => context,
-    });
+    const context = createRequestContext(services, headerValue(req.headers['x-request-id']), principal);
+    // In an operation span when tracing (it parents the loader batches and backend calls).
+    const response = await withOperationSpan(services.tracer, req.headers, () =>
+      apollo.executeHTTPGraphQLRequest({
+        httpGraphQLRequest: { method, headers, search, body },
+        context: async () => context,
+      }),
+    );
+    const finished = (status: number, cached: boolean) => {
+      if (counts) counts[cached ? 'miss' : 'bypass'] += 1;
+      logRequest(logger, { requestId: context.requestId, observed: context.observed, context, status, cache: cached ? 'MISS' : 'BYPASS', durationMs: performance.now() - started });
+    };
     const status = response.status ?? 200;
     const outgoing: Record<string, string> = { 'x-request-id': context.requestId };
     for (const [name, value] of response.headers) outgoing[name] = value;
@@ -125,6 +216,7 @@ export function createGraphQLHttpHandler(options: GraphQLHttpOptions): (req: Inc
       res.writeHead(status, outgoing);
       for await (const chunk of response.body.asyncIterator) res.write(chunk);
       res.end();
+      finished(status, false);
       return undefined;
     }
     const text = response.body.string;
@@ -139,6 +231,7 @@ export function createGraphQLHttpHandler(options: GraphQLHttpOptions): (req: Inc
     outgoing['content-length'] = String(length);
     res.writeHead(status, outgoing);
     res.end(text);
+    finished(status, cacheable !== undefined);
     return cacheable;
   }
 }
@@ -160,6 +253,14 @@ function withoutExecutionFigures(text: string): string {
 function headerValue(value: string | string[] | undefined): string | undefined {
   const first = Array.isArray(value) ? value[0] : value;
   return first && /^[\w.:-]{1,128}$/.test(first) ? first : undefined;
+}
+
+/** Why a batch of `size` operations is refused, or undefined when it may run. */
+function batchRefusal(size: number, max: number): string | undefined {
+  if (max <= 1) return 'Batched requests are not accepted: send one operation per request (a JSON object, not an array).';
+  if (size === 0) return 'The batch is empty: send at least one operation.';
+  if (size > max) return `The batch holds ${size} operations; at most ${max} are accepted per request.`;
+  return undefined;
 }
 
 /** A GraphQL-shaped error body for failures before GraphQL execution. */

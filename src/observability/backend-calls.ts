@@ -1,6 +1,23 @@
-import type { BackendRole } from '../errors.ts';
+import type { Attributes, Tracer } from '@opentelemetry/api';
+import { ATTR_DB_OPERATION_NAME, ATTR_DB_QUERY_TEXT, ATTR_DB_SYSTEM_NAME } from '@opentelemetry/semantic-conventions';
+import { BackendError, type BackendRole } from '../errors.ts';
 import type { SearchPort } from '../backends/search/port.ts';
 import type { SqlEngine } from '../backends/sql/port.ts';
+import { statementText, traceBackendCall } from './tracing.ts';
+
+/** How a backend call ended, as metrics label it. */
+export type BackendCallOutcome = 'ok' | 'error' | 'timeout';
+
+/** A gateway's backend-call metrics: recorders pre-bound to one role and adapter (made once, reused by every request). */
+export interface BackendCallMetrics {
+  backendCalls(role: BackendRole, adapter: string): { record(durationMs: number, outcome: BackendCallOutcome): void };
+}
+
+/** What sees backend calls beyond the request's own log: the gateway's metrics and tracer, when it has them. */
+export interface BackendCallObservers {
+  metrics?: BackendCallMetrics | undefined;
+  tracer?: Tracer | undefined;
+}
 
 /** Per-request count and time of backend calls, by role (what the loader-batching test and the response extensions read). */
 export class BackendCallLog {
@@ -27,34 +44,72 @@ export class BackendCallLog {
   }
 }
 
-async function timed<T>(log: BackendCallLog, role: BackendRole, adapter: string, call: () => Promise<T>): Promise<T> {
+const NO_ATTRIBUTES: Attributes = {};
+const SEARCH_TOURS: Attributes = { [ATTR_DB_OPERATION_NAME]: 'searchTours' };
+const SEARCH_EVENTS: Attributes = { [ATTR_DB_OPERATION_NAME]: 'searchEvents' };
+
+/** Where one instrumented port records its calls: made once per port and request. */
+interface CallSite {
+  log: BackendCallLog;
+  role: BackendRole;
+  adapter: string;
+  recorder: ReturnType<BackendCallMetrics['backendCalls']> | undefined;
+  tracer: Tracer | undefined;
+}
+
+function callSite(log: BackendCallLog, role: BackendRole, adapter: string, observers: BackendCallObservers): CallSite {
+  return { log, role, adapter, recorder: observers.metrics?.backendCalls(role, adapter), tracer: observers.tracer };
+}
+
+/** One call: timed into the request's log and the gateway's metrics, in a client span when tracing. */
+function timed<T>(site: CallSite, spanAttributes: Attributes, call: () => Promise<T>): Promise<T> {
+  if (!site.tracer) return measured(site, call);
+  const attributes = { [ATTR_DB_SYSTEM_NAME]: site.adapter, 'nexus.backend.role': site.role, ...spanAttributes };
+  return traceBackendCall(site.tracer, `${site.role} ${site.adapter}`, attributes, () => measured(site, call));
+}
+
+async function measured<T>(site: CallSite, call: () => Promise<T>): Promise<T> {
   const started = performance.now();
+  let outcome: BackendCallOutcome = 'ok';
   try {
     return await call();
+  } catch (error) {
+    outcome = error instanceof BackendError && error.timedOut ? 'timeout' : 'error';
+    throw error;
   } finally {
-    log.record(role, adapter, performance.now() - started);
+    const durationMs = performance.now() - started;
+    site.log.record(site.role, site.adapter, durationMs);
+    site.recorder?.record(durationMs, outcome);
   }
 }
 
-/** A view of `engine` that records every query in `log`. Cheap: built per request. */
-export function instrumentSql(engine: SqlEngine, log: BackendCallLog): SqlEngine {
+/**
+ * A view of `engine` that records every query in `log` (and in the gateway's metrics and traces,
+ * when `observers` has them). Cheap: built per request; the metric recorders are pre-bound.
+ */
+export function instrumentSql(engine: SqlEngine, log: BackendCallLog, observers: BackendCallObservers = {}): SqlEngine {
+  const site = callSite(log, engine.role, engine.adapter, observers);
   return {
     role: engine.role,
     adapter: engine.adapter,
     dialect: engine.dialect,
     capabilities: engine.capabilities,
-    query: (sql, params, options) => timed(log, engine.role, engine.adapter, () => engine.query(sql, params, options)),
+    // The statement carries `?` placeholders only: bound values never reach a span.
+    query: (sql, params, options) =>
+      timed(site, site.tracer ? { [ATTR_DB_QUERY_TEXT]: statementText(sql) } : NO_ATTRIBUTES, () => engine.query(sql, params, options)),
     health: () => engine.health(),
     close: () => engine.close(),
   };
 }
 
-/** A view of `search` that records every search in `log`. */
-export function instrumentSearch(search: SearchPort, log: BackendCallLog): SearchPort {
+/** A view of `search` that records every search in `log` (and in the gateway's metrics and traces). */
+export function instrumentSearch(search: SearchPort, log: BackendCallLog, observers: BackendCallObservers = {}): SearchPort {
+  const site = callSite(log, 'search', search.adapter, observers);
   return {
     adapter: search.adapter,
-    searchTours: (request) => timed(log, 'search', search.adapter, () => search.searchTours(request)),
-    searchEvents: (request) => timed(log, 'search', search.adapter, () => search.searchEvents(request)),
+    // The search text is a user's value: spans name the operation only.
+    searchTours: (request) => timed(site, SEARCH_TOURS, () => search.searchTours(request)),
+    searchEvents: (request) => timed(site, SEARCH_EVENTS, () => search.searchEvents(request)),
     indexTours: (tours, names) => search.indexTours(tours, names),
     health: () => search.health(),
     close: () => search.close(),

@@ -7,6 +7,16 @@ export interface KafkaMock {
   brokers: string[];
   /** Stops the kcat process this helper started (by its PID). Idempotent. */
   stop(): Promise<void>;
+  /**
+   * Freezes the cluster (SIGSTOP to that PID): connections stay open, nothing answers, and the
+   * log is kept. This is how the fault-injection suite takes Kafka down: the mock keeps its log
+   * in kcat's memory and picks its own listener ports (librdkafka 2.0 has no port setting, only
+   * `test.mock.num.brokers` and `test.mock.broker.rtt`), so a stopped mock cannot come back on
+   * the same address with the same records. Requests sent meanwhile are answered on `resume`.
+   */
+  pause(): void;
+  /** Undoes `pause` (SIGCONT): the brokers answer again, first what was sent while frozen. */
+  resume(): void;
 }
 
 /** Options of `startKafkaMock`. */
@@ -44,6 +54,7 @@ export async function startKafkaMock(options: KafkaMockOptions = {}): Promise<Ka
       process.removeListener('exit', killOnExit);
       if (child.exitCode === null && child.signalCode === null) {
         child.kill('SIGTERM');
+        child.kill('SIGCONT'); // a paused process acts on SIGTERM only once it runs again
         const timer = setTimeout(() => child.kill('SIGKILL'), 3_000);
         await exited;
         clearTimeout(timer);
@@ -79,7 +90,10 @@ export async function startKafkaMock(options: KafkaMockOptions = {}): Promise<Ka
     });
     const brokers = servers.split(',').filter(Boolean);
     await Promise.all(brokers.map((broker) => waitForPort(Number(broker.split(':').pop()), timeoutMs)));
-    return { brokers, stop };
+    const signal = (name: NodeJS.Signals) => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(name);
+    };
+    return { brokers, stop, pause: () => signal('SIGSTOP'), resume: () => signal('SIGCONT') };
   } catch (error) {
     await stop();
     throw error;

@@ -3,19 +3,12 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
   BIGINT,
-  BOOLEAN,
-  DATE,
-  DOUBLE,
   DuckDBTypeId,
-  INTEGER,
   LIST,
-  TIMESTAMP,
   TIMESTAMPTZ,
   VARCHAR,
-  dateValue,
   listValue,
   timestampTZValue,
-  timestampValue,
   type DuckDBArrayType,
   type DuckDBArrayValue,
   type DuckDBBlobValue,
@@ -31,6 +24,8 @@ import {
   type DuckDBType,
   type DuckDBValue,
 } from '@duckdb/node-api';
+import { duckValue, parseLiterals, parseTrinoTimestamp, TrinoFailure, type FixtureValue } from './trino-literals.ts';
+import { translateUpdate, type FixtureColumn, type FixtureUpdate } from './trino-sql.ts';
 
 /**
  * A Trino coordinator as far as a client can tell: Trino's client REST protocol
@@ -46,7 +41,12 @@ import {
  * a client that quotes wrongly gets a syntax error or a different value) and binds them with
  * DuckDB's own parameters. Trino rules it enforces: the parameter count, no `;`, no `?` without
  * EXECUTE, the timestamp format of a CAST to `timestamp with time zone` in `FOR TIMESTAMP AS OF`.
- * It does not police DuckDB-only SQL: the SQL runs on DuckDB.
+ * It does not police DuckDB-only SQL in queries: a query runs on DuckDB.
+ *
+ * Statements that change the catalog (`CREATE SCHEMA`, `CREATE TABLE`, `CREATE VIEW`, `INSERT`,
+ * `DELETE`) are parsed and checked as Trino with its Iceberg connector would (test/helpers/trino-sql.ts),
+ * then run on DuckDB; they answer as Trino does: `updateType`, and for INSERT/DELETE a one-row
+ * `rows` bigint column with the count, also as `updateCount`; DDL answers with no columns.
  *
  * Time travel: tables given in `history` answer `FOR TIMESTAMP AS OF CAST(? AS TIMESTAMP(p) WITH
  * TIME ZONE)` from the relation of the newest snapshot at or before the instant (Iceberg's rule;
@@ -110,6 +110,10 @@ export interface FixtureQuery {
   state: QueryState;
   /** Trino's errorName when FAILED. */
   errorName: string | undefined;
+  /** Trino's `updateType` of a statement that changes the catalog (`CREATE TABLE`, `INSERT`, ...). */
+  updateType: string | undefined;
+  /** Rows an INSERT or DELETE wrote (`updateCount`). */
+  updateCount: number | undefined;
   cancelled: boolean;
   /** Resolves when DuckDB is done with the query (finished, failed or interrupted). */
   settled: Promise<void>;
@@ -160,20 +164,6 @@ interface RunningQuery extends FixtureQuery {
   sent: number;
   connection: DuckDBConnection | undefined;
   session: { catalog: string; schema: string; timeZone: string };
-}
-
-/** A failure in Trino's terms, thrown inside the fixture and answered as the query's `error`. */
-class TrinoFailure extends Error {
-  readonly errorName: string;
-  readonly errorCode: number;
-  readonly errorType: string;
-
-  constructor(errorName: string, errorCode: number, message: string, errorType = 'USER_ERROR') {
-    super(message);
-    this.errorName = errorName;
-    this.errorCode = errorCode;
-    this.errorType = errorType;
-  }
 }
 
 /** Starts the fixture on a free loopback port. */
@@ -275,6 +265,8 @@ export async function startTrinoFixture(options: TrinoFixtureOptions): Promise<T
       duckdbSql: undefined,
       state: 'QUEUED',
       errorName: undefined,
+      updateType: undefined,
+      updateCount: undefined,
       cancelled: false,
       settled: Promise.resolve(),
       result: undefined,
@@ -300,10 +292,12 @@ export async function startTrinoFixture(options: TrinoFixtureOptions): Promise<T
       const { sql, params } = resolveStatement(body, prepared);
       query.sql = sql;
       query.params = params;
-      const rewritten = rewrite(sql, params, query.session, histories);
-      query.duckdbSql = rewritten.sql;
       connection = await acquire();
       if (query.cancelled) throw new TrinoFailure('USER_CANCELED', 3, 'Query was canceled');
+      const reading = connection;
+      const update = await translateUpdate(sql, params, query.session, (schema, table) => columnsOf(reading, schema, table));
+      const rewritten = update ? bindUpdate(update) : rewrite(sql, params, query.session, histories);
+      query.duckdbSql = rewritten.sql;
       query.connection = connection;
       query.state = 'RUNNING';
       const statement = await connection.prepare(rewritten.sql);
@@ -311,11 +305,22 @@ export async function startTrinoFixture(options: TrinoFixtureOptions): Promise<T
         if (query.cancelled) throw new TrinoFailure('USER_CANCELED', 3, 'Query was canceled');
         statement.bind(rewritten.values, rewritten.types as DuckDBType[]);
         const reader = await statement.runAndReadAll();
-        const types = reader.columnTypes();
-        query.result = {
-          columns: reader.columnNames().map((name, i) => ({ name, ...trinoTypeOf(types[i] as DuckDBType) })),
-          rows: reader.getRows().map((row) => row.map((value, i) => encodeValue(types[i] as DuckDBType, value))),
-        };
+        if (update) {
+          query.updateType = update.updateType;
+          query.result = { columns: [], rows: [] };
+          if (update.countsRows) {
+            // Trino's table writer answers one bigint row, `rows`; the protocol repeats it as updateCount.
+            const count = BigInt(reader.getRows()[0]?.[0] as bigint | number);
+            query.updateCount = Number(count);
+            query.result = { columns: [{ name: 'rows', ...trinoTypeOf(BIGINT) }], rows: [[rawJson(String(count))]] };
+          }
+        } else {
+          const types = reader.columnTypes();
+          query.result = {
+            columns: reader.columnNames().map((name, i) => ({ name, ...trinoTypeOf(types[i] as DuckDBType) })),
+            rows: reader.getRows().map((row) => row.map((value, i) => encodeValue(types[i] as DuckDBType, value))),
+          };
+        }
       } finally {
         statement.destroySync();
       }
@@ -355,6 +360,9 @@ export async function startTrinoFixture(options: TrinoFixtureOptions): Promise<T
       ...(next ? { nextUri: `${base}/v1/statement/${next}/${query.id}/${query.slug}/${query.token}` } : {}),
       stats: { state: query.state, queued: query.state === 'QUEUED', scheduled: query.state !== 'QUEUED', nodes: 1, processedRows: query.sent },
       warnings: [],
+      // Known once the statement is analysed, so absent from the queued answer.
+      ...(query.updateType !== undefined && next !== 'queued' ? { updateType: query.updateType } : {}),
+      ...(query.updateCount !== undefined && next !== 'queued' ? { updateCount: query.updateCount } : {}),
     };
   }
 
@@ -409,7 +417,7 @@ function header(request: http.IncomingMessage, name: string): string | undefined
 }
 
 // ---------------------------------------------------------------------------------------------
-// Statements: EXECUTE resolution, Trino literals, the rules Trino checks before running anything.
+// Statements: EXECUTE resolution (its literals: trino-literals.ts), the rules Trino checks first.
 
 /** Trino's parsing of `X-Trino-Prepared-Statement`: split on ',', then on '=', URL-decode each part. */
 function preparedStatements(value: string | undefined): Map<string, string> {
@@ -423,15 +431,6 @@ function preparedStatements(value: string | undefined): Map<string, string> {
   }
   return statements;
 }
-
-type FixtureValue =
-  | { kind: 'null' }
-  | { kind: 'boolean'; value: boolean }
-  | { kind: 'integer'; value: bigint }
-  | { kind: 'double'; value: number }
-  | { kind: 'varchar'; value: string }
-  | { kind: 'date'; value: string }
-  | { kind: 'timestamp'; micros: bigint; withZone: boolean };
 
 function resolveStatement(body: string, prepared: Map<string, string>): { sql: string; params: FixtureValue[] } {
   const execute = /^\s*EXECUTE\s+([A-Za-z_][A-Za-z0-9_]*)(?:\s+USING\s+([\s\S]*?))?\s*$/i.exec(body);
@@ -483,112 +482,6 @@ function scan(sql: string): { placeholders: number[]; semicolons: number[] } {
   return { placeholders, semicolons };
 }
 
-const TYPED_LITERAL = new Set(['DOUBLE', 'REAL', 'BIGINT', 'INTEGER', 'SMALLINT', 'TINYINT', 'DECIMAL', 'VARCHAR', 'DATE', 'TIMESTAMP']);
-
-/** The USING list: literals separated by commas, in Trino's syntax (and only that). */
-function parseLiterals(text: string): FixtureValue[] {
-  const values: FixtureValue[] = [];
-  let i = 0;
-  const syntaxError = (): never => {
-    throw new TrinoFailure('SYNTAX_ERROR', 1, `line 1:${i + 1}: mismatched input '${text.slice(i, i + 10)}' in the USING list`);
-  };
-  const skipSpaces = () => {
-    while (i < text.length && /\s/.test(text[i] ?? '')) i += 1;
-  };
-  const readString = (): string => {
-    if (text[i] !== "'") syntaxError();
-    let value = '';
-    for (i += 1; ; i += 1) {
-      if (i >= text.length) syntaxError();
-      const c = text[i];
-      if (c === "'") {
-        if (text[i + 1] !== "'") break;
-        i += 1;
-      }
-      value += c;
-    }
-    i += 1;
-    return value;
-  };
-  for (;;) {
-    skipSpaces();
-    const word = /^[A-Za-z]+/.exec(text.slice(i))?.[0];
-    const number = /^-?\d+(\.\d*)?([eE][+-]?\d+)?/.exec(text.slice(i))?.[0];
-    if (text[i] === "'") {
-      values.push({ kind: 'varchar', value: readString() });
-    } else if (number !== undefined) {
-      i += number.length;
-      values.push(/^-?\d+$/.test(number) ? { kind: 'integer', value: BigInt(number) } : { kind: 'double', value: Number(number) });
-    } else if (word !== undefined) {
-      const upper = word.toUpperCase();
-      i += word.length;
-      if (upper === 'NULL') values.push({ kind: 'null' });
-      else if (upper === 'TRUE' || upper === 'FALSE') values.push({ kind: 'boolean', value: upper === 'TRUE' });
-      else if (TYPED_LITERAL.has(upper)) {
-        skipSpaces();
-        values.push(typedLiteral(upper, readString()));
-      } else syntaxError();
-    } else syntaxError();
-    skipSpaces();
-    if (i >= text.length) return values;
-    if (text[i] !== ',') syntaxError();
-    i += 1;
-  }
-}
-
-function typedLiteral(type: string, text: string): FixtureValue {
-  const invalid = () => new TrinoFailure('INVALID_LITERAL', 59, `line 1:1: '${text}' is not a valid ${type.toLowerCase()} literal`);
-  switch (type) {
-    case 'VARCHAR':
-      return { kind: 'varchar', value: text };
-    case 'BIGINT':
-    case 'INTEGER':
-    case 'SMALLINT':
-    case 'TINYINT':
-      if (!/^\s*-?\d+\s*$/.test(text)) throw invalid();
-      return { kind: 'integer', value: BigInt(text.trim()) };
-    case 'DATE':
-      if (!/^\d{4}-\d{2}-\d{2}$/.test(text.trim())) throw invalid();
-      return { kind: 'date', value: text.trim() };
-    case 'TIMESTAMP': {
-      const parsed = parseTrinoTimestamp(text, 'UTC');
-      if (!parsed) throw invalid();
-      return { kind: 'timestamp', ...parsed };
-    }
-    default: {
-      // DOUBLE, REAL, DECIMAL: Java's Double.parseDouble / BigDecimal syntax, near enough.
-      const value = Number(text.trim());
-      if (text.trim() === '' || Number.isNaN(value)) throw invalid();
-      return { kind: 'double', value };
-    }
-  }
-}
-
-/**
- * Trino's `DateTimes.DATETIME_PATTERN` (the rule of CAST(varchar AS timestamp[ with time zone])):
- * `YYYY-MM-DD[ HH:MM[:SS[.fraction]]][ zone]`, a space between date and time, never ISO's 'T'.
- * Zones: UTC/Z/GMT and ±HH:MM (the fixture knows no IANA zones); none means `sessionZone`.
- */
-function parseTrinoTimestamp(text: string, sessionZone: string): { micros: bigint; withZone: boolean } | undefined {
-  const match = /^([-+]?\d{4,})-(\d{1,2})-(\d{1,2})(?: (?:(\d{1,2}):(\d{1,2})(?::(\d{1,2})(?:\.(\d+))?)?)?\s*(.+)?)?$/.exec(text.trim());
-  if (!match) return undefined;
-  const [, year, month, day, hour = '0', minute = '0', second = '0', fraction = '', zone] = match;
-  const offsetMinutes = zoneOffsetMinutes(zone ?? sessionZone);
-  if (offsetMinutes === undefined) return undefined;
-  const date = new Date(0);
-  date.setUTCFullYear(Number(year), Number(month) - 1, Number(day));
-  date.setUTCHours(Number(hour), Number(minute), Number(second), 0);
-  const micros = BigInt(date.getTime() - offsetMinutes * 60_000) * 1000n + BigInt(fraction.slice(0, 6).padEnd(6, '0'));
-  return { micros, withZone: zone !== undefined };
-}
-
-function zoneOffsetMinutes(zone: string): number | undefined {
-  if (['UTC', 'Z', 'GMT', 'Etc/UTC'].includes(zone)) return 0;
-  const offset = /^([+-])(\d{2}):(\d{2})$/.exec(zone);
-  if (!offset) return undefined;
-  return (offset[1] === '-' ? -1 : 1) * (Number(offset[2]) * 60 + Number(offset[3]));
-}
-
 // ---------------------------------------------------------------------------------------------
 // Trino-isms the gateway's SQL uses, mapped onto DuckDB.
 
@@ -633,6 +526,24 @@ function rewrite(
   return { sql: out, values: bound.map((b) => b.value), types: bound.map((b) => b.type) };
 }
 
+/** A catalog-changing statement's DuckDB SQL and its bound literals. */
+function bindUpdate(update: FixtureUpdate): { sql: string; values: DuckDBValue[]; types: (DuckDBType | undefined)[] } {
+  const bound = update.values.map(duckValue);
+  return { sql: update.sql, values: bound.map((b) => b.value), types: bound.map((b) => b.type) };
+}
+
+/** The columns of `schema.table` with their Trino types, or undefined if there is no such table. */
+async function columnsOf(connection: DuckDBConnection, schema: string, table: string): Promise<FixtureColumn[] | undefined> {
+  const exists = await connection.runAndReadAll(
+    "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ? AND table_type = 'BASE TABLE'",
+    [schema, table],
+  );
+  if (Number(exists.getRows()[0]?.[0] ?? 0) === 0) return undefined;
+  const reader = await connection.runAndReadAll(`SELECT * FROM "${schema.replaceAll('"', '""')}"."${table.replaceAll('"', '""')}" LIMIT 0`);
+  const types = reader.columnTypes();
+  return reader.columnNames().map((name, i) => ({ name, type: trinoTypeOf(types[i] as DuckDBType).type }));
+}
+
 function qualified(table: string, session: { schema: string }): string {
   const parts = table.split('.');
   return parts.length === 1 ? `${session.schema}.${table}` : parts.slice(-2).join('.');
@@ -647,26 +558,6 @@ function asOfInstant(param: FixtureValue, sessionZone: string): bigint {
     return parsed.micros;
   }
   throw new TrinoFailure('TYPE_MISMATCH', 58, `line 1:1: Cannot cast ${param.kind} to timestamp(6) with time zone`);
-}
-
-function duckValue(param: FixtureValue): { value: DuckDBValue; type: DuckDBType | undefined } {
-  switch (param.kind) {
-    case 'null':
-      return { value: null, type: undefined };
-    case 'boolean':
-      return { value: param.value, type: BOOLEAN };
-    case 'integer':
-      // Trino types an integer literal as integer when it fits 32 bits, else bigint.
-      return param.value >= -(2n ** 31n) && param.value < 2n ** 31n ? { value: Number(param.value), type: INTEGER } : { value: param.value, type: BIGINT };
-    case 'double':
-      return { value: param.value, type: DOUBLE };
-    case 'varchar':
-      return { value: param.value, type: VARCHAR };
-    case 'date':
-      return { value: dateValue(Math.round(Date.parse(`${param.value}T00:00:00Z`) / 86_400_000)), type: DATE };
-    case 'timestamp':
-      return param.withZone ? { value: timestampTZValue(param.micros), type: TIMESTAMPTZ } : { value: timestampValue(param.micros), type: TIMESTAMP };
-  }
 }
 
 /** Creates `trino_fixture."<schema.table>$snapshots"` for every table with a history. */
@@ -877,6 +768,13 @@ function trinoError(error: unknown, session: { catalog: string; schema: string }
   const table = /^Catalog Error: Table with name (\S+) does not exist/.exec(text);
   if (table) return shape('TABLE_NOT_FOUND', 46, `line 1:1: Table '${session.catalog}.${session.schema}.${table[1]}' does not exist`);
   if (/^INTERRUPT Error/.test(text)) return shape('USER_CANCELED', 3, 'Query was canceled');
+  const notNull = /^Constraint Error: NOT NULL constraint failed: \w+\.(\w+)/.exec(text);
+  if (notNull) return shape('CONSTRAINT_VIOLATION', 16, `NULL value not allowed for NOT NULL column: ${notNull[1]}`);
+  const schema = /^Catalog Error: Schema with name "?([^"\s]+)"? (does not exist|already exists)/.exec(text);
+  if (schema?.[2] === 'already exists') return shape('SCHEMA_ALREADY_EXISTS', 49, `line 1:1: Schema '${session.catalog}.${schema[1]}' already exists`);
+  if (schema) return shape('SCHEMA_NOT_FOUND', 45, `line 1:1: Schema '${schema[1]}' does not exist`);
+  const existing = /^Catalog Error: Table with name "?([^"\s]+)"? already exists/.exec(text);
+  if (existing) return shape('TABLE_ALREADY_EXISTS', 50, `line 1:1: Table '${session.catalog}.${existing[1]}' already exists`);
   if (/^Parser Error/.test(text)) return shape('SYNTAX_ERROR', 1, `line 1:1: ${text}`);
   if (/^Catalog Error: Scalar Function/.test(text)) return shape('FUNCTION_NOT_FOUND', 6, `line 1:1: ${text}`);
   if (/^Binder Error/.test(text)) return shape(/column/i.test(text) ? 'COLUMN_NOT_FOUND' : 'TYPE_MISMATCH', /column/i.test(text) ? 47 : 58, `line 1:1: ${text}`);

@@ -7,7 +7,6 @@ import './workers.ts';
 import 'graphiql/style.css';
 import { createGraphiQLFetcher } from '@graphiql/toolkit';
 import { GraphiQL } from 'graphiql';
-import { createClient } from 'graphql-ws';
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { endpointUrls } from './endpoint.ts';
@@ -31,8 +30,11 @@ const { http, ws } = endpointUrls(document, location);
 
 const fetcher = createGraphiQLFetcher({
   url: http,
-  // graphql-ws connects lazily, on the first subscription, and closes when the last one ends.
-  wsClient: createClient({ url: ws }),
+  // Each subscription gets its own graphql-ws client, connected on subscribe and closed when the
+  // subscription ends, whose `connection_init` payload is the Headers tab: credentials set there
+  // (`{"Authorization": "Bearer …"}` or `{"x-api-key": "…"}`) authenticate subscriptions as they do
+  // HTTP requests, since a browser cannot set headers on a WebSocket.
+  subscriptionUrl: ws,
   // The multipart fetcher asks for `multipart/mixed` without Apollo's `deferSpec`, which
   // Apollo Server cannot answer incrementally anyway; plain JSON keeps errors readable.
   enableIncrementalDelivery: false,

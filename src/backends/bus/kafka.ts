@@ -4,6 +4,7 @@ import type { Consumer, IHeaders, logCreator, Message, PartitionMetadata, Produc
 import { BackendError, userInputError } from '../../errors.ts';
 import { probeHealth } from '../health.ts';
 import { decodeCursor, encodeCursor, LogOrderBuffer, mergeInLogOrder, PositionTracker, type Ordered, type Positions } from './kafka-cursor.ts';
+import { findInDoubtWrites, InDoubtWrites } from './kafka-in-doubt.ts';
 import { openKafkaWire, partitionKey, type FetchedRecord, type PartitionRange } from './kafka-wire.ts';
 import type { BusPort, BusRecord, LogEntry, PublishAck } from './port.ts';
 
@@ -30,6 +31,14 @@ export interface KafkaBusOptions {
   numPartitions?: number;
   /** Budget of one request to a broker. Default 10,000 ms. */
   requestTimeoutMs?: number;
+  /**
+   * Longest a publish waits for its acknowledgement, queueing included. Past it the publish
+   * rejects with a `BackendError` and acknowledges nothing: records still queued are dropped
+   * unwritten; a request already sent may still be written, and publishing the same idempotency
+   * key again then answers its first ack instead of writing it twice (see `kafka-in-doubt.ts`).
+   * Default `requestTimeoutMs`.
+   */
+  publishTimeoutMs?: number;
   /** kafkajs and adapter log level. Default `'warn'`. */
   logLevel?: KafkaLogLevel;
   /** Log sink. Default: one JSON line per entry on stderr. */
@@ -106,6 +115,10 @@ interface Pending {
   items: readonly Outgoing[];
   resolve: (acks: PublishAck[]) => void;
   reject: (error: unknown) => void;
+  /** `queued` until its batch starts; `sent` once written (or being written); `settled` after answering. */
+  state: 'queued' | 'sent' | 'settled';
+  /** Rejects the publish when it has waited `publishTimeoutMs`. */
+  deadline: NodeJS.Timeout | undefined;
 }
 
 /** A record on its way to the listeners, before its cursor is known. */
@@ -140,6 +153,7 @@ export async function createKafkaBus(options: KafkaBusOptions): Promise<KafkaBus
   const instanceId = options.instanceId ?? randomUUID();
   const topics = [...new Set(options.topics)];
   const requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
+  const publishTimeoutMs = options.publishTimeoutMs ?? requestTimeoutMs;
   const healthTimeoutMs = options.healthTimeoutMs ?? 2_000;
   const startTimeoutMs = options.startTimeoutMs ?? 30_000;
   const closeTimeoutMs = options.closeTimeoutMs ?? 3_000;
@@ -215,6 +229,10 @@ export async function createKafkaBus(options: KafkaBusOptions): Promise<KafkaBus
       maxInFlightRequests: 1,
       allowAutoTopicCreation: true,
       createPartitioner: Partitioners.DefaultPartitioner,
+      // Without idempotence, a produce kafkajs sends again after a timeout can be written twice
+      // (a stalled broker appends both once it answers again): each batch is sent once, and an
+      // unknown outcome is settled when its idempotency key is published again (kafka-in-doubt.ts).
+      ...(capabilities.idempotentProducer ? {} : { retry: { retries: 0 } }),
     });
     await producer.connect();
 
@@ -420,13 +438,45 @@ export async function createKafkaBus(options: KafkaBusOptions): Promise<KafkaBus
   let writing: Promise<void> | undefined;
   let closed = false;
 
+  /** Keyed writes that failed after being sent: they may be in the log. */
+  const inDoubt = new InDoubtWrites();
+
   function enqueue(items: readonly Outgoing[]): Promise<PublishAck[]> {
     if (closed) return Promise.reject(backendError('the bus is closed'));
     if (items.length === 0) return Promise.resolve([]);
     return new Promise<PublishAck[]>((resolve, reject) => {
-      queue.push({ items, resolve, reject });
+      const pending: Pending = { items, resolve, reject, state: 'queued', deadline: undefined };
+      pending.deadline = setTimeout(() => expire(pending), publishTimeoutMs);
+      queue.push(pending);
       writing ??= drain();
     });
+  }
+
+  /** Answers a publish once: its deadline may have answered it already. */
+  function settle(pending: Pending, outcome: { acks: PublishAck[] } | { error: unknown }): void {
+    if (pending.state === 'settled') return;
+    pending.state = 'settled';
+    clearTimeout(pending.deadline);
+    if ('acks' in outcome) pending.resolve(outcome.acks);
+    else pending.reject(outcome.error);
+  }
+
+  /**
+   * A publish out of time fails, acknowledging nothing. Still queued, it is dropped unwritten;
+   * already sent (the brokers stopped answering mid-write), it may yet be written, which a
+   * publish of the same idempotency key will find out (see `inDoubt`).
+   */
+  function expire(pending: Pending): void {
+    if (pending.state === 'queued') {
+      queue = queue.filter((other) => other !== pending);
+      settle(pending, { error: backendError(`no acknowledgement within ${publishTimeoutMs} ms (the brokers are not answering); nothing was written`) });
+    } else {
+      settle(pending, {
+        error: backendError(
+          `no acknowledgement within ${publishTimeoutMs} ms; the write may still complete: publish again with the same idempotency key to get its outcome without writing it twice`,
+        ),
+      });
+    }
   }
 
   async function drain(): Promise<void> {
@@ -444,8 +494,28 @@ export async function createKafkaBus(options: KafkaBusOptions): Promise<KafkaBus
   type Slot = { stored: PublishAck } | { fresh: number; duplicate: boolean };
 
   async function writeBatch(batch: Pending[]): Promise<void> {
+    for (const pending of batch) pending.state = 'sent';
+    const keyed: Message[] = [];
+    if (inDoubt.size > 0) {
+      const doubtful = inDoubt.take(batch.flatMap((pending) => pending.items.flatMap((item) => (item.deduplicate && item.record.idempotencyKey ? [item.record.idempotencyKey] : []))));
+      if (doubtful.size > 0) {
+        try {
+          const found = await findInDoubtWrites(wire, doubtful, (record) => headerText(record.headers, HEADER.idempotencyKey));
+          for (const [key, record] of found) {
+            const ack = ackOfRecord(record);
+            byIdempotencyKey.set(key, ack);
+            if (idempotencyTopic) keyed.push({ key, value: JSON.stringify(ack), timestamp: String(Date.now()) });
+          }
+        } catch (error) {
+          inDoubt.restore(doubtful);
+          const failure = backendError('could not learn whether an earlier attempt of this write was made', error);
+          for (const pending of batch) settle(pending, { error: failure });
+          return;
+        }
+      }
+    }
     const timestamp = Date.now();
-    const fresh: { item: Outgoing; partition: number }[] = [];
+    const fresh: { item: Outgoing; partition: number; from?: bigint }[] = [];
     const inBatch = new Map<string, number>();
     const slots: Slot[][] = batch.map((pending) =>
       pending.items.map((item): Slot => {
@@ -464,12 +534,16 @@ export async function createKafkaBus(options: KafkaBusOptions): Promise<KafkaBus
     try {
       acks = fresh.length > 0 ? await produce(fresh, timestamp) : [];
     } catch (error) {
+      for (const { item, partition, from } of fresh) {
+        const key = item.deduplicate ? item.record.idempotencyKey : null;
+        // Sent (`from` is set just before) and failed: it may be in the log all the same.
+        if (key && from !== undefined) inDoubt.mark(key, { topic: item.record.topic, partition, from });
+      }
       const failure = error instanceof BackendError ? error : backendError('the write was not acknowledged', error);
-      for (const pending of batch) pending.reject(failure);
+      for (const pending of batch) settle(pending, { error: failure });
       return;
     }
 
-    const keyed: Message[] = [];
     for (const [key, index] of inBatch) {
       const ack = acks[index]!;
       byIdempotencyKey.set(key, { ...ack, duplicate: true });
@@ -488,18 +562,32 @@ export async function createKafkaBus(options: KafkaBusOptions): Promise<KafkaBus
       }
     }
     batch.forEach((pending, i) =>
-      pending.resolve(
-        slots[i]!.map((slot) =>
+      settle(pending, {
+        acks: slots[i]!.map((slot) =>
           'stored' in slot ? { ...slot.stored, duplicate: true } : { ...acks[slot.fresh]!, duplicate: slot.duplicate },
         ),
-      ),
+      }),
     );
+  }
+
+  /** The ack of a record found in the log (an in-doubt write that was made after all). */
+  function ackOfRecord(record: FetchedRecord): PublishAck {
+    const position = new PositionTracker();
+    position.advance(record.topic, record.partition, record.offset);
+    return {
+      eventId: headerText(record.headers, HEADER.eventId) ?? `${record.topic}/${record.partition}/${record.offset}`,
+      topic: record.topic,
+      partition: record.partition,
+      offset: record.offset.toString(),
+      duplicate: true,
+      cursor: position.cursor(record.timestamp),
+    };
   }
 
   const partitioner = Partitioners.DefaultPartitioner();
 
   /** Writes `fresh` in one produce request; acks in input order. */
-  async function produce(fresh: { item: Outgoing; partition: number }[], timestamp: number): Promise<PublishAck[]> {
+  async function produce(fresh: { item: Outgoing; partition: number; from?: bigint }[], timestamp: number): Promise<PublishAck[]> {
     const counts = await ensureTopics([...new Set(fresh.map(({ item }) => item.record.topic))]);
     const byTopic = new Map<string, Message[]>();
     for (const entry of fresh) {
@@ -519,6 +607,9 @@ export async function createKafkaBus(options: KafkaBusOptions): Promise<KafkaBus
         headers: entry.item.headers,
       });
     }
+    // Where each record can land at the earliest, should the outcome of this request stay unknown.
+    const known = knownPositions();
+    for (const entry of fresh) entry.from = (known.get(entry.item.record.topic, entry.partition) ?? -1n) + 1n;
     const results = await producer!.sendBatch({
       acks: -1,
       timeout: requestTimeoutMs,
