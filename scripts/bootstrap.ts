@@ -1,6 +1,7 @@
 import { Client } from '@elastic/elasticsearch';
 import { createBackends, type Backends } from '../src/backends/index.ts';
 import { copyEventsToClickHouse } from '../src/backends/clickhouse/load.ts';
+import { markClickHouseCopied } from '../src/backends/clickhouse/sink.ts';
 import { migrateAnalytics } from '../src/backends/clickhouse/migrations.ts';
 import type { ClickHouseEngine } from '../src/backends/clickhouse/engine.ts';
 import { DuckDbDatabase } from '../src/backends/duckdb/database.ts';
@@ -112,6 +113,8 @@ async function bootstrapAnalytics(backends: Backends, log: (line: string) => voi
   const clickhouse = backends.analytics as ClickHouseEngine;
   const migration = await migrateAnalytics(clickhouse);
   const copy = await copyEventsToClickHouse(backends.lakehouse, clickhouse);
+  // An embedded lakehouse then feeds ClickHouse from where this copy ended (the gateway's sink).
+  if (backends.embedded && backends.lakehouse.adapter === 'duckdb') await markClickHouseCopied(backends.embedded, backends.lakehouse);
   log(`analytics: clickhouse schema ready, ${copy.events} events copied`);
   return { created: migration.statements, events: copy.events };
 }

@@ -3,51 +3,44 @@ import type { AddressInfo } from 'node:net';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginInlineTraceDisabled, ApolloServerPluginLandingPageDisabled, ApolloServerPluginSchemaReportingDisabled, ApolloServerPluginUsageReportingDisabled } from '@apollo/server/plugin/disabled';
-import { GraphQLError, type GraphQLFormattedError } from 'graphql';
-import { useServer } from 'graphql-ws/use/ws';
 import type { SpanExporter } from '@opentelemetry/sdk-trace-node';
-import { WebSocketServer } from 'ws';
 import { createPublisher } from '../ingest/publisher.ts';
 import { loadSourceRegistry } from '../ingest/registry.ts';
 import { ensureDemoData } from '../ingest/demo/generate.ts';
 import { MedallionRunner, type PipelineRunRecord } from '../ingest/medallion/runner.ts';
+import type { ClickHouseEngine } from './backends/clickhouse/engine.ts';
+import { createClickHouseEventSink } from './backends/clickhouse/sink.ts';
 import { EventFanout } from '../subscriptions/event-fanout.ts';
-import { createSharedSubscribe } from '../subscriptions/shared-subscribe.ts';
 import { EventIndexer } from '../ingest/search-indexer.ts';
 import type { SearchPort } from './backends/search/port.ts';
 import { createBackends } from './backends/index.ts';
 import { toursPage, destinationsPage } from './backends/lakehouse/queries.ts';
 import type { Config } from './config.ts';
 import type { GatewayContext, GatewayServices } from './context.ts';
-import { BackendError, normaliseError } from './errors.ts';
 import { overallHealth } from './health-report.ts';
 import { backendExtensionsPlugin } from './http/backend-extensions-plugin.ts';
 import { cachePolicyPlugin } from './http/cache-policy-plugin.ts';
 import { createGraphiQLHandler } from './http/graphiql.ts';
+import { formatErrorFor } from './http/format-error.ts';
 import { createGraphQLHttpHandler, errorBody } from './http/graphql-http.ts';
+import { serveGraphQLWs } from './http/graphql-ws-server.ts';
+import { GRAPHQL_PATH } from './http/paths.ts';
 import { ResponseCache } from './http/response-cache.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { medallionBusLag } from './observability/metrics-bus-lag.ts';
 import { operationPlugin } from './observability/metrics-plugin.ts';
-import { WsObserver } from './observability/metrics-ws.ts';
 import { GatewayMetrics } from './observability/metrics.ts';
 import { createTracing, type GatewayTracing } from './observability/tracing.ts';
-import { createRequestContext, renewLoaders } from './request-context.ts';
-import { queryLimitRefusal, queryLimitRules, queryLimitsOf } from './security/limits.ts';
+import { queryLimitRules, queryLimitsOf } from './security/limits.ts';
 import { queryCostPlugin } from './security/limits-plugin.ts';
 import { QueryCostMeter } from './security/query-cost.ts';
-import { createSubscriptionGuard } from './security/subscription-guard.ts';
-import { answerScope } from './security/auth-directive.ts';
-import { AuthenticationError, AuthenticationUnavailableError, connectionCredentials, createAuthenticator } from './security/authenticator.ts';
-import { introspectionDenial, introspectionPlugin } from './security/introspection.ts';
-import type { Principal } from './security/principal.ts';
+import { createAuthenticator } from './security/authenticator.ts';
+import { introspectionPlugin } from './security/introspection.ts';
 import { AllowList, persistedQueryStore } from './security/persisted-queries.ts';
 import { PrincipalRateLimiter } from './security/rate-limit.ts';
-import { SubscriptionLimits, createSubscriptionAdmission } from './security/subscription-limits.ts';
 import { buildSchema, rootCachePolicies } from './schema.ts';
 
-/** The GraphQL path for HTTP and WebSocket alike. */
-export const GRAPHQL_PATH = '/graphql';
+export { GRAPHQL_PATH };
 
 /** A running gateway instance. */
 export interface Gateway {
@@ -115,6 +108,10 @@ export async function startGateway(config: Config, logger: Logger = createLogger
         debounceMs: config.medallionDebounceMs,
         intervalMs: config.medallionIntervalMs,
         logger,
+        // With ClickHouse as the analytics role, promoted events are appended there too.
+        sinks: config.clickhouseUrl
+          ? [{ name: 'clickhouse', ...createClickHouseEventSink({ database: backends.embedded, lakehouse: backends.lakehouse, clickhouse: backends.analytics as ClickHouseEngine }) }]
+          : [],
         onPromoted: (runs) => {
           responseCache.invalidate();
           logger.debug({ runs }, 'medallion promoted new records');
@@ -248,83 +245,7 @@ export async function startGateway(config: Config, logger: Logger = createLogger
     });
     server.keepAliveTimeout = 65_000;
 
-    const wsServer = new WebSocketServer({ server, path: GRAPHQL_PATH, maxPayload: config.maxBodyBytes });
-    const wsObserver = new WsObserver({ metrics, logger });
-    wsObserver.watch(wsServer);
-    const guardSubscription = createSubscriptionGuard({ schema, limits, meter: costMeter });
-    const admission = createSubscriptionAdmission({
-      limits: new SubscriptionLimits({ perConnection: config.subscriptionsPerConnection, max: config.subscriptionsMax }),
-      rateLimiter,
-      allowList,
-    });
-    const shared = createSharedSubscribe({
-      personalArguments: ['fromOffset'],
-      // Members share one execution (one principal's): only callers with the same answers may join.
-      partition: (args) => answerScope((args.contextValue as GatewayContext).principal),
-      // A subscription lives long: give its loaders a fresh (empty) cache for every event.
-      afterResult: (contextValue) => renewLoaders(contextValue as GatewayContext),
-    });
-    const connectionPrincipals = new WeakMap<object, Principal>();
-    const wsCleanup = useServer<Record<string, unknown>, Record<string, unknown>>(
-      {
-        schema,
-        // graphql-ws `connection_init`: credentials are checked once per connection.
-        onConnect: async (ctx) => {
-          const { socket, request } = ctx.extra;
-          try {
-            const authenticated = authenticator.authenticate(connectionCredentials(ctx.connectionParams, request.headers), request.socket.remoteAddress);
-            const principal = authenticated instanceof Promise ? await authenticated : authenticated;
-            connectionPrincipals.set(ctx, principal);
-            // A connection lives no longer than its credential (setTimeout holds at most ~24.8 days).
-            const left = principal.expiresAt === undefined ? undefined : principal.expiresAt - Date.now();
-            if (left !== undefined && left < 2 ** 31) {
-              const expiry = setTimeout(() => socket.close(4401, 'Unauthorized: the credential expired'), Math.max(0, left));
-              expiry.unref();
-              socket.once('close', () => clearTimeout(expiry));
-            }
-            return true;
-          } catch (error) {
-            // Closed here with the precise code; graphql-ws's own 4403 that follows is a no-op.
-            if (error instanceof AuthenticationError) socket.close(4401, closeReason(`Unauthorized: ${error.message}`));
-            else if (error instanceof AuthenticationUnavailableError) socket.close(1013, 'Try again later: credentials cannot be verified now');
-            else throw error;
-            return false;
-          }
-        },
-        context: (ctx) => createRequestContext(services, undefined, connectionPrincipals.get(ctx)),
-        // Parse, validation and query limits; errors are sent as an `error` message, no stream starts.
-        onSubscribe: async (ctx, id, payload) => {
-          const principal = connectionPrincipals.get(ctx);
-          // Rate limit, allow-list and subscription caps first; a slot taken here is freed by onError/onComplete/onClose.
-          const refused = await admission.admit(ctx, id, payload, principal, ctx.extra.request);
-          if (refused) return [refused];
-          const guarded = guardSubscription(payload);
-          const denied = Array.isArray(guarded) || !principal ? undefined : introspectionDenial(guarded.document, principal);
-          return denied ? [denied] : guarded;
-        },
-        subscribe: (args) => shared.subscribe(args),
-        onNext: (_ctx, _id, _payload, args, result) => {
-          // Personal (replaying) subscriptions execute per subscriber; renew their loaders too.
-          if (!shared.isShared(args.contextValue)) renewLoaders(args.contextValue as GatewayContext);
-          return result.errors ? { ...result, errors: result.errors.map((e) => formatErrorFor(logger, e.toJSON(), e)) } : result;
-        },
-        onError: (ctx, id, _payload, errors) => {
-          admission.release(ctx, id);
-          return wsObserver.errorsSent(errors.map((e) => formatErrorFor(logger, e.toJSON(), e)));
-        },
-        // Running subscriptions and ws operations, for metrics and the log.
-        onOperation: (ctx, id, _payload, args, result) => wsObserver.operationStarted(ctx, id, args, result),
-        onComplete: (ctx, id) => {
-          admission.release(ctx, id);
-          wsObserver.operationEnded(ctx, id);
-        },
-        onClose: (ctx) => {
-          admission.releaseAll(ctx);
-          wsObserver.connectionClosed(ctx);
-        },
-      },
-      wsServer,
-    );
+    const wsCleanup = serveGraphQLWs({ server, schema, services, authenticator, limits, costMeter, rateLimiter, allowList, metrics, logger });
 
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -405,44 +326,9 @@ export interface StartOptions {
   spanExporter?: SpanExporter;
 }
 
-/** A WebSocket close reason within the protocol's 123 bytes. */
-function closeReason(text: string): string {
-  return Buffer.byteLength(text) <= 123 ? text : `${Buffer.from(text).subarray(0, 120).toString('utf8').replace(/\uFFFD$/, '')}...`;
-}
-
 /** Builds the search index from the lakehouse (all tours, destination names). */
 async function indexSearch(backends: Awaited<ReturnType<typeof createBackends>>): Promise<void> {
   const destinations = await destinationsPage(backends.lakehouse, { first: 100_000 });
   const tours = await toursPage(backends.lakehouse, { first: 1_000_000 });
   await backends.search.indexTours(tours.rows, new Map(destinations.rows.map((d) => [d.id, d.name])));
 }
-
-/** Client-facing form of an error (through the one normalisation point); unexpected ones are logged whole. */
-function formatErrorFor(logger: Logger, formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
-  const graphQLError = error instanceof GraphQLError ? error : new GraphQLError(formatted.message, { originalError: error as Error });
-  // A query limit's refusal keeps its own code (Apollo wraps it as a parse or validation failure).
-  const refusal = queryLimitRefusal(graphQLError);
-  if (refusal) return refusal.toJSON();
-  const { error: normalised, unexpected } = normaliseError(graphQLError);
-  if (unexpected instanceof BackendError) logger.warn({ err: unexpected, path: normalised.path }, normalised.message);
-  else if (unexpected !== undefined) logger.error({ err: unexpected, path: normalised.path }, normalised.message);
-  const json = normalised.toJSON();
-  // Apollo's errors carry their HTTP status in `extensions.http`; Apollo strips it from `formatted` only.
-  const { http: _status, ...extensions } = json.extensions ?? {};
-  const code = extensions['code'] ?? formatted.extensions?.['code'];
-  if (typeof code === 'string' && APOLLO_REQUEST_ERRORS.has(code)) {
-    // Requests that are wrong before execution: one client-facing code, Apollo's kept as the reason.
-    return { ...json, extensions: { ...extensions, code: 'BAD_USER_INPUT', reason: code } };
-  }
-  // Apollo's persisted-query refusals without a code of their own (hash not matching the text,
-  // unknown protocol version) arrive as INTERNAL_SERVER_ERROR with a 4xx status: the client's mistake.
-  // PERSISTED_QUERY_NOT_FOUND / _NOT_SUPPORTED keep Apollo's codes: APQ clients act on them.
-  const status = (_status as { status?: number } | undefined)?.status;
-  if (code === 'INTERNAL_SERVER_ERROR' && extensions['code'] === undefined && status !== undefined && status >= 400 && status < 500) {
-    return { ...json, extensions: { ...extensions, code: 'BAD_USER_INPUT', reason: 'BAD_REQUEST' } };
-  }
-  return { ...json, extensions: { ...formatted.extensions, ...extensions } };
-}
-
-/** Apollo's codes for requests rejected before execution (parse, validation, malformed HTTP). */
-const APOLLO_REQUEST_ERRORS = new Set(['GRAPHQL_PARSE_FAILED', 'GRAPHQL_VALIDATION_FAILED', 'BAD_REQUEST', 'OPERATION_RESOLUTION_FAILURE']);

@@ -27,6 +27,12 @@ export interface MedallionOptions {
   /** Most bus records one run lands; a larger backlog takes several runs. Default 100000. */
   maxRecordsPerRun?: number;
   logger?: Logger;
+  /**
+   * Downstream copies kept current after each pass that promoted events (e.g. ClickHouse's events
+   * when the analytics role is ClickHouse). Awaited before the pass reports; a failing sink is
+   * logged and retried on the next pass, never failing the pass.
+   */
+  sinks?: readonly { name: string; drain: () => Promise<number> }[];
   /** Called after a pass that changed silver or gold (e.g. to invalidate cached answers). */
   onPromoted?: (runs: readonly PipelineRunRecord[]) => void;
 }
@@ -275,6 +281,7 @@ export class MedallionRunner {
         );
         return done;
       });
+      if (finished.some((r) => r.layer === 'silver' && r.recordsOut > 0)) await this.drainSinks();
     } finally {
       for (const record of finished) this.runs.emit('finished', record);
     }
@@ -282,6 +289,17 @@ export class MedallionRunner {
     if (trigger !== 'START' && finished.some((r) => r.layer !== 'bronze' && r.recordsOut > 0)) this.options.onPromoted?.(finished);
     await this.publishDeadLetters();
     return finished;
+  }
+
+  private async drainSinks(): Promise<void> {
+    for (const sink of this.options.sinks ?? []) {
+      try {
+        const sent = await sink.drain();
+        this.options.logger?.debug({ sink: sink.name, sent }, 'medallion sink drained');
+      } catch (error) {
+        this.options.logger?.warn({ err: error, sink: sink.name }, 'medallion sink failed; retried after the next pass');
+      }
+    }
   }
 
   /**

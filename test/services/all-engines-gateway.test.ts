@@ -50,6 +50,35 @@ describeWithPeer('gateway with ClickHouse, Redis and Kafka at once', missing ?? 
     expect(viaClickHouse.body.data).toEqual(viaDuckDb.body.data);
   });
 
+  it('carries an ingested booking through Kafka and the medallion to the ClickHouse analytics and the gold profile', async () => {
+    const { body: tours } = await gw.request<{ tours: { edges: { node: { id: string; region: string } }[] } }>('{ tours(first: 1) { edges { node { id region } } } }');
+    const tour = tours.data!.tours.edges[0]!.node;
+    const userId = 'USER-ALL-ENGINES';
+    const query = `query ($region: String!, $user: ID!) {
+      regionalStats(from: "2026-11-15T00:00:00Z", regions: [$region]) { region bookings revenue uniqueUsers }
+      user(id: $user) { profile { totalBookings totalSpend } }
+      events(filter: { userId: $user }, first: 5) { edges { node { eventType tourId } } }
+    }`;
+    const before = await gw.request<{ regionalStats: unknown[] }>(query, { region: tour.region, user: userId });
+    // The demo year ends on the 1st: nothing in the region since the 15th yet.
+    expect(before.body.data!.regionalStats).toEqual([]);
+
+    const ingested = await gw.request<{ ingestEvent: { topic: string } }>(
+      `mutation ($tour: ID!, $user: ID!) { ingestEvent(input: { eventType: BOOKING, userId: $user, tourId: $tour, amount: 640, currency: "USD" }) { topic } }`,
+      { tour: tour.id, user: userId },
+    );
+    expect(ingested.body.data?.ingestEvent.topic).toBe('topic_booking_events');
+    await gw.gateway.services.pipeline!.settle();
+
+    const after = await gw.request(query, { region: tour.region, user: userId });
+    expect(after.body.errors).toBeUndefined();
+    expect(after.body.data).toEqual({
+      regionalStats: [{ region: tour.region, bookings: 1, revenue: 640, uniqueUsers: 1 }],
+      user: { profile: { totalBookings: 1, totalSpend: 640 } },
+      events: { edges: [{ node: { eventType: 'BOOKING', tourId: tour.id } }] },
+    });
+  }, 60_000);
+
   it('fails only the analytics fields while ClickHouse is down, and recovers when it returns', async () => {
     await gw.clickhouse.stop();
     const query = '{ tours(first: 3) { edges { node { id name stats { bookings } } } } }';

@@ -1,0 +1,61 @@
+import type { DuckDbDatabase } from '../duckdb/database.ts';
+import type { SqlEngine } from '../sql/port.ts';
+import type { ClickHouseEngine } from './engine.ts';
+import { appendPromotedEvents, CLICKHOUSE_EVENTS_WATERMARK } from './load.ts';
+
+/** Keeps ClickHouse's `events` current from an embedded lakehouse's silver events. */
+export interface ClickHouseEventSink {
+  /** Appends what the medallion promoted since the last drain; resolves with the events sent. */
+  drain(): Promise<number>;
+}
+
+/**
+ * The sink behind `CLICKHOUSE_URL` with an embedded lakehouse: after each medallion pass the
+ * newly promoted silver events go to ClickHouse, so analytics answers follow ingestion as they do
+ * embedded. Its position is a watermark in `platform.watermarks`, written by `npm run bootstrap`
+ * after its full copy; without one (ClickHouse loaded some other way) the first drain starts at
+ * the newest event promoted so far. Drains run one at a time.
+ */
+export function createClickHouseEventSink(options: { database: DuckDbDatabase; lakehouse: SqlEngine; clickhouse: ClickHouseEngine }): ClickHouseEventSink {
+  const { database, lakehouse, clickhouse } = options;
+  let running: Promise<number> = Promise.resolve(0);
+
+  async function watermark(): Promise<number> {
+    const [row] = await lakehouse.query('SELECT log_offset FROM platform.watermarks WHERE pipeline = ?', [CLICKHOUSE_EVENTS_WATERMARK]);
+    if (row) return Number(row['log_offset']);
+    const [head] = await lakehouse.query('SELECT coalesce(max(promoted_seq), 0) AS head FROM silver.events');
+    const start = Number(head?.['head'] ?? 0);
+    await store(start);
+    return start;
+  }
+
+  function store(seq: number): Promise<void> {
+    return database.exec(
+      'INSERT INTO platform.watermarks (pipeline, log_offset) VALUES (?, ?) ON CONFLICT (pipeline) DO UPDATE SET log_offset = excluded.log_offset',
+      [CLICKHOUSE_EVENTS_WATERMARK, seq],
+    );
+  }
+
+  async function drainOnce(): Promise<number> {
+    const from = await watermark();
+    const { events, lastSeq } = await appendPromotedEvents(lakehouse, clickhouse, from);
+    if (lastSeq !== from) await store(lastSeq);
+    return events;
+  }
+
+  return {
+    drain() {
+      running = running.catch(() => 0).then(drainOnce);
+      return running;
+    },
+  };
+}
+
+/** Records, after a full copy of the lakehouse's events, that the sink starts from what silver holds now. */
+export async function markClickHouseCopied(database: DuckDbDatabase, lakehouse: SqlEngine): Promise<void> {
+  const [head] = await lakehouse.query('SELECT coalesce(max(promoted_seq), 0) AS head FROM silver.events');
+  await database.exec(
+    'INSERT INTO platform.watermarks (pipeline, log_offset) VALUES (?, ?) ON CONFLICT (pipeline) DO UPDATE SET log_offset = excluded.log_offset',
+    [CLICKHOUSE_EVENTS_WATERMARK, Number(head?.['head'] ?? 0)],
+  );
+}
