@@ -140,11 +140,11 @@ async function generate(connection: DuckDBConnection, options: DemoDataOptions):
           const topic = type === 'booking' ? 'topic_booking_events' : 'topic_user_events';
           if (type === 'search') {
             const category = pick(random, CATEGORIES).name;
-            row(() => [id, userId(user), type, null, home, null, null, new Date(at), source, JSON.stringify({ query: `${category} ${home}` }), topic, null, null, null, null]);
+            row(() => [id, userId(user), type, null, home, null, null, new Date(at), source, JSON.stringify({ query: `${category} ${home}` }), topic, null, null, null, null, null]);
           } else {
             const amount = type === 'booking' ? round(tour.price * (1 + Math.floor(random() * 3)), 2) : null;
             const payload = type === 'review' ? JSON.stringify({ rating: 1 + Math.floor(random() ** 0.5 * 5) }) : null;
-            row(() => [id, userId(user), type, tour.id, tour.region, amount, amount === null ? null : CURRENCY, new Date(at), source, payload, topic, null, tour.destination, tour.category, null]);
+            row(() => [id, userId(user), type, tour.id, tour.region, amount, amount === null ? null : CURRENCY, new Date(at), source, payload, topic, null, tour.destination, tour.category, null, null]);
           }
         }
       }

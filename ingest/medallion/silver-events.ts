@@ -113,10 +113,10 @@ export async function promoteEvents(connection: DuckDBConnection, sources: reado
   await run(
     connection,
     `INSERT INTO silver.events (event_id, user_id, event_type, tour_id, region, amount, currency, occurred_at, source, payload, topic, log_offset,
-                                destination_id, tour_category, promoted_seq)
+                                destination_id, tour_category, promoted_seq, log_cursor)
      SELECT event_id, user_id, event_type, tour_id, coalesce(region, tour_region), amount, currency, occurred_at, source, payload,
        topic, TRY_CAST(log_cursor AS BIGINT), tour_destination_id, tour_category,
-       ? + row_number() OVER (ORDER BY bronze_table, landed_seq)
+       ? + row_number() OVER (ORDER BY bronze_table, landed_seq), log_cursor
      FROM silver_checked WHERE failed_rule IS NULL AND NOT duplicate`,
     [firstSeq],
   );

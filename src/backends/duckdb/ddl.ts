@@ -109,6 +109,8 @@ ALTER TABLE silver.events ADD COLUMN IF NOT EXISTS destination_id VARCHAR;
 ALTER TABLE silver.events ADD COLUMN IF NOT EXISTS tour_category VARCHAR;
 -- Order in which the medallion promoted rows (NULL for rows loaded otherwise): gold's watermark.
 ALTER TABLE silver.events ADD COLUMN IF NOT EXISTS promoted_seq BIGINT;
+-- The bus position the event was read at (\`Event.offset\`: an offset on the embedded log, a cursor on Kafka).
+ALTER TABLE silver.events ADD COLUMN IF NOT EXISTS log_cursor VARCHAR;
 
 -- Records the silver step refused, with the business rule they failed (also sent to the DLQ topic).
 CREATE TABLE IF NOT EXISTS silver.quarantine (

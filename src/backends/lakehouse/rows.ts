@@ -6,7 +6,7 @@ export const TOUR_COLUMNS =
   'tour_id, name, destination_id, region, price, currency, rating, duration_days, category, tags, description, updated_at';
 export const DESTINATION_COLUMNS = 'destination_id, name, country_code, country, city, latitude, longitude, rating';
 export const EVENT_COLUMNS =
-  'event_id, user_id, event_type, tour_id, region, amount, currency, occurred_at, source, payload, topic, log_offset';
+  'event_id, user_id, event_type, tour_id, region, amount, currency, occurred_at, source, payload, topic, log_offset, log_cursor';
 
 const text = (value: unknown): string => (value === null || value === undefined ? '' : String(value));
 const optionalText = (value: unknown): string | null => (value === null || value === undefined ? null : String(value));
@@ -65,6 +65,7 @@ export function eventFromRow(row: SqlRow): EventRow {
     source: text(row['source']),
     payload: parsed,
     topic: optionalText(row['topic']),
-    offset: row['log_offset'] === null || row['log_offset'] === undefined ? null : String(row['log_offset']),
+    // The bus position it was read at: a resume cursor on any bus (older rows carry only the log offset).
+    offset: optionalText(row['log_cursor']) ?? optionalText(row['log_offset']),
   };
 }

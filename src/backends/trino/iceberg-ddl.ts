@@ -98,6 +98,7 @@ export const LAKEHOUSE_TABLES: readonly IcebergTable[] = [
     optional('destination_id', 'VARCHAR'),
     optional('tour_category', 'VARCHAR'),
     optional('promoted_seq', 'BIGINT'),
+    optional('log_cursor', 'VARCHAR'),
   ]),
   table('silver.quarantine', ['month(quarantined_at)'], [
     optional('event_id', 'VARCHAR'),
