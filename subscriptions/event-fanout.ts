@@ -30,6 +30,12 @@ interface Subscriber {
   channel: Channel<EventRow>;
   /** Cursor of the first record dispatched live to this subscriber (where a replay may stop). */
   liveFrom?: string;
+  /**
+   * For a resumed subscription: whether a live record lies after the resume position. A record
+   * published before it can still reach the tail after the subscriber registered (Kafka's tail
+   * lags the acknowledgement); the client has seen it, so it is not delivered again.
+   */
+  after?: (entry: LogEntry) => boolean;
 }
 
 /**
@@ -70,6 +76,8 @@ export class EventFanout {
   async subscribe(filter: EventSubscriptionFilter | null, fromOffset: string | null): Promise<AsyncIterableIterator<EventRow>> {
     const subscriber = this.register(filter);
     if (fromOffset === null) return subscriber.channel;
+    const after = this.options.bus.follows(fromOffset);
+    if (after) subscriber.after = after;
     // Registered first, so events published during the replay wait in the channel; the first
     // page is read before answering so a bad offset fails the subscription itself.
     let page: LogEntry[];
@@ -151,6 +159,7 @@ export class EventFanout {
       const event = this.toEvent(entry);
       if (!event) continue;
       for (const subscriber of this.subscribers) {
+        if (subscriber.after && !subscriber.after(entry)) continue;
         subscriber.liveFrom ??= entry.cursor;
         if (matches(subscriber.filter, event)) subscriber.channel.push(event);
       }

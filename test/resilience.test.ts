@@ -411,6 +411,7 @@ function fakeBus(counts: { publish: number; readAfter: number }, flaky: <T>(valu
   return {
     adapter: 'fake',
     startCursor: 'start',
+    follows: () => undefined,
     publish: (records) => {
       counts.publish += 1;
       return flaky(

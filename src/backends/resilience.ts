@@ -291,6 +291,7 @@ export function guardBus<B extends BusPort>(bus: B, guard: BackendGuard): B {
     startCursor: bus.startCursor,
     publish: (records) => guard.run(() => bus.publish(records), { idempotent: false }),
     readAfter: (cursor, limit) => guard.run(() => bus.readAfter(cursor, limit), { idempotent: true }),
+    follows: (cursor) => bus.follows(cursor),
     tail: (listener) => bus.tail(listener),
     health: async () => guard.health(await bus.health()),
     close: async () => {

@@ -69,6 +69,18 @@ export function describeBusContract(name: string, make: () => Promise<BusPort>):
       await expect(bus.readAfter('not-an-offset', 10)).rejects.toMatchObject({ extensions: { code: 'BAD_USER_INPUT' } });
     });
 
+    it('tells which entries follow a cursor exactly as a replay from it returns them', async () => {
+      const [before] = await bus.publish([record('topic_contract_a')]);
+      await bus.publish([record('topic_contract_a'), record('topic_contract_b'), record('topic_contract_a')]);
+      const log = await bus.readAfter(bus.startCursor, 100_000);
+      const from = log.find((e) => e.eventId === before!.eventId)!;
+      const follows = bus.follows(from.cursor)!;
+      const replayed = new Set((await bus.readAfter(from.cursor, 100_000)).map((e) => e.eventId));
+      expect(replayed.size).toBe(3);
+      for (const entry of log) expect(follows(entry), entry.eventId).toBe(replayed.has(entry.eventId));
+      expect(bus.follows('not-an-offset')).toBeUndefined();
+    });
+
     it('reports its health', async () => {
       expect(await bus.health()).toMatchObject({ role: 'bus', adapter: bus.adapter, status: 'OK' });
     });

@@ -164,6 +164,11 @@ export async function createEmbeddedLog(options: EmbeddedLogOptions): Promise<Bu
       listeners.add(listener);
       return () => listeners.delete(listener);
     },
+    follows(cursor) {
+      if (!/^-?\d{1,19}$/.test(cursor)) return undefined;
+      const at = BigInt(cursor);
+      return (entry) => BigInt(entry.offset) > at;
+    },
     async readAfter(cursor, limit) {
       if (!/^-?\d{1,19}$/.test(cursor)) {
         throw userInputError(`"${cursor.slice(0, 40)}" is not an event-log offset (expected a decimal offset from Event.offset).`, {

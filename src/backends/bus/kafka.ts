@@ -746,6 +746,15 @@ export async function createKafkaBus(options: KafkaBusOptions): Promise<KafkaBus
     // Every partition from its first record (time 0: nothing published before it is left out).
     startCursor: encodeCursor({ time: 0, positions: new Map() }),
     capabilities,
+    follows(cursor) {
+      const position = decodeCursor(cursor);
+      if (!position) return undefined;
+      // As readAfter reads: past the named offset on a partition the cursor names, else from its time on.
+      return (entry) => {
+        const last = position.positions.get(entry.topic)?.get(entry.partition);
+        return last !== undefined ? BigInt(entry.offset) > last : entry.publishedAt.getTime() >= position.time;
+      };
+    },
     publish(records) {
       return enqueue(
         records.map((record) => ({

@@ -49,6 +49,11 @@ export interface BusPort extends Lifecycle {
   publish(records: readonly BusRecord[]): Promise<PublishAck[]>;
   /** Calls `listener` with every record made durable after this call, in log order. Returns an unsubscribe function. */
   tail(listener: (entries: readonly LogEntry[]) => void): () => void;
+  /**
+   * A test of whether an entry lies after `cursor` in the sense of `readAfter` (what a client
+   * resuming from `cursor` has not seen); undefined for a cursor this bus never made. Pure: no I/O.
+   */
+  follows(cursor: string): ((entry: LogEntry) => boolean) | undefined;
   /** Up to `limit` records strictly after `cursor`, in log order. Rejects with BAD_USER_INPUT for a cursor this bus never made. */
   readAfter(cursor: string, limit: number): Promise<LogEntry[]>;
 }
