@@ -1,4 +1,5 @@
 import { timestampValue, type DuckDBAppender, type DuckDBConnection } from '@duckdb/node-api';
+import { isoNoZone } from '../../src/backends/lakehouse/queries.ts';
 import type { DuckDbDatabase } from '../../src/backends/duckdb/database.ts';
 import { ADJECTIVES, CATEGORIES, CURRENCY, DESTINATIONS, SOURCES } from './catalogue.ts';
 import { pick, seededRandom, weightedPick } from './random.ts';
@@ -153,7 +154,7 @@ async function generate(connection: DuckDBConnection, options: DemoDataOptions):
     await connection.run('INSERT INTO platform.demo_data VALUES (?, ?, CAST(? AS TIMESTAMP), ?, now())', [
       options.seed,
       options.scale,
-      anchor.toISOString().replace('T', ' ').replace('Z', ''),
+      isoNoZone(anchor),
       sequence,
     ]);
     await connection.run('COMMIT');

@@ -70,7 +70,9 @@ export async function landRecords(
   const byTopic = new Map<string, Source[]>();
   for (const source of registry.sources) {
     if (!source.enabled) continue;
-    byTopic.set(source.topic, [...(byTopic.get(source.topic) ?? []), source]);
+    const owners = byTopic.get(source.topic);
+    if (owners) owners.push(source);
+    else byTopic.set(source.topic, [source]);
   }
   const groups = new Map<Source, LogEntry[]>();
   let unclaimed = 0;
@@ -81,7 +83,9 @@ export async function landRecords(
       unclaimed += 1;
       continue;
     }
-    groups.set(source, [...(groups.get(source) ?? []), entry]);
+    const group = groups.get(source);
+    if (group) group.push(entry);
+    else groups.set(source, [entry]);
   }
   const landed: Landed = new Map();
   const landedMicros = BigInt(landedAt.getTime()) * 1000n;

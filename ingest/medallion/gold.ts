@@ -1,5 +1,6 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { run, scalar, timestampText } from './sql.ts';
+import { isoNoZone } from '../../src/backends/lakehouse/queries.ts';
+import { readWatermark, run, scalar, storeWatermark } from './sql.ts';
 
 /** The gold tables, each with the silver tables it is built from (lineage). */
 export const GOLD_TABLES = {
@@ -9,6 +10,8 @@ export const GOLD_TABLES = {
   'gold.tourism_analytics': ['silver.events', 'silver.tours'],
 } as const;
 export type GoldTable = keyof typeof GOLD_TABLES;
+
+const GOLD_WATERMARK = 'gold';
 
 /** Per gold table: rows written by a refresh. */
 export type GoldOutcome = { table: GoldTable; rowsWritten: number }[];
@@ -25,7 +28,7 @@ const PRICE_BAND = `CASE WHEN avg_amount < 300 THEN 'budget' WHEN avg_amount < 1
  * transaction; the watermark advances with it. Returns undefined when there was nothing to do.
  */
 export async function refreshGold(connection: DuckDBConnection, now: Date, options: { full?: boolean } = {}): Promise<GoldOutcome | undefined> {
-  const watermark = await scalar(connection, "SELECT coalesce(max(log_offset), -1) FROM platform.watermarks WHERE pipeline = 'gold'");
+  const watermark = await readWatermark(connection, GOLD_WATERMARK, -1);
   const head = await scalar(connection, 'SELECT coalesce(max(promoted_seq), 0) FROM silver.events');
   const full = options.full === true || watermark < 0;
   if (!full && head <= watermark) return undefined;
@@ -44,7 +47,7 @@ export async function refreshGold(connection: DuckDBConnection, now: Date, optio
     // Tours without events still belong in tourism_analytics (zero figures).
     await run(connection, 'INSERT INTO gold_tours SELECT tour_id FROM silver.tours WHERE tour_id NOT IN (SELECT tour_id FROM gold_tours)');
   }
-  const at = timestampText(now);
+  const at = isoNoZone(now);
   const outcome: GoldOutcome = [];
 
   await run(connection, 'DELETE FROM gold.user_360 WHERE user_id IN (SELECT user_id FROM gold_users)');
@@ -154,10 +157,6 @@ export async function refreshGold(connection: DuckDBConnection, now: Date, optio
     ),
   });
 
-  await run(
-    connection,
-    `INSERT INTO platform.watermarks (pipeline, log_offset) VALUES ('gold', ?) ON CONFLICT (pipeline) DO UPDATE SET log_offset = excluded.log_offset`,
-    [head],
-  );
+  await storeWatermark(connection, GOLD_WATERMARK, head);
   return outcome;
 }

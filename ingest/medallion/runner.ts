@@ -338,15 +338,15 @@ export class MedallionRunner {
           };
         }),
       );
-      await database.withWriter(async (connection) => {
-        for (const row of pending) {
-          await run(connection, 'UPDATE silver.quarantine SET dead_lettered = true WHERE run_id = ? AND coalesce(event_id, ?) = ?', [
-            String(row['run_id']),
-            '',
-            String(row['event_id'] ?? ''),
-          ]);
-        }
-      });
+      // One statement marks the batch (rows without an event id match by run alone, as published above).
+      await database.withWriter((connection) =>
+        run(
+          connection,
+          `UPDATE silver.quarantine SET dead_lettered = true
+           WHERE NOT dead_lettered AND (run_id, coalesce(event_id, '')) IN (${pending.map(() => '(?, ?)').join(', ')})`,
+          pending.flatMap((row) => [String(row['run_id']), String(row['event_id'] ?? '')]),
+        ),
+      );
     } catch (error) {
       this.options.logger?.warn({ err: error, pending: pending.length }, 'dead letters not published; retried on the next run');
     }

@@ -1,6 +1,7 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
+import { isoNoZone } from '../../src/backends/lakehouse/queries.ts';
 import { assertTableName } from './bronze.ts';
-import { rowsOf, run, timestampText } from './sql.ts';
+import { rowsOf, run } from './sql.ts';
 
 /** What started a medallion run. */
 export type RunTrigger = 'START' | 'EVENTS' | 'SCHEDULE' | 'MANUAL';
@@ -60,8 +61,8 @@ export async function recordRun(connection: DuckDBConnection, record: PipelineRu
       record.id,
       record.layer,
       record.status,
-      timestampText(record.startedAt),
-      record.finishedAt ? timestampText(record.finishedAt) : null,
+      isoNoZone(record.startedAt),
+      record.finishedAt ? isoNoZone(record.finishedAt) : null,
       record.recordsIn,
       record.recordsOut,
       record.recordsRejected,
@@ -83,8 +84,8 @@ export async function recordRun(connection: DuckDBConnection, record: PipelineRu
         execution.recordsIn,
         execution.recordsOut,
         execution.recordsRejected,
-        timestampText(record.startedAt),
-        timestampText(record.finishedAt ?? record.startedAt),
+        isoNoZone(record.startedAt),
+        isoNoZone(record.finishedAt ?? record.startedAt),
       ],
     );
   }
@@ -101,7 +102,7 @@ export async function recordQuality(connection: DuckDBConnection, runId: string,
       connection,
       `INSERT INTO platform.data_quality (table_name, measured_at, row_count, completeness, uniqueness, validity, overall_score, source_id, run_id)
        VALUES (?, CAST(? AS TIMESTAMP), ?, ?, ?, ?, ?, ?, ?)`,
-      [m.table, timestampText(measuredAt), m.rowCount, completeness, uniqueness, validity, round((completeness + uniqueness + validity) / 3), m.sourceId, runId],
+      [m.table, isoNoZone(measuredAt), m.rowCount, completeness, uniqueness, validity, round((completeness + uniqueness + validity) / 3), m.sourceId, runId],
     );
   }
 }
@@ -114,7 +115,7 @@ export async function recordLineage(connection: DuckDBConnection, runId: string,
       `INSERT INTO platform.data_lineage VALUES (?, ?, ?, ?, ?, ?, CAST(? AS TIMESTAMP))
        ON CONFLICT (from_node, to_node) DO UPDATE SET records = data_lineage.records + excluded.records,
          last_run_id = excluded.last_run_id, last_run_at = excluded.last_run_at`,
-      [edge.from, edge.to, edge.kind, edge.sourceId, edge.records, runId, timestampText(at)],
+      [edge.from, edge.to, edge.kind, edge.sourceId, edge.records, runId, isoNoZone(at)],
     );
   }
 }

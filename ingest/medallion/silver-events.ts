@@ -1,7 +1,8 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
+import { isoNoZone } from '../../src/backends/lakehouse/queries.ts';
 import type { Source } from '../registry.ts';
 import { assertTableName } from './bronze.ts';
-import { rowsOf, run, scalar, timestampText } from './sql.ts';
+import { readWatermark, rowsOf, run, scalar, storeWatermark } from './sql.ts';
 
 /** The business rules a silver event must pass, in the order they are checked (the first failure is recorded). */
 export const SILVER_EVENT_RULES = {
@@ -54,7 +55,7 @@ export async function promoteEvents(connection: DuckDBConnection, sources: reado
   for (const source of sources) {
     assertTableName(source.bronzeTable);
     const pipeline = watermarkName(source);
-    const watermark = await scalar(connection, 'SELECT coalesce(max(log_offset), 0) FROM platform.watermarks WHERE pipeline = ?', [pipeline]);
+    const watermark = await readWatermark(connection, pipeline, 0);
     const head = await scalar(connection, `SELECT coalesce(max(landed_seq), 0) FROM ${source.bronzeTable}`);
     heads.set(source, head);
     if (head <= watermark) continue;
@@ -96,7 +97,7 @@ export async function promoteEvents(connection: DuckDBConnection, sources: reado
           row_number() OVER (PARTITION BY b.event_id ORDER BY b.bronze_table, b.landed_seq) > 1
           OR EXISTS (SELECT 1 FROM silver.events s WHERE s.event_id = b.event_id))) AS duplicate
      FROM silver_batch b LEFT JOIN silver.tours t ON t.tour_id = b.tour_id`,
-    [timestampText(now)],
+    [isoNoZone(now)],
   );
 
   const ruleCases = Object.entries(SILVER_EVENT_RULES)
@@ -107,7 +108,7 @@ export async function promoteEvents(connection: DuckDBConnection, sources: reado
     `INSERT INTO silver.quarantine (event_id, source_id, bronze_table, target_table, rule, reason, record, run_id, quarantined_at)
      SELECT event_id, source_id, bronze_table, 'silver.events', failed_rule, CASE failed_rule ${ruleCases} END, record, ?, CAST(? AS TIMESTAMP)
      FROM silver_checked WHERE failed_rule IS NOT NULL AND NOT duplicate`,
-    [runId, timestampText(now)],
+    [runId, isoNoZone(now)],
   );
   const firstSeq = await scalar(connection, 'SELECT coalesce(max(promoted_seq), 0) FROM silver.events');
   await run(
@@ -132,13 +133,7 @@ export async function promoteEvents(connection: DuckDBConnection, sources: reado
        avg(CASE WHEN failed_rule IS NULL THEN 1.0 ELSE 0.0 END) AS validity
      FROM silver_checked GROUP BY source_id`,
   );
-  for (const [source, head] of heads) {
-    await run(
-      connection,
-      `INSERT INTO platform.watermarks (pipeline, log_offset) VALUES (?, ?) ON CONFLICT (pipeline) DO UPDATE SET log_offset = excluded.log_offset`,
-      [watermarkName(source), head],
-    );
-  }
+  for (const [source, head] of heads) await storeWatermark(connection, watermarkName(source), head);
   return sources.flatMap((source) => {
     const row = counts.find((r) => r['source_id'] === source.sourceId);
     if (!row) return [];

@@ -26,9 +26,18 @@ export async function scalar(connection: DuckDBConnection, sql: string, params: 
   return value === null || value === undefined ? 0 : Number(value);
 }
 
-/** A timestamp literal DuckDB and Trino both read (`CAST(? AS TIMESTAMP)`), UTC without a zone. */
-export function timestampText(date: Date): string {
-  return date.toISOString().replace('T', ' ').replace('Z', '');
+/** The stored position of a medallion step (`platform.watermarks`), or `fallback` before its first run. */
+export function readWatermark(connection: DuckDBConnection, pipeline: string, fallback: number): Promise<number> {
+  return scalar(connection, 'SELECT coalesce(max(log_offset), ?) FROM platform.watermarks WHERE pipeline = ?', [fallback, pipeline]);
+}
+
+/** Moves a step's position (in the caller's transaction, so it advances with the step's writes). */
+export async function storeWatermark(connection: DuckDBConnection, pipeline: string, offset: number): Promise<void> {
+  await run(
+    connection,
+    'INSERT INTO platform.watermarks (pipeline, log_offset) VALUES (?, ?) ON CONFLICT (pipeline) DO UPDATE SET log_offset = excluded.log_offset',
+    [pipeline, offset],
+  );
 }
 
 /** Runs `work` in a transaction on `connection`, rolling back when it throws. */

@@ -1,3 +1,4 @@
+import { storeWatermark } from '../../../ingest/medallion/sql.ts';
 import type { DuckDbDatabase } from '../duckdb/database.ts';
 import type { SqlEngine } from '../sql/port.ts';
 import type { ClickHouseEngine } from './engine.ts';
@@ -29,12 +30,7 @@ export function createClickHouseEventSink(options: { database: DuckDbDatabase; l
     return start;
   }
 
-  function store(seq: number): Promise<void> {
-    return database.exec(
-      'INSERT INTO platform.watermarks (pipeline, log_offset) VALUES (?, ?) ON CONFLICT (pipeline) DO UPDATE SET log_offset = excluded.log_offset',
-      [CLICKHOUSE_EVENTS_WATERMARK, seq],
-    );
-  }
+  const store = (seq: number): Promise<void> => database.withWriter((connection) => storeWatermark(connection, CLICKHOUSE_EVENTS_WATERMARK, seq));
 
   async function drainOnce(): Promise<number> {
     const from = await watermark();
@@ -54,8 +50,5 @@ export function createClickHouseEventSink(options: { database: DuckDbDatabase; l
 /** Records, after a full copy of the lakehouse's events, that the sink starts from what silver holds now. */
 export async function markClickHouseCopied(database: DuckDbDatabase, lakehouse: SqlEngine): Promise<void> {
   const [head] = await lakehouse.query('SELECT coalesce(max(promoted_seq), 0) AS head FROM silver.events');
-  await database.exec(
-    'INSERT INTO platform.watermarks (pipeline, log_offset) VALUES (?, ?) ON CONFLICT (pipeline) DO UPDATE SET log_offset = excluded.log_offset',
-    [CLICKHOUSE_EVENTS_WATERMARK, Number(head?.['head'] ?? 0)],
-  );
+  await database.withWriter((connection) => storeWatermark(connection, CLICKHOUSE_EVENTS_WATERMARK, Number(head?.['head'] ?? 0)));
 }

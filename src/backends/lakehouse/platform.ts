@@ -2,6 +2,7 @@ import type { PipelineRunRecord } from '../../../ingest/medallion/runs.ts';
 import { GOLD_TABLES } from '../../../ingest/medallion/gold.ts';
 import type { SourceRegistry } from '../../../ingest/registry.ts';
 import { limit, placeholders, type QueryOptions, type SqlEngine } from '../sql/port.ts';
+import { Where } from './queries.ts';
 
 /** Platform metadata reads (pipeline runs, source executions, data quality, lineage, quarantine, tables). */
 
@@ -10,21 +11,14 @@ export async function pipelineRuns(
   args: { first: number; layer?: string | null; status?: string | null },
   options?: QueryOptions,
 ): Promise<PipelineRunRecord[]> {
-  const where: string[] = [];
-  const params: string[] = [];
-  if (args.layer) {
-    where.push('layer = ?');
-    params.push(args.layer);
-  }
-  if (args.status) {
-    where.push('status = ?');
-    params.push(args.status);
-  }
+  const where = new Where();
+  if (args.layer) where.add('layer = ?', args.layer);
+  if (args.status) where.add('status = ?', args.status);
   const rows = await engine.query(
     `SELECT run_id, batch_id, layer, status, run_trigger, started_at, finished_at, records_in, records_out, records_rejected, error
-     FROM platform.pipeline_runs ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
+     FROM platform.pipeline_runs WHERE ${where.sql()}
      ORDER BY started_at DESC, run_id ${limit(args.first)}`,
-    params,
+    where.params,
     options,
   );
   return rows.map((row) => ({
@@ -61,22 +55,14 @@ export async function sourceExecutions(
   args: { first: number; sourceId?: string | null; runIds?: readonly string[] },
   options?: QueryOptions,
 ): Promise<SourceExecutionRow[]> {
-  const where: string[] = [];
-  const params: string[] = [];
-  if (args.sourceId) {
-    where.push('source_id = ?');
-    params.push(args.sourceId);
-  }
-  if (args.runIds) {
-    if (args.runIds.length === 0) return [];
-    where.push(`run_id IN (${placeholders(args.runIds.length)})`);
-    params.push(...args.runIds);
-  }
+  if (args.runIds?.length === 0) return [];
+  const where = new Where().in('run_id', args.runIds);
+  if (args.sourceId) where.add('source_id = ?', args.sourceId);
   const rows = await engine.query(
     `SELECT run_id, source_id, layer, target_table, records_in, records_out, records_rejected, started_at, finished_at
-     FROM platform.source_executions ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
+     FROM platform.source_executions WHERE ${where.sql()}
      ORDER BY started_at DESC, run_id, source_id ${limit(args.runIds ? 10_000 : args.first)}`,
-    params,
+    where.params,
     options,
   );
   return rows.map((row) => ({
@@ -203,21 +189,14 @@ export async function quarantined(
   args: { first: number; sourceId?: string | null; rule?: string | null },
   options?: QueryOptions,
 ): Promise<QuarantinedRow[]> {
-  const where: string[] = [];
-  const params: string[] = [];
-  if (args.sourceId) {
-    where.push('source_id = ?');
-    params.push(args.sourceId);
-  }
-  if (args.rule) {
-    where.push('rule = ?');
-    params.push(args.rule);
-  }
+  const where = new Where();
+  if (args.sourceId) where.add('source_id = ?', args.sourceId);
+  if (args.rule) where.add('rule = ?', args.rule);
   const rows = await engine.query(
     `SELECT event_id, source_id, bronze_table, target_table, rule, reason, record, run_id, quarantined_at, dead_lettered
-     FROM silver.quarantine ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
+     FROM silver.quarantine WHERE ${where.sql()}
      ORDER BY quarantined_at DESC, event_id ${limit(args.first)}`,
-    params,
+    where.params,
     options,
   );
   return rows.map((row) => ({

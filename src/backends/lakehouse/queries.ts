@@ -30,7 +30,7 @@ export interface Page<T> {
 }
 
 /** A WHERE clause under construction: conditions joined by AND, their parameters in order. */
-class Where {
+export class Where {
   readonly conditions: string[] = [];
   readonly params: SqlValue[] = [];
 
