@@ -3,7 +3,7 @@ import DataLoader from 'dataloader';
 import type { DestinationRow, EventRow, RecommendationRow, TourRow, TourStatsRow, UserProfileRow } from '../src/domain.ts';
 import { tourStats } from '../src/backends/analytics/queries.ts';
 import { userProfilesFromGold } from '../src/backends/lakehouse/gold.ts';
-import { sourceExecutions, type SourceExecutionRow } from '../src/backends/lakehouse/platform.ts';
+import { executionsOfRuns, latestExecutionsOfSources, type SourceExecutionRow } from '../src/backends/lakehouse/platform.ts';
 import {
   bookingsByUsers,
   destinationsByIds,
@@ -69,6 +69,7 @@ export interface Loaders {
   bookingsOfUser: DataLoader<PageKey & { position: EventPosition | null }, ChildPage<EventRow>, string>;
   recommendationsOfUser: DataLoader<{ userId: string; first: number }, RecommendationRow[], string>;
   sourceExecutionsOfRun: DataLoader<string, SourceExecutionRow[]>;
+  executionsOfSource: DataLoader<{ sourceId: string; first: number }, SourceExecutionRow[], string>;
 }
 
 /** Orders `rows` by `keys`, with `fallback(key)` where a key has no row. */
@@ -126,9 +127,21 @@ export function createLoaders(sources: LoaderSources): Loaders {
     ),
     sourceExecutionsOfRun: new DataLoader(
       traced('sourceExecutionsOfRun', async (runIds) => {
-        const rows = await sourceExecutions(lakehouse, { first: 0, runIds });
+        const rows = await executionsOfRuns(lakehouse, runIds);
         return runIds.map((id) => rows.filter((r) => r.runId === id));
       }),
+    ),
+    executionsOfSource: new DataLoader<{ sourceId: string; first: number }, SourceExecutionRow[], string>(
+      traced('executionsOfSource', async (keys) => {
+        // One statement per distinct page size (one, in practice), for every source asking for it.
+        const byFirst = new Map<number, SourceExecutionRow[]>();
+        for (const first of new Set(keys.map((k) => k.first))) {
+          const sourceIds = [...new Set(keys.filter((k) => k.first === first).map((k) => k.sourceId))];
+          byFirst.set(first, await latestExecutionsOfSources(lakehouse, sourceIds, first));
+        }
+        return keys.map((key) => (byFirst.get(key.first) ?? []).filter((r) => r.sourceId === key.sourceId));
+      }),
+      { cacheKeyFn: (key) => `${key.sourceId}\u0000${key.first}` },
     ),
     userExists: new DataLoader(
       traced('userExists', async (ids) => {

@@ -1,6 +1,7 @@
 import type { Resolvers } from '../src/generated/graphql.ts';
 import { GraphQLError } from 'graphql';
 import { latestQuality, lineageOf, pipelineRuns, quarantined, sourceExecutions, tableInfo } from '../src/backends/lakehouse/platform.ts';
+import { jsonOrText } from '../src/backends/lakehouse/rows.ts';
 import { pageSize } from '../src/pagination.ts';
 import { tableSnapshots } from '../src/backends/lakehouse/snapshots.ts';
 
@@ -41,21 +42,15 @@ export const platformResolvers: Resolvers = {
     type: (s) => s.sourceType,
     contract: (s) => s.contractFile,
     eventTypes: (s) => [...s.eventTypes],
-    executions: (s, args, ctx) => sourceExecutions(ctx.lakehouse, { first: pageSize(args.first, ctx.services.config.maxPageSize, 10), sourceId: s.sourceId }),
+    executions: (s, args, ctx) => ctx.loaders.executionsOfSource.load({ sourceId: s.sourceId, first: pageSize(args.first, ctx.services.config.maxPageSize, 10) }),
   },
   PipelineRun: {
     durationMs: (run) => (run.finishedAt ? run.finishedAt.getTime() - run.startedAt.getTime() : null),
     sources: (run, _, ctx) => ctx.loaders.sourceExecutionsOfRun.load(run.id),
   },
   QuarantinedRecord: {
-    record: (q) => {
-      try {
-        return JSON.parse(q.record) as unknown;
-      } catch {
-        // A record that is not JSON (the rule it failed says so) is shown as the text it was.
-        return q.record;
-      }
-    },
+    // A record that is not JSON (the rule it failed says so) is shown as the text it was.
+    record: (q) => jsonOrText(q.record),
   },
   Mutation: {
     runPipeline: async (_, __, ctx) => {

@@ -15,6 +15,7 @@ import { ConfigError, loadConfig, type Config } from '../src/config.ts';
 import { ensureDemoData } from '../ingest/demo/generate.ts';
 import { ensureBronzeTables } from '../ingest/medallion/bronze.ts';
 import { refreshGold } from '../ingest/medallion/gold.ts';
+import { inTransaction } from '../ingest/medallion/sql.ts';
 import { loadSourceRegistry, type SourceRegistry } from '../ingest/registry.ts';
 
 /** Budget of each bootstrap statement on Trino: an Iceberg commit to object storage can take seconds. */
@@ -85,16 +86,7 @@ async function bootstrapIceberg(trino: SqlEngine, registry: SourceRegistry, conf
     await demo.exec(LAKEHOUSE_DDL);
     await demo.withWriter((connection) => ensureBronzeTables(connection, registry));
     const summary = await ensureDemoData(demo, { seed: config.demoSeed, scale: config.demoScale, ...(config.demoAnchor ? { anchor: config.demoAnchor } : {}) });
-    await demo.withWriter(async (connection) => {
-      await connection.run('BEGIN TRANSACTION');
-      try {
-        await refreshGold(connection, new Date(), { full: true });
-        await connection.run('COMMIT');
-      } catch (error) {
-        await connection.run('ROLLBACK');
-        throw error;
-      }
-    });
+    await demo.withWriter((connection) => inTransaction(connection, () => refreshGold(connection, new Date(), { full: true })));
     log(`lakehouse: demo data built (${summary.tours} tours, ${summary.events} events), copying into Trino`);
     const source = embeddedRowSource(demo);
     const copies: IcebergTableCopy[] = [];

@@ -119,7 +119,8 @@ export async function startGateway(config: Config, logger: Logger = createLogger
       });
       if (metrics) {
         pipeline.runs.on('finished', (run: PipelineRunRecord) => metrics.pipelineRun(run));
-        metrics.busLag('medallion', medallionBusLag(backends.embedded, logger));
+        // Lag is measured on the embedded log; with Kafka the consumer group's lag is Kafka's figure.
+        if (backends.bus.adapter === 'embedded') metrics.busLag('medallion', medallionBusLag(backends.embedded, logger));
       }
       await pipeline.start();
     }

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createLoaders } from '../loaders/index.ts';
 import type { SharedRowCache } from '../loaders/shared-cache.ts';
+import type { SqlEngine } from './backends/sql/port.ts';
 import type { GatewayContext, GatewayServices } from './context.ts';
 import { BackendCallLog, instrumentSearch, instrumentSql } from './observability/backend-calls.ts';
 import { anonymousPrincipal, OPEN_PRINCIPAL } from './security/authenticator.ts';
@@ -24,7 +25,7 @@ export function createRequestContext(services: GatewayServices, requestId: strin
     lakehouse,
     analytics,
     search: instrumentSearch(services.backends.search, calls, services),
-    loaders: createLoaders({ lakehouse, analytics, shared: sharedRows(services), tracer: services.tracer }),
+    loaders: loadersFor(services, lakehouse, analytics),
     calls,
     observed: newObservation(),
     cachePolicy: { maxAge: 0 },
@@ -33,16 +34,20 @@ export function createRequestContext(services: GatewayServices, requestId: strin
 
 /** Gives a long-lived context (a subscription's) fresh loaders, so cached rows never go stale between events. */
 export function renewLoaders(context: GatewayContext): void {
-  context.loaders = createLoaders({
-    lakehouse: context.lakehouse,
-    analytics: context.analytics,
-    shared: sharedRows(context.services),
-    tracer: context.services.tracer,
-  });
+  context.loaders = loadersFor(context.services, context.lakehouse, context.analytics);
 }
 
+function loadersFor(services: GatewayServices, lakehouse: SqlEngine, analytics: SqlEngine) {
+  return createLoaders({ lakehouse, analytics, shared: sharedRows(services), tracer: services.tracer });
+}
+
+/** The cross-request row cache of a gateway: built once per services, not per request. */
+const sharedRowCaches = new WeakMap<GatewayServices, SharedRowCache | undefined>();
+
 function sharedRows(services: GatewayServices): SharedRowCache | undefined {
+  if (sharedRowCaches.has(services)) return sharedRowCaches.get(services);
   const ttlMs = services.config.loaderCacheTtlMs;
-  if (ttlMs <= 0) return undefined;
-  return { cache: services.backends.cache, ttlMs, generation: () => services.responseCache.currentGeneration };
+  const shared = ttlMs <= 0 ? undefined : { cache: services.backends.cache, ttlMs, generation: () => services.responseCache.currentGeneration };
+  sharedRowCaches.set(services, shared);
+  return shared;
 }

@@ -191,6 +191,18 @@ describe('a batch with good and bad records, through the medallion', () => {
     expect(edge('source:oltp_cdc', 'topic:topic_cdc_changes')).toMatchObject({ kind: 'publish', records: 0 });
   });
 
+  it("shows every source's latest executions, read in one statement for all sources", async () => {
+    const { body } = await gw.request<{ platform: { dataSources: { id: string; executions: { layer: string; recordsOut: number }[] }[] } }>(
+      '{ platform { dataSources { id executions(first: 2) { layer recordsOut } } } }',
+    );
+    const sources = body.data!.platform.dataSources;
+    expect(sources.length).toBeGreaterThan(2);
+    const bookings = sources.find((s) => s.id === 'gateway_bookings')!;
+    expect(bookings.executions.map((e) => e.layer).sort()).toEqual(['bronze', 'silver']);
+    expect(sources.find((s) => s.id === 'oltp_cdc')!.executions).toEqual([]);
+    expect((body as { extensions?: { backends?: { lakehouse?: { calls: number } } } }).extensions?.backends?.lakehouse?.calls).toBe(1);
+  });
+
   it('lands a re-delivered record once in silver', async () => {
     // Replaying the same bus records into bronze (an at-least-once redelivery) promotes nothing twice.
     const before = await runPipeline();

@@ -73,10 +73,11 @@ export async function createBackends(
       ? createClickHouseEngine({ url: config.clickhouseUrl, timeoutMs: timeouts.analytics })
       : createDuckDbEngine({ database, role: 'analytics', timeoutMs: timeouts.analytics });
     const analytics = guardSqlEngine(rawAnalytics, guard('analytics', rawAnalytics.adapter));
-    const rawSearch = config.elasticsearchUrl
-      ? createElasticsearchSearch({ node: config.elasticsearchUrl, timeoutMs: timeouts.search })
+    // The embedded index is in-process: its only I/O is the (already guarded) lakehouse, so a
+    // second guard would retry and count the same failure twice under another role.
+    const search = config.elasticsearchUrl
+      ? guardSearch(createElasticsearchSearch({ node: config.elasticsearchUrl, timeoutMs: timeouts.search }), guard('search', 'elasticsearch'))
       : createMiniSearch({ lakehouse });
-    const search = guardSearch(rawSearch, guard('search', rawSearch.adapter));
     const cache = config.redisUrl ? createRedisCache({ url: config.redisUrl }) : createLruCache({ maxEntries: config.cacheMaxEntries });
     const rawBus = config.kafkaBrokers
       ? await createKafkaBus({

@@ -243,11 +243,7 @@ function validate(policy: ResiliencePolicy): void {
  * `command`) stays as it was; its health probe bypasses the breaker.
  */
 export function guardSqlEngine<E extends SqlEngine>(engine: E, guard: BackendGuard): E {
-  const guarded: SqlEngine = {
-    role: engine.role,
-    adapter: engine.adapter,
-    dialect: engine.dialect,
-    capabilities: engine.capabilities,
+  const guarded: Pick<SqlEngine, 'query' | 'health' | 'close'> = {
     query: (sql, params, options) =>
       guard.run((timeoutMs) => engine.query(sql, params, options ? { ...options, timeoutMs } : { timeoutMs }), {
         idempotent: () => isReadOnlySql(sql),
@@ -286,13 +282,9 @@ export function guardSearch(search: SearchPort, guard: BackendGuard): SearchPort
  * not a call, and passes through.
  */
 export function guardBus<B extends BusPort>(bus: B, guard: BackendGuard): B {
-  const guarded: BusPort = {
-    adapter: bus.adapter,
-    startCursor: bus.startCursor,
+  const guarded: Pick<BusPort, 'publish' | 'readAfter' | 'health' | 'close'> = {
     publish: (records) => guard.run(() => bus.publish(records), { idempotent: false }),
     readAfter: (cursor, limit) => guard.run(() => bus.readAfter(cursor, limit), { idempotent: true }),
-    follows: (cursor) => bus.follows(cursor),
-    tail: (listener) => bus.tail(listener),
     health: async () => guard.health(await bus.health()),
     close: async () => {
       guard.close();

@@ -52,10 +52,7 @@ export function createGraphQLHttpHandler(options: GraphQLHttpOptions): (req: Inc
   // Replayed answers are logged at debug only; the level is checked once, not per hit.
   const logReplays = logger.isLevelEnabled('debug');
   /** Counts a request refused before execution (it never reaches Apollo's metrics plugin). */
-  const refused = (code: string): void => {
-    services.metrics?.error(code);
-    services.metrics?.operation(null, 'unknown').error.inc();
-  };
+  const refused = (code: string): void => services.metrics?.refused(code);
 
   return (req, res, search) => {
     const method = req.method ?? 'GET';
@@ -107,7 +104,8 @@ export function createGraphQLHttpHandler(options: GraphQLHttpOptions): (req: Inc
   async function serve(req: IncomingMessage, res: ServerResponse, method: string, search: string, payload: string, body: unknown) {
     // Authenticated before the cache is consulted: bad credentials never get a cached answer, and
     // answers are cached per scope (role, and below analyst the user), so no role sees another's.
-    const principal = await authenticate(req, res);
+    let principal = authenticate(req, res);
+    if (principal instanceof Promise) principal = await principal;
     if (!principal) return;
     // Counted before the response cache: hits are cheap, but the budget protects the whole service.
     const limiting = rateLimiter?.consume(rateLimitKey(principal, req), principal.role, Array.isArray(body) ? body.length : 1);
@@ -158,28 +156,34 @@ export function createGraphQLHttpHandler(options: GraphQLHttpOptions): (req: Inc
    * The caller's principal; undefined when credentials were refused, the answer (401, or 503 when
    * they cannot be checked now) already written.
    */
-  async function authenticate(req: IncomingMessage, res: ServerResponse): Promise<Principal | undefined> {
+  function authenticate(req: IncomingMessage, res: ServerResponse): Principal | undefined | Promise<Principal | undefined> {
+    // Synchronous when the authenticator is (open mode, API keys): the cache-hit path awaits nothing.
     try {
       const principal = authenticator.authenticate(httpCredentials(req.headers), req.socket.remoteAddress);
-      return principal instanceof Promise ? await principal : principal;
+      return principal instanceof Promise ? principal.catch((error: unknown) => refuseCredentials(res, error)) : principal;
     } catch (error) {
-      if (error instanceof AuthenticationError) {
-        res.writeHead(401, { 'content-type': JSON_TYPE, 'www-authenticate': error.challenge });
-        refused('UNAUTHENTICATED');
-        res.end(errorBody(error.message, 'UNAUTHENTICATED'));
-      } else if (error instanceof AuthenticationUnavailableError) {
-        logger.warn({ err: error }, 'credentials could not be verified');
-        res.writeHead(503, { 'content-type': JSON_TYPE, 'retry-after': '5' });
-        refused('BACKEND_UNAVAILABLE');
-        res.end(errorBody(error.message, 'BACKEND_UNAVAILABLE'));
-      } else {
-        logger.error({ err: error }, 'authentication failed');
-        res.writeHead(500, { 'content-type': JSON_TYPE });
-        refused('INTERNAL');
-        res.end(errorBody('Internal error.', 'INTERNAL'));
-      }
-      return undefined;
+      return refuseCredentials(res, error);
     }
+  }
+
+  /** Answers refused or uncheckable credentials (401, 503) and resolves to no principal. */
+  function refuseCredentials(res: ServerResponse, error: unknown): undefined {
+    if (error instanceof AuthenticationError) {
+      res.writeHead(401, { 'content-type': JSON_TYPE, 'www-authenticate': error.challenge });
+      refused('UNAUTHENTICATED');
+      res.end(errorBody(error.message, 'UNAUTHENTICATED'));
+    } else if (error instanceof AuthenticationUnavailableError) {
+      logger.warn({ err: error }, 'credentials could not be verified');
+      res.writeHead(503, { 'content-type': JSON_TYPE, 'retry-after': '5' });
+      refused('BACKEND_UNAVAILABLE');
+      res.end(errorBody(error.message, 'BACKEND_UNAVAILABLE'));
+    } else {
+      logger.error({ err: error }, 'authentication failed');
+      res.writeHead(500, { 'content-type': JSON_TYPE });
+      refused('INTERNAL');
+      res.end(errorBody('Internal error.', 'INTERNAL'));
+    }
+    return undefined;
   }
 
   /** Runs the operation through Apollo and writes the answer; returns it when it may be cached (and shared). */

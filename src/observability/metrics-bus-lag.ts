@@ -7,9 +7,8 @@ import type { BusLagSource } from './metrics.ts';
  * the event log (`bronze.event_log`, the bus itself) minus the position the medallion's bronze
  * layer has landed up to (its stored cursor, an event-log offset). 0 when it has caught up.
  *
- * Unknown (the gauge is left out) when the cursor is not an event-log offset — with Kafka as the
- * bus, positions are per partition and the tail consumer group's lag is Kafka's own figure — or
- * when the read fails. The head is a max over the log's offset column: a scan of one column, a
+ * Registered only with the embedded bus (with Kafka, positions are per partition and the consumer
+ * group's lag is Kafka's own figure). Unknown (the gauge is left out) when the read fails. The head is a max over the log's offset column: a scan of one column, a
  * few milliseconds at millions of records, once per scrape.
  */
 export function medallionBusLag(database: DuckDbDatabase, logger: Logger): BusLagSource {

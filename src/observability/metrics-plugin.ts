@@ -23,9 +23,7 @@ export function operationPlugin(options: OperationPluginOptions): ApolloServerPl
   return {
     // Requests Apollo refuses before any operation exists (a GET without `query`, say).
     async invalidRequestWasReceived() {
-      if (!metrics) return;
-      metrics.operation(null, 'unknown').error.inc();
-      metrics.error('BAD_USER_INPUT');
+      metrics?.refused('BAD_USER_INPUT');
     },
     async requestDidStart({ contextValue }) {
       const started = performance.now();

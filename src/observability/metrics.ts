@@ -176,6 +176,12 @@ export class GatewayMetrics implements BackendCallMetrics {
     return bound;
   }
 
+  /** Counts a request refused before any operation ran: an error request of no known operation, and its code. */
+  refused(code: string): void {
+    this.operation(null, 'unknown').error.inc();
+    this.error(code);
+  }
+
   /** Counts one error sent to a client. */
   error(code: unknown): void {
     const valid = typeof code === 'string' && /^[A-Z][A-Z0-9_]{0,63}$/.test(code);

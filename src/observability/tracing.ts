@@ -68,16 +68,7 @@ export function tracesUrl(endpoint: string): string {
 export function withOperationSpan<T>(tracer: Tracer | undefined, headers: IncomingHttpHeaders, run: () => Promise<T>): Promise<T> {
   if (!tracer) return run();
   const parent = propagation.extract(ROOT_CONTEXT, headers);
-  return tracer.startActiveSpan('graphql.request', { kind: SpanKind.SERVER }, parent, async (span) => {
-    try {
-      return await run();
-    } catch (error) {
-      failSpan(span, error);
-      throw error;
-    } finally {
-      span.end();
-    }
-  });
+  return tracer.startActiveSpan('graphql.request', { kind: SpanKind.SERVER }, parent, (span) => endSpanAfter(span, run));
 }
 
 /** Names the operation span once the operation is known: `graphql.<type> <name>`. */
@@ -97,16 +88,7 @@ export function failOperationSpan(span: Span, codes: readonly string[]): void {
 
 /** Runs one backend call in a client span `<role> <adapter>` (statement text only, never bound values). */
 export function traceBackendCall<T>(tracer: Tracer, name: string, attributes: Attributes, run: () => Promise<T>): Promise<T> {
-  return tracer.startActiveSpan(name, { kind: SpanKind.CLIENT, attributes }, async (span) => {
-    try {
-      return await run();
-    } catch (error) {
-      failSpan(span, error);
-      throw error;
-    } finally {
-      span.end();
-    }
-  });
+  return tracer.startActiveSpan(name, { kind: SpanKind.CLIENT, attributes }, (span) => endSpanAfter(span, run));
 }
 
 /** A statement as a span attribute: cut to a bounded length. */
@@ -123,16 +105,19 @@ export function tracedBatch<K, V>(tracer: Tracer | undefined, name: string, batc
   if (!tracer) return batch;
   const spanName = `loader ${name}`;
   return (keys) =>
-    tracer.startActiveSpan(spanName, { attributes: { 'nexus.loader.keys': keys.length } }, async (span) => {
-      try {
-        return await batch(keys);
-      } catch (error) {
-        failSpan(span, error);
-        throw error;
-      } finally {
-        span.end();
-      }
-    });
+    tracer.startActiveSpan(spanName, { attributes: { 'nexus.loader.keys': keys.length } }, (span) => endSpanAfter(span, async () => batch(keys)));
+}
+
+/** Runs `run` inside `span`, marking it failed on an error, and ends it either way. */
+async function endSpanAfter<T>(span: Span, run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (error) {
+    failSpan(span, error);
+    throw error;
+  } finally {
+    span.end();
+  }
 }
 
 function failSpan(span: Span, error: unknown): void {

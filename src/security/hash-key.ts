@@ -5,14 +5,13 @@
  *
  * Without a key, a new random one (256 bits, base64url) is generated and printed once.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
+import { sha256Hex } from './persisted-manifest.ts';
 import { ROLES, type Role } from './principal.ts';
 
 /** Lower-case hex SHA-256 of an API key: what API_KEYS stores and requests are compared against. */
-export function hashApiKey(key: string): string {
-  return createHash('sha256').update(key, 'utf8').digest('hex');
-}
+export const hashApiKey: (key: string) => string = sha256Hex;
 
 /** A fresh random API key: 32 bytes from the system CSPRNG, base64url. */
 export function generateApiKey(): string {

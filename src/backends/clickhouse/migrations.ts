@@ -1,4 +1,4 @@
-import { createClickHouseEngine, type ClickHouseEngine, type ClickHouseEngineOptions, type ClickHouseFeatures } from './engine.ts';
+import type { ClickHouseEngine, ClickHouseFeatures } from './engine.ts';
 
 /**
  * The analytics schema on ClickHouse: the same `analytics.events` columns the embedded view has
@@ -87,20 +87,5 @@ export async function checkEventsTable(engine: ClickHouseEngine, database: strin
   }
   if (problems.length > 0) {
     throw new Error(`${database}.${table} does not match the analytics schema: ${problems.join('; ')}. Migrate it (or drop it to recreate).`);
-  }
-}
-
-/**
- * Entry point for a bootstrap command (`npm run bootstrap`): connects with `options`, migrates,
- * closes. `log` receives one line per step (default: none).
- */
-export async function runAnalyticsMigrations(options: ClickHouseEngineOptions & { log?: (line: string) => void }): Promise<MigrationReport> {
-  const engine = createClickHouseEngine(options);
-  try {
-    const report = await migrateAnalytics(engine);
-    options.log?.(`clickhouse ${report.serverVersion}: database ${report.database} migrated (${report.statements.length} idempotent statements)`);
-    return report;
-  } finally {
-    await engine.close();
   }
 }

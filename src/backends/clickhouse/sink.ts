@@ -24,8 +24,7 @@ export function createClickHouseEventSink(options: { database: DuckDbDatabase; l
   async function watermark(): Promise<number> {
     const [row] = await lakehouse.query('SELECT log_offset FROM platform.watermarks WHERE pipeline = ?', [CLICKHOUSE_EVENTS_WATERMARK]);
     if (row) return Number(row['log_offset']);
-    const [head] = await lakehouse.query('SELECT coalesce(max(promoted_seq), 0) AS head FROM silver.events');
-    const start = Number(head?.['head'] ?? 0);
+    const start = await promotedHead(lakehouse);
     await store(start);
     return start;
   }
@@ -49,6 +48,12 @@ export function createClickHouseEventSink(options: { database: DuckDbDatabase; l
 
 /** Records, after a full copy of the lakehouse's events, that the sink starts from what silver holds now. */
 export async function markClickHouseCopied(database: DuckDbDatabase, lakehouse: SqlEngine): Promise<void> {
-  const [head] = await lakehouse.query('SELECT coalesce(max(promoted_seq), 0) AS head FROM silver.events');
-  await database.withWriter((connection) => storeWatermark(connection, CLICKHOUSE_EVENTS_WATERMARK, Number(head?.['head'] ?? 0)));
+  const head = await promotedHead(lakehouse);
+  await database.withWriter((connection) => storeWatermark(connection, CLICKHOUSE_EVENTS_WATERMARK, head));
+}
+
+/** The newest promotion sequence in silver (0 before the medallion promoted anything). */
+async function promotedHead(lakehouse: SqlEngine): Promise<number> {
+  const [row] = await lakehouse.query('SELECT coalesce(max(promoted_seq), 0) AS head FROM silver.events');
+  return Number(row?.['head'] ?? 0);
 }

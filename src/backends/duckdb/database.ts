@@ -28,7 +28,6 @@ export class DuckDbDatabase {
   private readonly idle: DuckDBConnection[];
   /** Per connection: SQL text → prepared statement, least recently used first. */
   private readonly prepared = new Map<DuckDBConnection, Map<string, DuckDBPreparedStatement>>();
-  private readonly readerCount: number;
   private readonly waiting: { resolve: (connection: DuckDBConnection) => void; reject: (error: Error) => void }[] = [];
   private readonly writer: DuckDBConnection;
   private writerQueue: Promise<unknown> = Promise.resolve();
@@ -41,7 +40,6 @@ export class DuckDbDatabase {
     this.file = file;
     this.instance = instance;
     this.idle = readers;
-    this.readerCount = readers.length;
     this.writer = writer;
   }
 

@@ -49,23 +49,56 @@ export interface SourceExecutionRow {
   finishedAt: Date;
 }
 
-/** Per-source execution metrics, newest first; for the given runs, or for one source. */
+const EXECUTION_COLUMNS = 'run_id, source_id, layer, target_table, records_in, records_out, records_rejected, started_at, finished_at';
+
+/** Per-source execution metrics, newest first; optionally of one source. */
 export async function sourceExecutions(
   engine: SqlEngine,
-  args: { first: number; sourceId?: string | null; runIds?: readonly string[] },
+  args: { first: number; sourceId?: string | null },
   options?: QueryOptions,
 ): Promise<SourceExecutionRow[]> {
-  if (args.runIds?.length === 0) return [];
-  const where = new Where().in('run_id', args.runIds);
+  const where = new Where();
   if (args.sourceId) where.add('source_id = ?', args.sourceId);
   const rows = await engine.query(
-    `SELECT run_id, source_id, layer, target_table, records_in, records_out, records_rejected, started_at, finished_at
-     FROM platform.source_executions WHERE ${where.sql()}
-     ORDER BY started_at DESC, run_id, source_id ${limit(args.runIds ? 10_000 : args.first)}`,
+    `SELECT ${EXECUTION_COLUMNS} FROM platform.source_executions WHERE ${where.sql()}
+     ORDER BY started_at DESC, run_id, source_id ${limit(args.first)}`,
     where.params,
     options,
   );
-  return rows.map((row) => ({
+  return rows.map(executionFromRow);
+}
+
+/** The source executions of each of `runIds` (every source a run touched: a handful), one statement. */
+export async function executionsOfRuns(engine: SqlEngine, runIds: readonly string[], options?: QueryOptions): Promise<SourceExecutionRow[]> {
+  const rows = await engine.query(
+    `SELECT ${EXECUTION_COLUMNS} FROM platform.source_executions WHERE run_id IN (${placeholders(runIds.length)}) ORDER BY run_id, source_id`,
+    runIds,
+    options,
+  );
+  return rows.map(executionFromRow);
+}
+
+/** The `first` newest executions of each of `sourceIds`, one statement for any number of sources. */
+export async function latestExecutionsOfSources(
+  engine: SqlEngine,
+  sourceIds: readonly string[],
+  first: number,
+  options?: QueryOptions,
+): Promise<SourceExecutionRow[]> {
+  const rows = await engine.query(
+    `SELECT ${EXECUTION_COLUMNS} FROM (
+       SELECT ${EXECUTION_COLUMNS}, row_number() OVER (PARTITION BY source_id ORDER BY started_at DESC, run_id) AS newest
+       FROM platform.source_executions WHERE source_id IN (${placeholders(sourceIds.length)})
+     ) ranked WHERE newest <= ${Math.floor(first)}
+     ORDER BY source_id, started_at DESC, run_id`,
+    sourceIds,
+    options,
+  );
+  return rows.map(executionFromRow);
+}
+
+function executionFromRow(row: Record<string, unknown>): SourceExecutionRow {
+  return {
     runId: String(row['run_id']),
     sourceId: String(row['source_id']),
     layer: String(row['layer']),
@@ -75,7 +108,7 @@ export async function sourceExecutions(
     recordsRejected: Number(row['records_rejected']),
     startedAt: row['started_at'] as Date,
     finishedAt: row['finished_at'] as Date,
-  }));
+  };
 }
 
 /** A recorded quality measure. */

@@ -43,16 +43,18 @@ export function destinationFromRow(row: SqlRow): DestinationRow {
   };
 }
 
-export function eventFromRow(row: SqlRow): EventRow {
-  const payload = row['payload'];
-  let parsed: unknown = null;
-  if (typeof payload === 'string' && payload.length > 0) {
-    try {
-      parsed = JSON.parse(payload);
-    } catch {
-      parsed = payload;
-    }
+/** Stored JSON text as a value: null when empty, the text itself when it is not JSON. */
+export function jsonOrText(text: unknown): unknown {
+  if (typeof text !== 'string' || text.length === 0) return null;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
   }
+}
+
+export function eventFromRow(row: SqlRow): EventRow {
+  const parsed = jsonOrText(row['payload']);
   return {
     id: text(row['event_id']),
     userId: text(row['user_id']),

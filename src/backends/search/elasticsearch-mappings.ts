@@ -1,5 +1,6 @@
 import type { estypes } from '@elastic/elasticsearch';
 import type { DestinationRow, EventRow, EventTypeName, TourRow } from '../../domain.ts';
+import { jsonOrText } from '../lakehouse/rows.ts';
 
 /**
  * The Elasticsearch indices of the search role: their settings, mappings and the document shapes
@@ -205,14 +206,7 @@ export function eventDocument(event: EventRow): EventDocument {
 
 /** The domain row of an indexed event; the payload is parsed back the way the lakehouse mapper does. */
 export function eventFromDocument(doc: EventDocument): EventRow {
-  let payload: unknown = null;
-  if (typeof doc.payload === 'string' && doc.payload.length > 0) {
-    try {
-      payload = JSON.parse(doc.payload);
-    } catch {
-      payload = doc.payload;
-    }
-  }
+  const payload = jsonOrText(doc.payload);
   return {
     id: doc.event_id,
     userId: doc.user_id,
