@@ -1,7 +1,8 @@
 /**
  * Subscriptions over HTTP: GraphQL over Server-Sent Events (graphql-sse protocol, distinct
- * connections) on /graphql with the real graphql-sse client, under enforced access; and the 406
- * that names the transports when a subscription is POSTed as plain GraphQL over HTTP.
+ * connections) on /graphql with the real graphql-sse client, under enforced access; Apollo's
+ * multipart subscriptions; and the 406 that names the transports when a subscription is POSTed as
+ * plain GraphQL over HTTP.
  */
 import { createHash } from 'node:crypto';
 import { createClient, type Client, type ExecutionResult } from 'graphql-sse';
@@ -211,9 +212,42 @@ describe('GraphQL over SSE (graphql-sse client)', () => {
   });
 });
 
+describe("Apollo's multipart subscriptions", () => {
+  const post = (query: string) =>
+    fetch(gw.endpoint, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'multipart/mixed;subscriptionSpec="1.0", application/json', 'x-api-key': KEYS.analyst },
+      body: JSON.stringify({ query }),
+    });
+  const PART = '\r\ncontent-type: application/json; charset=utf-8\r\n\r\n';
+
+  it('streams each event as a {"payload": …} part closed by the next boundary', async () => {
+    const response = await post(SUBSCRIPTION);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toBe('multipart/mixed; boundary="graphql"; subscriptionSpec="1.0"');
+    await subscribers(1);
+    const receipt = await ingest({ eventType: 'CLICK', userId: 'USER000009', tourId: 'TOUR0004', region: 'ID' });
+    const reader = response.body!.getReader();
+    const decoder = new TextDecoder();
+    let text = '';
+    while (!text.includes(receipt.eventId)) text += decoder.decode((await reader.read()).value, { stream: true });
+    await reader.cancel();
+    const parts = text.split('\r\n--graphql').filter((part) => part.startsWith(PART) && part !== `${PART}{}`);
+    expect(parts.map((part) => JSON.parse(part.slice(PART.length)) as unknown)).toEqual([
+      { payload: { data: { eventIngested: { id: receipt.eventId, eventType: 'CLICK', region: 'ID', offset: receipt.offset } } } },
+    ]);
+  });
+
+  it('answers a query as one part, then the closing boundary', async () => {
+    const response = await post('{ __typename }');
+    expect(await response.text()).toBe(`\r\n--graphql${PART}{"payload":{"data":{"__typename":"Query"}}}\r\n--graphql--\r\n`);
+  });
+});
+
 describe('subscriptions over plain GraphQL over HTTP', () => {
-  for (const accept of ['application/graphql-response+json, application/json', 'multipart/mixed;subscriptionSpec=1.0, application/json']) {
-    it(`answer 406 naming graphql-ws and SSE (Accept: ${accept.split(',')[0]})`, async () => {
+  // The second is what Apollo Client sends for queries (@defer), not a subscription protocol.
+  for (const accept of ['application/graphql-response+json, application/json', 'multipart/mixed;deferSpec=20220824, application/json']) {
+    it(`answer 406 naming graphql-ws, SSE and multipart (Accept: ${accept.split(',')[0]})`, async () => {
       const response = await fetch(gw.endpoint, {
         method: 'POST',
         headers: { 'content-type': 'application/json', accept, 'x-api-key': KEYS.analyst },
@@ -225,13 +259,15 @@ describe('subscriptions over plain GraphQL over HTTP', () => {
       expect(body.errors).toHaveLength(1);
       expect(body.errors[0]?.message).toBe(
         `Subscriptions are not answered over plain GraphQL over HTTP. Subscribe over graphql-ws at ws://${host}/graphql (subprotocol graphql-transport-ws) ` +
-          `or over Server-Sent Events at http://${host}/graphql with "Accept: text/event-stream" (the graphql-sse protocol).`,
+          `or over HTTP at http://${host}/graphql: Server-Sent Events with "Accept: text/event-stream" (the graphql-sse protocol) ` +
+          `or Apollo's multipart subscriptions with "Accept: multipart/mixed;subscriptionSpec=1.0".`,
       );
       expect(body.errors[0]?.extensions).toEqual({
         code: 'BAD_USER_INPUT',
         transports: [
           { protocol: 'graphql-transport-ws', url: `ws://${host}/graphql` },
           { protocol: 'graphql-sse', url: `http://${host}/graphql`, accept: 'text/event-stream' },
+          { protocol: 'multipart-subscriptions', url: `http://${host}/graphql`, accept: 'multipart/mixed;subscriptionSpec=1.0' },
         ],
       });
     });

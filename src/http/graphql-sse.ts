@@ -9,6 +9,9 @@
  * sends it back as `Last-Event-ID` and resumes there (it becomes `fromOffset`). The protocol's
  * "single connection mode" (PUT-reserved streams addressed by token) is not offered: its
  * reservations outlive requests and are addressed by a bearer token of their own.
+ *
+ * Apollo Client's multipart subscriptions (`Accept: multipart/mixed;subscriptionSpec=1.0`) are
+ * served by the same handler, framed as multipart parts instead of events (./stream-framing.ts).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { execute, getOperationAST, GraphQLError, type ExecutionArgs, type ExecutionResult } from 'graphql';
@@ -20,6 +23,7 @@ import { httpCredentials, type Authenticator } from '../security/authenticator.t
 import type { Principal } from '../security/principal.ts';
 import { refuseChannel, type CorsPolicy } from './cors.ts';
 import { answerCredentialFailure, errorBody, headerValue, readBody } from './graphql-http.ts';
+import { framingFor, openResultStream, SSE_FRAMING, type StreamFraming } from './stream-framing.ts';
 import type { LiveRequest, SubscriptionPipeline } from './subscription-pipeline.ts';
 
 /** Options of the SSE transport. */
@@ -33,13 +37,11 @@ export interface GraphQLSseOptions {
   logger: Logger;
   /** Largest POST body, in bytes. Default 1 MiB; larger bodies get 413. */
   maxBodyBytes?: number;
-  /** Interval of keep-alive comments on an open stream, in ms. Default 12000 (below common 30 s proxy idle timeouts). */
-  keepAliveMs?: number;
 }
 
 /** The SSE transport: `wants` says whether a request is for it, `handle` serves it. */
 export interface GraphQLSseHandler {
-  /** A request that asks for an event stream (`Accept: text/event-stream`). */
+  /** A request that asks for a stream (`Accept: text/event-stream`, or Apollo's `multipart/mixed;subscriptionSpec=1.0`). */
   wants(req: IncomingMessage): boolean;
   handle(req: IncomingMessage, res: ServerResponse, search: string): void;
   /** Completes every open stream (shutdown). */
@@ -56,7 +58,6 @@ const OPERATION_ID = '';
 export function createGraphQLSseHandler(options: GraphQLSseOptions): GraphQLSseHandler {
   const { services, authenticator, pipeline, cors, logger } = options;
   const maxBodyBytes = options.maxBodyBytes ?? 1024 * 1024;
-  const keepAliveMs = options.keepAliveMs ?? 12_000;
   const open = new Set<() => void>();
   const refused = (code: string): void => services.metrics?.refused(code);
 
@@ -72,6 +73,7 @@ export function createGraphQLSseHandler(options: GraphQLSseOptions): GraphQLSseH
       refused('FORBIDDEN');
       return refuseChannel(res, req.headers.origin);
     }
+    const framing = framingFor(req.headers) ?? SSE_FRAMING;
     const method = req.method ?? 'GET';
     if (method !== 'GET' && method !== 'POST') {
       return answer(res, 405, `Event streams are opened with GET or POST (graphql-sse distinct connections); got ${method}.`, { allow: 'GET, POST' });
@@ -95,11 +97,11 @@ export function createGraphQLSseHandler(options: GraphQLSseOptions): GraphQLSseH
 
     // The response is the operation's connection: its admission slot lives as long as it does.
     const admitted = await pipeline.admit(res, OPERATION_ID, request, principal, req);
-    if (admitted) return streamRefusal(res, [admitted]);
+    if (admitted) return streamRefusal(res, framing, [admitted]);
     const prepared = pipeline.prepare(request, principal);
     if (Array.isArray(prepared)) {
       pipeline.release(res, OPERATION_ID);
-      return streamRefusal(res, prepared);
+      return streamRefusal(res, framing, prepared);
     }
     const operation = getOperationAST((prepared as ExecutionArgs).document, (prepared as ExecutionArgs).operationName)?.operation;
     if (operation === 'mutation' && method === 'GET') {
@@ -112,7 +114,7 @@ export function createGraphQLSseHandler(options: GraphQLSseOptions): GraphQLSseH
       document: lastEventId === undefined ? base.document : resumedAt(base.document, lastEventId),
       contextValue: createRequestContext(services, headerValue(req.headers['x-request-id']), principal),
     };
-    await stream(res, args, operation === 'subscription', principal);
+    await stream(res, framing, args, operation === 'subscription', principal);
   }
 
   /**
@@ -120,8 +122,8 @@ export function createGraphQLSseHandler(options: GraphQLSseOptions): GraphQLSseH
    * {@link streamRefusal} instead: the protocol reports them as events, so a client does not
    * take them for a network failure and retry.
    */
-  async function stream(res: ServerResponse, args: ExecutionArgs, subscription: boolean, principal: Principal): Promise<void> {
-    const events = openStream(res);
+  async function stream(res: ServerResponse, framing: StreamFraming, args: ExecutionArgs, subscription: boolean, principal: Principal): Promise<void> {
+    const events = openResultStream(res, framing);
     let source: AsyncIterableIterator<ExecutionResult> | undefined;
     let ended = false;
     const end = (final?: readonly GraphQLError[]) => {
@@ -131,7 +133,7 @@ export function createGraphQLSseHandler(options: GraphQLSseOptions): GraphQLSseH
       clearTimeout(expiry);
       pipeline.release(res, OPERATION_ID);
       void source?.return?.();
-      if (final) events.next({ errors: pipeline.format(final) });
+      if (final) void events.next({ errors: pipeline.format(final) }, undefined);
       events.complete();
     };
     open.add(end);
@@ -143,7 +145,7 @@ export function createGraphQLSseHandler(options: GraphQLSseOptions): GraphQLSseH
     try {
       const result = subscription ? await pipeline.subscribe(args) : await execute(args);
       if (!(Symbol.asyncIterator in result)) {
-        events.next(pipeline.outgoing(args, result));
+        void events.next(pipeline.outgoing(args, result), undefined);
         return end();
       }
       source = result;
@@ -151,7 +153,8 @@ export function createGraphQLSseHandler(options: GraphQLSseOptions): GraphQLSseH
       for (;;) {
         const step = await source.next();
         if (step.done || ended) break;
-        await events.next(pipeline.outgoing(args, step.value));
+        const result = pipeline.outgoing(args, step.value);
+        await events.next(result, positionOf(result));
       }
       end();
     } catch (error) {
@@ -161,55 +164,16 @@ export function createGraphQLSseHandler(options: GraphQLSseOptions): GraphQLSseH
   }
 
   /** Opens the event stream with the refusal as its one result. */
-  function streamRefusal(res: ServerResponse, errors: readonly GraphQLError[]): void {
+  function streamRefusal(res: ServerResponse, framing: StreamFraming, errors: readonly GraphQLError[]): void {
     const code = errors[0]?.extensions['code'];
     if (typeof code === 'string') refused(code);
-    const events = openStream(res);
-    events.next({ errors: pipeline.format(errors) });
+    const events = openResultStream(res, framing);
+    void events.next({ errors: pipeline.format(errors) }, undefined);
     events.complete();
   }
 
-  /** Starts the `text/event-stream` answer; `next` resolves once the client can take more. */
-  function openStream(res: ServerResponse) {
-    res.writeHead(200, {
-      'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-cache',
-      connection: 'keep-alive',
-      // Proxies that buffer answers (nginx) would hold events back.
-      'x-accel-buffering': 'no',
-    });
-    // Some browsers do not report the stream open until its first bytes arrive.
-    res.write(':\n\n');
-    const keepAlive = setInterval(() => res.write(':\n\n'), keepAliveMs);
-    keepAlive.unref();
-    res.once('close', () => clearInterval(keepAlive));
-    return {
-      next(result: ExecutionResult | { errors: unknown }): Promise<void> {
-        if (res.writableEnded) return Promise.resolve();
-        const position = positionOf(result as ExecutionResult);
-        const frame = `${position === undefined ? '' : `id: ${position}\n`}event: next\ndata: ${JSON.stringify(result)}\n\n`;
-        // Backpressure: a client that reads slowly leaves results waiting in its subscription's
-        // bounded buffer, which cuts it off when full (as graphql-ws does).
-        if (res.write(frame)) return Promise.resolve();
-        return new Promise((resolve) => {
-          const done = () => {
-            res.off('drain', done);
-            res.off('close', done);
-            resolve();
-          };
-          res.once('drain', done);
-          res.once('close', done);
-        });
-      },
-      complete(): void {
-        clearInterval(keepAlive);
-        if (!res.writableEnded) res.end('event: complete\ndata:\n\n');
-      },
-    };
-  }
-
   return {
-    wants: (req) => (req.headers.accept ?? '').includes('text/event-stream'),
+    wants: (req) => framingFor(req.headers) !== undefined,
     handle(req, res, search) {
       serve(req, res, search).catch((error: unknown) => {
         logger.error({ err: error }, 'event stream failed outside execution');
