@@ -112,10 +112,7 @@ function sameOrigin(origin: string, host: string | undefined): boolean {
   }
 }
 
-/**
- * The `Sec-WebSocket`/event-stream refusal for a page of a disallowed origin, as an HTTP answer.
- * Written for event streams; graphql-ws upgrades are refused by `ws` with the same status.
- */
+/** Refuses an event stream opened by a page of a disallowed origin (403, as graphql-ws upgrades are refused). */
 export function refuseChannel(res: ServerResponse, origin: string | undefined): void {
   res.writeHead(403, { 'content-type': JSON_TYPE });
   res.end(errorBody(`Origin ${origin ?? '(none)'} may not open subscriptions on this gateway: it is not in CORS_ORIGINS.`, 'FORBIDDEN'));
