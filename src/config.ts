@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { bool, cleanEnv, num, str, url, type CleanOptions } from 'envalid';
+import { resolveCors, type CorsConfig } from './http/cors-config.ts';
 import { resolveAuthConfig, type AuthConfig } from './security/auth-config.ts';
 import { resolvePersistedQueries, type PersistedQueriesConfig } from './security/persisted-config.ts';
 import { resolveRateLimits, type RoleBudgets } from './security/rate-limit-budget.ts';
@@ -98,6 +99,11 @@ export interface Config {
   readonly rateLimits: RoleBudgets | undefined;
   /** Automatic persisted queries and the allow-list mode. See src/security/persisted-config.ts. */
   readonly persistedQueries: PersistedQueriesConfig;
+  /**
+   * Browsers on other origins (CORS_ORIGINS, CORS_CREDENTIALS, CORS_MAX_AGE). Default: none with
+   * access enforced, pages on this machine (localhost, any port) in open mode. See src/http/cors-config.ts.
+   */
+  readonly cors: CorsConfig;
   /** graphql-ws operations one connection may run at once. Default 20; more is RATE_LIMITED. */
   readonly subscriptionsPerConnection: number;
   /** graphql-ws operations one instance runs at once, all connections together. Default 10000; more is RATE_LIMITED. */
@@ -188,6 +194,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       PERSISTED_QUERIES_MODE: str({ default: 'off', choices: ['off', 'allow-list'] as const }),
       PERSISTED_QUERIES_FILE: str({ default: undefined }),
       PERSISTED_QUERIES_BYPASS: str({ default: 'analyst', choices: ['analyst', 'admin', 'none'] as const }),
+      CORS_ORIGINS: str({ default: undefined }),
+      CORS_CREDENTIALS: bool({ default: false }),
+      CORS_MAX_AGE: num({ default: 600 }),
       SUBSCRIPTIONS_PER_CONNECTION: num({ default: 20 }),
       SUBSCRIPTIONS_MAX: num({ default: 10_000 }),
       TRINO_URL: url({ default: undefined }),
@@ -233,6 +242,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   problems.push(...authProblems);
   const rateLimits = resolveRateLimits(clean, problems);
   const persistedQueries = resolvePersistedQueries(clean, problems);
+  const cors = resolveCors(clean, auth.mode, problems);
   for (const name of ['SUBSCRIPTIONS_PER_CONNECTION', 'SUBSCRIPTIONS_MAX'] as const) {
     if (!Number.isInteger(clean[name]) || clean[name] < 1) problems.push(`  ${name}: must be a positive integer, got ${clean[name]}`);
   }
@@ -286,6 +296,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     auth,
     rateLimits,
     persistedQueries,
+    cors,
     subscriptionsPerConnection: clean.SUBSCRIPTIONS_PER_CONNECTION,
     subscriptionsMax: clean.SUBSCRIPTIONS_MAX,
     trinoUrl: clean.TRINO_URL,

@@ -20,12 +20,16 @@ import type { GatewayContext, GatewayServices } from './context.ts';
 import { overallHealth } from './health-report.ts';
 import { backendExtensionsPlugin } from './http/backend-extensions-plugin.ts';
 import { cachePolicyPlugin } from './http/cache-policy-plugin.ts';
+import { createCorsPolicy } from './http/cors.ts';
 import { createGraphiQLHandler } from './http/graphiql.ts';
 import { formatErrorFor } from './http/format-error.ts';
 import { createGraphQLHttpHandler, errorBody } from './http/graphql-http.ts';
+import { createGraphQLSseHandler } from './http/graphql-sse.ts';
 import { serveGraphQLWs } from './http/graphql-ws-server.ts';
 import { GRAPHQL_PATH } from './http/paths.ts';
 import { ResponseCache } from './http/response-cache.ts';
+import { createSubscriptionPipeline } from './http/subscription-pipeline.ts';
+import { subscriptionTransportsPlugin } from './http/subscription-transports-plugin.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { medallionBusLag } from './observability/metrics-bus-lag.ts';
 import { operationPlugin } from './observability/metrics-plugin.ts';
@@ -169,6 +173,7 @@ export async function startGateway(config: Config, logger: Logger = createLogger
         cachePolicyPlugin(rootCachePolicies(schema)),
         operationPlugin({ metrics, tracing: tracing.tracer !== undefined }),
         queryCostPlugin(costMeter),
+        subscriptionTransportsPlugin(),
         ...(config.backendExtensions ? [backendExtensionsPlugin()] : []),
       ],
       formatError: (formatted, error) => formatErrorFor(logger, formatted, error),
@@ -195,11 +200,15 @@ export async function startGateway(config: Config, logger: Logger = createLogger
       allowList,
     });
     const graphiql = config.graphiql ? createGraphiQLHandler({ endpoint: GRAPHQL_PATH }) : undefined;
+    const cors = createCorsPolicy(config.cors);
+    // Subscriptions over graphql-ws and SSE: one admission, limits and shared execution.
+    const subscriptions = createSubscriptionPipeline({ schema, services, limits, costMeter, rateLimiter, allowList, logger });
+    const sse = createGraphQLSseHandler({ services, authenticator, pipeline: subscriptions, cors, logger, maxBodyBytes: config.maxBodyBytes });
     let draining = false;
 
     let inFlight = 0;
     let drained: (() => void) | undefined;
-    const server = createServer((req, res) => {
+    const server = createServer(cors.wrap((req, res) => {
       inFlight += 1;
       res.once('close', () => {
         inFlight -= 1;
@@ -212,6 +221,7 @@ export async function startGateway(config: Config, logger: Logger = createLogger
       const pathname = q < 0 ? url : url.slice(0, q);
       const search = q < 0 ? '' : url.slice(q);
       if (pathname === GRAPHQL_PATH) {
+        if (sse.wants(req)) return sse.handle(req, res, search);
         // Only a browser's page load can want GraphiQL; GraphQL requests skip its checks.
         if (graphiql && search === '' && req.headers.accept?.includes('text/html') && graphiql(req, res)) return;
         graphql(req, res, search);
@@ -243,10 +253,10 @@ export async function startGateway(config: Config, logger: Logger = createLogger
       }
       res.writeHead(404, { 'content-type': 'application/json; charset=utf-8' });
       res.end(errorBody(`No route ${pathname}; GraphQL is at ${GRAPHQL_PATH}.`, 'BAD_USER_INPUT'));
-    });
+    }));
     server.keepAliveTimeout = 65_000;
 
-    const wsCleanup = serveGraphQLWs({ server, schema, services, authenticator, limits, costMeter, rateLimiter, allowList, metrics, logger });
+    const wsCleanup = serveGraphQLWs({ server, schema, services, authenticator, pipeline: subscriptions, cors, metrics, logger });
 
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -289,6 +299,7 @@ export async function startGateway(config: Config, logger: Logger = createLogger
           server.closeIdleConnections();
           finalFanout.stop();
           await wsCleanup.dispose();
+          sse.dispose();
           // Requests already running finish (bounded by the backend timeout), then sockets close.
           if (inFlight > 0) {
             await new Promise<void>((resolve) => {

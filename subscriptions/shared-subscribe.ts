@@ -9,6 +9,8 @@ export interface SharedSubscribeOptions {
   partition?: (args: ExecutionArgs) => string;
   /** Results buffered per subscriber before a slow one is dropped. Default 1,000. */
   capacity?: number;
+  /** Executes one subscription (a shared one once for all its members). Default: graphql-js `subscribe`. */
+  subscribe?: (args: ExecutionArgs) => Promise<AsyncIterableIterator<ExecutionResult> | ExecutionResult>;
   /** Called after each shared result was handed to every member (e.g. to renew per-event state of the upstream context). */
   afterResult?: (contextValue: unknown) => void;
 }
@@ -29,6 +31,7 @@ export function createSharedSubscribe(options: SharedSubscribeOptions) {
   const keys = new WeakMap<object, string | null>();
   const memberContexts = new WeakSet<object>();
   const capacity = options.capacity ?? 1_000;
+  const execute = options.subscribe ?? ((args: ExecutionArgs) => subscribe(args) as Promise<AsyncIterableIterator<ExecutionResult> | ExecutionResult>);
 
   function keyOf(args: ExecutionArgs): string | null {
     let documentKey = keys.get(args.document);
@@ -92,11 +95,11 @@ export function createSharedSubscribe(options: SharedSubscribeOptions) {
     },
     async subscribe(args: ExecutionArgs): Promise<AsyncIterableIterator<ExecutionResult> | ExecutionResult> {
       const key = keyOf(args);
-      if (key === null) return (await subscribe(args)) as AsyncIterableIterator<ExecutionResult> | ExecutionResult;
+      if (key === null) return execute(args);
       if (typeof args.contextValue === 'object' && args.contextValue !== null) memberContexts.add(args.contextValue);
       const existing = groups.get(key);
       if (existing) return join(key, existing);
-      const result = await subscribe(args);
+      const result = await execute(args);
       if (!(Symbol.asyncIterator in result)) return result;
       // Another subscriber may have opened the group while this one was subscribing.
       const raced = groups.get(key);

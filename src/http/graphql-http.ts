@@ -168,21 +168,7 @@ export function createGraphQLHttpHandler(options: GraphQLHttpOptions): (req: Inc
 
   /** Answers refused or uncheckable credentials (401, 503) and resolves to no principal. */
   function refuseCredentials(res: ServerResponse, error: unknown): undefined {
-    if (error instanceof AuthenticationError) {
-      res.writeHead(401, { 'content-type': JSON_TYPE, 'www-authenticate': error.challenge });
-      refused('UNAUTHENTICATED');
-      res.end(errorBody(error.message, 'UNAUTHENTICATED'));
-    } else if (error instanceof AuthenticationUnavailableError) {
-      logger.warn({ err: error }, 'credentials could not be verified');
-      res.writeHead(503, { 'content-type': JSON_TYPE, 'retry-after': '5' });
-      refused('BACKEND_UNAVAILABLE');
-      res.end(errorBody(error.message, 'BACKEND_UNAVAILABLE'));
-    } else {
-      logger.error({ err: error }, 'authentication failed');
-      res.writeHead(500, { 'content-type': JSON_TYPE });
-      refused('INTERNAL');
-      res.end(errorBody('Internal error.', 'INTERNAL'));
-    }
+    refused(answerCredentialFailure(res, error, logger));
     return undefined;
   }
 
@@ -254,7 +240,8 @@ function withoutExecutionFigures(text: string): string {
   return JSON.stringify(body);
 }
 
-function headerValue(value: string | string[] | undefined): string | undefined {
+/** A header value usable as a request id (word characters, `.:-`, up to 128), else undefined. */
+export function headerValue(value: string | string[] | undefined): string | undefined {
   const first = Array.isArray(value) ? value[0] : value;
   return first && /^[\w.:-]{1,128}$/.test(first) ? first : undefined;
 }
@@ -267,12 +254,35 @@ function batchRefusal(size: number, max: number): string | undefined {
   return undefined;
 }
 
+/**
+ * Answers credentials that were refused (401 with the challenge), could not be checked now (503)
+ * or failed unexpectedly (500, logged); returns the error code sent.
+ */
+export function answerCredentialFailure(res: ServerResponse, error: unknown, logger: Logger): 'UNAUTHENTICATED' | 'BACKEND_UNAVAILABLE' | 'INTERNAL' {
+  if (error instanceof AuthenticationError) {
+    res.writeHead(401, { 'content-type': JSON_TYPE, 'www-authenticate': error.challenge });
+    res.end(errorBody(error.message, 'UNAUTHENTICATED'));
+    return 'UNAUTHENTICATED';
+  }
+  if (error instanceof AuthenticationUnavailableError) {
+    logger.warn({ err: error }, 'credentials could not be verified');
+    res.writeHead(503, { 'content-type': JSON_TYPE, 'retry-after': '5' });
+    res.end(errorBody(error.message, 'BACKEND_UNAVAILABLE'));
+    return 'BACKEND_UNAVAILABLE';
+  }
+  logger.error({ err: error }, 'authentication failed');
+  res.writeHead(500, { 'content-type': JSON_TYPE });
+  res.end(errorBody('Internal error.', 'INTERNAL'));
+  return 'INTERNAL';
+}
+
 /** A GraphQL-shaped error body for failures before GraphQL execution. */
 export function errorBody(message: string, code: string): string {
   return JSON.stringify({ errors: [{ message, extensions: { code } }] });
 }
 
-function readBody(req: IncomingMessage, limit: number): Promise<string> {
+/** The request body as text; rejects with `status` 413 past `limit` bytes. */
+export function readBody(req: IncomingMessage, limit: number): Promise<string> {
   return new Promise((resolve, reject) => {
     const declared = Number(req.headers['content-length'] ?? 0);
     if (declared > limit) {

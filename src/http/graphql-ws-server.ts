@@ -2,24 +2,16 @@ import type { Server } from 'node:http';
 import type { GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
-import { createSharedSubscribe } from '../../subscriptions/shared-subscribe.ts';
-import type { GatewayContext, GatewayServices } from '../context.ts';
+import type { GatewayServices } from '../context.ts';
 import type { Logger } from '../logger.ts';
 import { WsObserver } from '../observability/metrics-ws.ts';
 import type { GatewayMetrics } from '../observability/metrics.ts';
-import { createRequestContext, renewLoaders } from '../request-context.ts';
-import { answerScope } from '../security/auth-directive.ts';
+import { createRequestContext } from '../request-context.ts';
 import { AuthenticationError, AuthenticationUnavailableError, connectionCredentials, type Authenticator } from '../security/authenticator.ts';
-import { introspectionDenial } from '../security/introspection.ts';
-import type { QueryLimits } from '../security/limits.ts';
-import type { AllowList } from '../security/persisted-queries.ts';
 import type { Principal } from '../security/principal.ts';
-import type { QueryCostMeter } from '../security/query-cost.ts';
-import type { PrincipalRateLimiter } from '../security/rate-limit.ts';
-import { createSubscriptionGuard } from '../security/subscription-guard.ts';
-import { SubscriptionLimits, createSubscriptionAdmission } from '../security/subscription-limits.ts';
+import type { CorsPolicy } from './cors.ts';
 import { GRAPHQL_PATH } from './paths.ts';
-import { formatErrorFor } from './format-error.ts';
+import type { SubscriptionPipeline } from './subscription-pipeline.ts';
 
 /** What the graphql-ws endpoint needs from the gateway. */
 export interface GraphQLWsOptions {
@@ -28,40 +20,32 @@ export interface GraphQLWsOptions {
   schema: GraphQLSchema;
   services: GatewayServices;
   authenticator: Authenticator;
-  limits: QueryLimits;
-  costMeter: QueryCostMeter;
-  /** Absent: subscribes are not rate limited. */
-  rateLimiter: PrincipalRateLimiter | undefined;
-  /** Absent: any operation may subscribe. */
-  allowList: AllowList | undefined;
+  /** Admission, limits, shared execution and error formatting, shared with the SSE transport. */
+  pipeline: SubscriptionPipeline;
+  /** Upgrades from a browser page of a disallowed origin are refused (403). */
+  cors: CorsPolicy;
   metrics: GatewayMetrics | undefined;
   logger: Logger;
 }
 
 /**
- * graphql-ws on the GraphQL path: credentials on `connection_init` (closed 4401 when refused or
- * expired), admission (rate limit, allow-list, subscription caps), parse/validation/query limits
- * before any stream starts, and identical live operations of one answer scope executed once and
- * shared. Resolves nothing: `dispose()` closes every connection.
+ * graphql-ws on the GraphQL path: upgrades from pages of disallowed origins refused (HTTP 403),
+ * credentials on `connection_init` (closed 4401 when refused or expired), admission (rate limit,
+ * allow-list, subscription caps), parse/validation/query limits before any stream starts, and
+ * identical live operations of one answer scope executed once and shared. Resolves nothing:
+ * `dispose()` closes every connection.
  */
 export function serveGraphQLWs(options: GraphQLWsOptions): { dispose(): void | Promise<void> } {
-  const { server, schema, services, authenticator, limits, costMeter, rateLimiter, allowList, metrics, logger } = options;
-  const wsServer = new WebSocketServer({ server, path: GRAPHQL_PATH, maxPayload: services.config.maxBodyBytes });
+  const { server, schema, services, authenticator, pipeline, cors, metrics, logger } = options;
+  const wsServer = new WebSocketServer({
+    server,
+    path: GRAPHQL_PATH,
+    maxPayload: services.config.maxBodyBytes,
+    // Browsers always send Origin on a WebSocket handshake and apply no CORS to it: the origin rule is ours to enforce.
+    verifyClient: (info, done) => (cors.admitsChannel(info.req) ? done(true) : done(false, 403, 'Origin not allowed (CORS_ORIGINS)')),
+  });
   const wsObserver = new WsObserver({ metrics, logger });
   wsObserver.watch(wsServer);
-  const guardSubscription = createSubscriptionGuard({ schema, limits, meter: costMeter });
-  const admission = createSubscriptionAdmission({
-    limits: new SubscriptionLimits({ perConnection: services.config.subscriptionsPerConnection, max: services.config.subscriptionsMax }),
-    rateLimiter,
-    allowList,
-  });
-  const shared = createSharedSubscribe({
-    personalArguments: ['fromOffset'],
-    // Members share one execution (one principal's): only callers with the same answers may join.
-    partition: (args) => answerScope((args.contextValue as GatewayContext).principal),
-    // A subscription lives long: give its loaders a fresh (empty) cache for every event.
-    afterResult: (contextValue) => renewLoaders(contextValue as GatewayContext),
-  });
   const connectionPrincipals = new WeakMap<object, Principal>();
   const cleanup = useServer<Record<string, unknown>, Record<string, unknown>>(
     {
@@ -94,30 +78,25 @@ export function serveGraphQLWs(options: GraphQLWsOptions): { dispose(): void | P
       onSubscribe: async (ctx, id, payload) => {
         const principal = connectionPrincipals.get(ctx);
         // Rate limit, allow-list and subscription caps first; a slot taken here is freed by onError/onComplete/onClose.
-        const refused = await admission.admit(ctx, id, payload, principal, ctx.extra.request);
+        const refused = await pipeline.admit(ctx, id, payload, principal, ctx.extra.request);
         if (refused) return [refused];
-        const guarded = guardSubscription(payload);
-        const denied = Array.isArray(guarded) || !principal ? undefined : introspectionDenial(guarded.document, principal);
-        return denied ? [denied] : guarded;
+        const prepared = pipeline.prepare(payload, principal);
+        return Array.isArray(prepared) ? [...prepared] : prepared;
       },
-      subscribe: (args) => shared.subscribe(args),
-      onNext: (_ctx, _id, _payload, args, result) => {
-        // Personal (replaying) subscriptions execute per subscriber; renew their loaders too.
-        if (!shared.isShared(args.contextValue)) renewLoaders(args.contextValue as GatewayContext);
-        return result.errors ? { ...result, errors: result.errors.map((e) => formatErrorFor(logger, e.toJSON(), e)) } : result;
-      },
+      subscribe: (args) => pipeline.subscribe(args),
+      onNext: (_ctx, _id, _payload, args, result) => pipeline.outgoing(args, result),
       onError: (ctx, id, _payload, errors) => {
-        admission.release(ctx, id);
-        return wsObserver.errorsSent(errors.map((e) => formatErrorFor(logger, e.toJSON(), e)));
+        pipeline.release(ctx, id);
+        return wsObserver.errorsSent(pipeline.format(errors));
       },
       // Running subscriptions and ws operations, for metrics and the log.
       onOperation: (ctx, id, _payload, args, result) => wsObserver.operationStarted(ctx, id, args, result),
       onComplete: (ctx, id) => {
-        admission.release(ctx, id);
+        pipeline.release(ctx, id);
         wsObserver.operationEnded(ctx, id);
       },
       onClose: (ctx) => {
-        admission.releaseAll(ctx);
+        pipeline.releaseAll(ctx);
         wsObserver.connectionClosed(ctx);
       },
     },
