@@ -23,6 +23,7 @@ import { cachePolicyPlugin } from './http/cache-policy-plugin.ts';
 import { createGraphiQLHandler } from './http/graphiql.ts';
 import { formatErrorFor } from './http/format-error.ts';
 import { createGraphQLHttpHandler, errorBody } from './http/graphql-http.ts';
+import { legacyJsonStatusPlugin } from './http/legacy-json-status.ts';
 import { serveGraphQLWs } from './http/graphql-ws-server.ts';
 import { GRAPHQL_PATH } from './http/paths.ts';
 import { ResponseCache } from './http/response-cache.ts';
@@ -140,7 +141,7 @@ export async function startGateway(config: Config, logger: Logger = createLogger
       tracer: tracing.tracer,
     };
 
-    const schema = buildSchema();
+    const schema = buildSchema({ maxJsonDepth: config.maxJsonDepth });
     const limits = queryLimitsOf(config);
     const costMeter = new QueryCostMeter(schema, limits);
     // Per principal, shared through Redis when configured (a Redis outage falls back to per-instance counts).
@@ -169,6 +170,7 @@ export async function startGateway(config: Config, logger: Logger = createLogger
         cachePolicyPlugin(rootCachePolicies(schema)),
         operationPlugin({ metrics, tracing: tracing.tracer !== undefined }),
         queryCostPlugin(costMeter),
+        legacyJsonStatusPlugin(),
         ...(config.backendExtensions ? [backendExtensionsPlugin()] : []),
       ],
       formatError: (formatted, error) => formatErrorFor(logger, formatted, error),
