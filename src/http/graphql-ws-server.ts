@@ -10,7 +10,7 @@ import type { GatewayMetrics } from '../observability/metrics.ts';
 import { createRequestContext, renewLoaders } from '../request-context.ts';
 import { answerScope } from '../security/auth-directive.ts';
 import { AuthenticationError, AuthenticationUnavailableError, connectionCredentials, type Authenticator } from '../security/authenticator.ts';
-import { introspectionDenial } from '../security/introspection.ts';
+import { introspectionDenial, withSchemaHintsFor } from '../security/introspection.ts';
 import type { QueryLimits } from '../security/limits.ts';
 import type { AllowList } from '../security/persisted-queries.ts';
 import type { Principal } from '../security/principal.ts';
@@ -104,11 +104,12 @@ export function serveGraphQLWs(options: GraphQLWsOptions): { dispose(): void | P
       onNext: (_ctx, _id, _payload, args, result) => {
         // Personal (replaying) subscriptions execute per subscriber; renew their loaders too.
         if (!shared.isShared(args.contextValue)) renewLoaders(args.contextValue as GatewayContext);
-        return result.errors ? { ...result, errors: result.errors.map((e) => formatErrorFor(logger, e.toJSON(), e)) } : result;
+        const principal = (args.contextValue as GatewayContext).principal;
+        return result.errors ? { ...result, errors: withSchemaHintsFor(result.errors.map((e) => formatErrorFor(logger, e.toJSON(), e)), principal) } : result;
       },
       onError: (ctx, id, _payload, errors) => {
         admission.release(ctx, id);
-        return wsObserver.errorsSent(errors.map((e) => formatErrorFor(logger, e.toJSON(), e)));
+        return wsObserver.errorsSent(withSchemaHintsFor(errors.map((e) => formatErrorFor(logger, e.toJSON(), e)), connectionPrincipals.get(ctx)));
       },
       // Running subscriptions and ws operations, for metrics and the log.
       onOperation: (ctx, id, _payload, args, result) => wsObserver.operationStarted(ctx, id, args, result),
