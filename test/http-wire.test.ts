@@ -63,6 +63,7 @@ describe('request bodies', () => {
   it('answers an unsupported media type with 415 naming the accepted ones', async () => {
     const response = await post('query=%7B%20ping%20%7D', 'application/x-www-form-urlencoded');
     expect(response.status).toBe(415);
+    expect(response.headers.get('accept-post')).toBe('application/json');
     const answer = (await response.json()) as ErrorBody;
     expect(answer.errors[0]?.message).toBe('Unsupported content-type "application/x-www-form-urlencoded": send the request as application/json.');
     expect(answer.errors[0]?.extensions['code']).toBe('BAD_USER_INPUT');

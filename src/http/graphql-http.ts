@@ -72,7 +72,7 @@ export function createGraphQLHttpHandler(options: GraphQLHttpOptions): (req: Inc
       (raw) => {
         const unsupported = unsupportedMediaType(req.headers['content-type']);
         if (unsupported) {
-          res.writeHead(415, { 'content-type': JSON_TYPE, accept: 'application/json' });
+          res.writeHead(415, { 'content-type': JSON_TYPE, 'accept-post': 'application/json' });
           refused('BAD_USER_INPUT');
           res.end(errorBody(unsupported, 'BAD_USER_INPUT'));
           return;
