@@ -76,7 +76,9 @@ export function describeBusContract(name: string, make: () => Promise<BusPort>):
       const beyond = BUS_BEHAVIOUR[bus.adapter as BusAdapter].beyondEnd(ack!.cursor, 1_000_000n);
       const embeddedOffset = '0';
       const kafkaCursor = encodeCursor({ time: 0, positions: new Map([['topic_contract_a', new Map([[0, 0n]])]]) });
-      for (const foreign of [beyond, bus.adapter === 'embedded' ? kafkaCursor : embeddedOffset]) {
+      // Records consumed on a topic this bus never had (another cluster's).
+      const otherCluster = encodeCursor({ time: 0, positions: new Map([['topic_contract_elsewhere', new Map([[0, 5n]])]]) });
+      for (const foreign of [beyond, otherCluster, bus.adapter === 'embedded' ? kafkaCursor : embeddedOffset]) {
         const refusal = await bus.readAfter(foreign, 10).then(() => undefined, (error: unknown) => error);
         expect(isUnknownPosition(refusal), String(refusal)).toBe(true);
         expect(refusal).toMatchObject({ extensions: { code: 'BAD_USER_INPUT', argumentName: 'fromOffset' } });

@@ -678,6 +678,12 @@ export async function createKafkaBus(options: KafkaBusOptions): Promise<KafkaBus
       // The cursor's topics and the event topics; never the idempotency topic, whatever a cursor says.
       const wanted = [...new Set([...position.positions.keys(), ...topics])].filter((topic) => topic !== idempotencyTopic);
       const counts = await wire.partitionCounts(wanted);
+      // Records the cursor says were consumed, on a partition the cluster does not have.
+      for (const topic of wanted) {
+        for (const [partition, last] of position.positions.get(topic) ?? []) {
+          if (last >= 0n && partition >= (counts.get(topic) ?? 0)) throw beyondEnd(topic, partition, last, undefined);
+        }
+      }
       const marks = await wire.watermarks(counts);
       const ranges: PartitionRange[] = [];
       for (const [topic, count] of counts) {
@@ -710,8 +716,9 @@ export async function createKafkaBus(options: KafkaBusOptions): Promise<KafkaBus
     }
   }
 
-  function beyondEnd(topic: string, partition: number, last: bigint, high: bigint): Error {
-    const end = high === 0n ? 'which is empty' : `whose last offset is ${high - 1n}`;
+  /** The refusal of a cursor past a partition's end (`high`: its high watermark; undefined: no such partition). */
+  function beyondEnd(topic: string, partition: number, last: bigint, high: bigint | undefined): Error {
+    const end = high === undefined ? 'which this cluster does not have' : high === 0n ? 'which is empty' : `whose last offset is ${high - 1n}`;
     return unknownPosition(
       `The position names offset ${last} of ${topic}[${partition}], ${end}: it was not delivered by this event bus (another cluster, or before a data reset). Resubscribe without fromOffset, or with an offset it delivered.`,
     );
