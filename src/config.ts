@@ -60,6 +60,8 @@ export interface Config {
   readonly maxBatchOperations: number;
   /** Largest HTTP request body (and graphql-ws message), in bytes. Default 1048576 (1 MiB); larger bodies get 413. */
   readonly maxBodyBytes: number;
+  /** Objects and arrays a `JSON` argument value may nest. Default 32; deeper is BAD_USER_INPUT naming where. */
+  readonly maxJsonDepth: number;
   /** Response-cache entries kept in the in-process LRU. Default 10000. */
   readonly cacheMaxEntries: number;
   /** Serve repeated queries from the response cache. Default true (benchmarks turn it off to measure execution). */
@@ -163,6 +165,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       MAX_QUERY_TOKENS: num({ default: 5_000 }),
       MAX_BATCH_OPERATIONS: num({ default: 1 }),
       MAX_BODY_BYTES: num({ default: 1_048_576 }),
+      MAX_JSON_DEPTH: num({ default: 32 }),
       CACHE_MAX_ENTRIES: num({ default: 10_000 }),
       GRAPHIQL: bool({ default: true }),
       RESPONSE_CACHE: bool({ default: true }),
@@ -228,7 +231,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     problems.push(`  BREAKER_ERROR_PERCENT: must be a percentage above 0 and at most 100, got ${clean.BREAKER_ERROR_PERCENT}`);
   }
   positive('MAX_PAGE_SIZE', clean.MAX_PAGE_SIZE);
-  for (const name of ['MAX_QUERY_DEPTH', 'MAX_QUERY_ALIASES', 'MAX_QUERY_COST', 'MAX_QUERY_TOKENS', 'MAX_BATCH_OPERATIONS', 'MAX_BODY_BYTES'] as const) {
+  for (const name of ['MAX_QUERY_DEPTH', 'MAX_QUERY_ALIASES', 'MAX_QUERY_COST', 'MAX_QUERY_TOKENS', 'MAX_BATCH_OPERATIONS', 'MAX_BODY_BYTES', 'MAX_JSON_DEPTH'] as const) {
     if (!Number.isInteger(clean[name]) || clean[name] < 1) problems.push(`  ${name}: must be a positive integer, got ${clean[name]}`);
   }
   positive('CACHE_MAX_ENTRIES', clean.CACHE_MAX_ENTRIES);
@@ -280,6 +283,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     maxQueryTokens: clean.MAX_QUERY_TOKENS,
     maxBatchOperations: clean.MAX_BATCH_OPERATIONS,
     maxBodyBytes: clean.MAX_BODY_BYTES,
+    maxJsonDepth: clean.MAX_JSON_DEPTH,
     cacheMaxEntries: Math.floor(clean.CACHE_MAX_ENTRIES),
     graphiql: clean.GRAPHIQL,
     responseCache: clean.RESPONSE_CACHE,

@@ -25,6 +25,7 @@ import { createGraphiQLHandler } from './http/graphiql.ts';
 import { formatErrorFor } from './http/format-error.ts';
 import { createGraphQLHttpHandler, errorBody } from './http/graphql-http.ts';
 import { createGraphQLSseHandler } from './http/graphql-sse.ts';
+import { legacyJsonStatusPlugin } from './http/legacy-json-status.ts';
 import { serveGraphQLWs } from './http/graphql-ws-server.ts';
 import { GRAPHQL_PATH } from './http/paths.ts';
 import { ResponseCache } from './http/response-cache.ts';
@@ -144,7 +145,7 @@ export async function startGateway(config: Config, logger: Logger = createLogger
       tracer: tracing.tracer,
     };
 
-    const schema = buildSchema();
+    const schema = buildSchema({ maxJsonDepth: config.maxJsonDepth });
     const limits = queryLimitsOf(config);
     const costMeter = new QueryCostMeter(schema, limits);
     // Per principal, shared through Redis when configured (a Redis outage falls back to per-instance counts).
@@ -174,6 +175,7 @@ export async function startGateway(config: Config, logger: Logger = createLogger
         operationPlugin({ metrics, tracing: tracing.tracer !== undefined }),
         queryCostPlugin(costMeter),
         subscriptionTransportsPlugin(),
+        legacyJsonStatusPlugin(),
         ...(config.backendExtensions ? [backendExtensionsPlugin()] : []),
       ],
       formatError: (formatted, error) => formatErrorFor(logger, formatted, error),

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { DuckDBConnection } from '@duckdb/node-api';
-import type { BusPort } from '../../src/backends/bus/port.ts';
+import { isUnknownPosition, type BusPort } from '../../src/backends/bus/port.ts';
 import type { DuckDbDatabase } from '../../src/backends/duckdb/database.ts';
 import type { Logger } from '../../src/logger.ts';
 import { Channel } from '../../subscriptions/channel.ts';
@@ -117,6 +117,27 @@ export class MedallionRunner {
     }
   }
 
+  /**
+   * The bus records after the bronze position. A position this bus never made (stored by the
+   * other bus on the same DATA_DIR, e.g. the embedded log's before KAFKA_BROKERS was set, or by a
+   * cluster since reset) must not stop the gateway: bronze starts again from the bus's start,
+   * says so, and silver skips the event ids it already has.
+   */
+  private async landingBatch(cursor: string): Promise<Awaited<ReturnType<typeof readBus>>> {
+    const { bus, logger } = this.options;
+    const max = this.options.maxRecordsPerRun ?? 100_000;
+    try {
+      return await readBus(bus, cursor, max);
+    } catch (error) {
+      if (!isUnknownPosition(error) || cursor === bus.startCursor) throw error;
+      logger?.warn(
+        { pipeline: BRONZE_CURSOR, position: cursor.slice(0, 80), bus: bus.adapter, reason: (error as Error).message },
+        `medallion: the stored bronze position is not a position on this ${bus.adapter} bus (stored by another bus on this DATA_DIR, or before the bus was reset); bronze reset to the start of the bus: its records are landed again and silver keeps each event id once`,
+      );
+      return readBus(bus, bus.startCursor, max);
+    }
+  }
+
   async stop(): Promise<void> {
     this.stopped = true;
     this.unsubscribe?.();
@@ -172,7 +193,7 @@ export class MedallionRunner {
         onTimeout: () => new Error('timed out reading the bronze cursor'),
       });
       const cursor = typeof stored?.['position'] === 'string' ? stored['position'] : bus.startCursor;
-      const batch = await readBus(bus, cursor, this.options.maxRecordsPerRun ?? 100_000);
+      const batch = await this.landingBatch(cursor);
       if (batch.entries.length > 0 || manual) {
         await layer('bronze', async (connection, record) => {
           const { landed, unclaimed } = await landRecords(connection, registry, batch.entries, record.id, record.startedAt);

@@ -10,6 +10,8 @@ import { AuthenticationError, AuthenticationUnavailableError, httpCredentials, t
 import type { Principal } from '../security/principal.ts';
 import type { AllowList } from '../security/persisted-queries.ts';
 import { admitHttp, effectiveRole, rateLimitKey, type PrincipalRateLimiter } from '../security/rate-limit.ts';
+import { refuseOversizedBody } from './body-limit.ts';
+import { legacyJsonStatus } from './legacy-json-status.ts';
 import type { CachedResponse, ResponseCache } from './response-cache.ts';
 
 /** Options of the GraphQL-over-HTTP endpoint. */
@@ -68,19 +70,21 @@ export function createGraphQLHttpHandler(options: GraphQLHttpOptions): (req: Inc
     }
     readBody(req, maxBodyBytes).then(
       (raw) => {
+        const unsupported = unsupportedMediaType(req.headers['content-type']);
+        if (unsupported) {
+          res.writeHead(415, { 'content-type': JSON_TYPE, 'accept-post': 'application/json' });
+          refused('BAD_USER_INPUT');
+          res.end(errorBody(unsupported, 'BAD_USER_INPUT'));
+          return;
+        }
         let body: unknown;
-        const contentType = req.headers['content-type'] ?? '';
-        if (contentType.includes('json')) {
-          try {
-            body = JSON.parse(raw);
-          } catch {
-            res.writeHead(400, { 'content-type': JSON_TYPE });
-            refused('BAD_USER_INPUT');
-            res.end(errorBody('The request body is not valid JSON.', 'BAD_USER_INPUT'));
-            return;
-          }
-        } else {
-          body = raw;
+        try {
+          body = parseJsonBody(raw);
+        } catch {
+          res.writeHead(400, { 'content-type': JSON_TYPE });
+          refused('BAD_USER_INPUT');
+          res.end(errorBody('The request body is not valid JSON.', 'BAD_USER_INPUT'));
+          return;
         }
         if (Array.isArray(body)) {
           const refusal = batchRefusal(body.length, maxBatchOperations);
@@ -94,8 +98,9 @@ export function createGraphQLHttpHandler(options: GraphQLHttpOptions): (req: Inc
         void serve(req, res, method, search, raw, body);
       },
       (error: Error & { status?: number }) => {
-        res.writeHead(error.status ?? 400, { 'content-type': JSON_TYPE, connection: 'close' });
         refused('BAD_USER_INPUT');
+        if (error.status === 413) return refuseOversizedBody(req, res, errorBody(error.message, 'BAD_USER_INPUT'));
+        res.writeHead(error.status ?? 400, { 'content-type': JSON_TYPE, connection: 'close' });
         res.end(errorBody(error.message, 'BAD_USER_INPUT'));
       },
     );
@@ -199,7 +204,7 @@ export function createGraphQLHttpHandler(options: GraphQLHttpOptions): (req: Inc
       if (counts) counts[cached ? 'miss' : 'bypass'] += 1;
       logRequest(logger, { requestId: context.requestId, observed: context.observed, context, status, cache: cached ? 'MISS' : 'BYPASS', durationMs: performance.now() - started });
     };
-    const status = response.status ?? 200;
+    const status = legacyJsonStatus(response.status ?? 200, response.headers.get('content-type'), headers);
     const outgoing: Record<string, string> = { 'x-request-id': context.requestId };
     for (const [name, value] of response.headers) outgoing[name] = value;
     if (response.body.kind !== 'complete') {
@@ -274,6 +279,23 @@ export function answerCredentialFailure(res: ServerResponse, error: unknown, log
   res.writeHead(500, { 'content-type': JSON_TYPE });
   res.end(errorBody('Internal error.', 'INTERNAL'));
   return 'INTERNAL';
+}
+
+/**
+ * Why a POST's media type is refused (415), or undefined for JSON. GraphQL over HTTP requires
+ * `application/json` (any `+json` suffix and parameters accepted); `application/graphql` is optional
+ * and not served. https://graphql.github.io/graphql-over-http/draft/#sec-POST
+ */
+function unsupportedMediaType(contentType: string | undefined): string | undefined {
+  const essence = (contentType ?? '').split(';', 1)[0]!.trim().toLowerCase();
+  if (essence === 'application/json' || /^application\/[\w.-]+\+json$/.test(essence)) return undefined;
+  const sent = essence === '' ? 'No content-type' : `Unsupported content-type "${essence.slice(0, 100)}"`;
+  return `${sent}: send the request as application/json.`;
+}
+
+/** The JSON of a request body; a leading UTF-8 byte-order mark is ignored (some Windows tools write one). */
+function parseJsonBody(raw: string): unknown {
+  return JSON.parse(raw.charCodeAt(0) === 0xfeff ? raw.slice(1) : raw);
 }
 
 /** A GraphQL-shaped error body for failures before GraphQL execution. */

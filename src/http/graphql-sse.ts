@@ -97,11 +97,11 @@ export function createGraphQLSseHandler(options: GraphQLSseOptions): GraphQLSseH
 
     // The response is the operation's connection: its admission slot lives as long as it does.
     const admitted = await pipeline.admit(res, OPERATION_ID, request, principal, req);
-    if (admitted) return streamRefusal(res, framing, [admitted]);
+    if (admitted) return streamRefusal(res, framing, [admitted], principal);
     const prepared = pipeline.prepare(request, principal);
     if (Array.isArray(prepared)) {
       pipeline.release(res, OPERATION_ID);
-      return streamRefusal(res, framing, prepared);
+      return streamRefusal(res, framing, prepared, principal);
     }
     const operation = getOperationAST((prepared as ExecutionArgs).document, (prepared as ExecutionArgs).operationName)?.operation;
     if (operation === 'mutation' && method === 'GET') {
@@ -133,7 +133,7 @@ export function createGraphQLSseHandler(options: GraphQLSseOptions): GraphQLSseH
       clearTimeout(expiry);
       pipeline.release(res, OPERATION_ID);
       void source?.return?.();
-      if (final) void events.next({ errors: pipeline.format(final) }, undefined);
+      if (final) void events.next({ errors: pipeline.format(final, principal) }, undefined);
       events.complete();
     };
     open.add(end);
@@ -164,11 +164,11 @@ export function createGraphQLSseHandler(options: GraphQLSseOptions): GraphQLSseH
   }
 
   /** Opens the event stream with the refusal as its one result. */
-  function streamRefusal(res: ServerResponse, framing: StreamFraming, errors: readonly GraphQLError[]): void {
+  function streamRefusal(res: ServerResponse, framing: StreamFraming, errors: readonly GraphQLError[], principal: Principal): void {
     const code = errors[0]?.extensions['code'];
     if (typeof code === 'string') refused(code);
     const events = openResultStream(res, framing);
-    void events.next({ errors: pipeline.format(errors) }, undefined);
+    void events.next({ errors: pipeline.format(errors, principal) }, undefined);
     events.complete();
   }
 

@@ -87,7 +87,7 @@ export function serveGraphQLWs(options: GraphQLWsOptions): { dispose(): void | P
       onNext: (_ctx, _id, _payload, args, result) => pipeline.outgoing(args, result),
       onError: (ctx, id, _payload, errors) => {
         pipeline.release(ctx, id);
-        return wsObserver.errorsSent(pipeline.format(errors));
+        return wsObserver.errorsSent(pipeline.format(errors, connectionPrincipals.get(ctx)));
       },
       // Running subscriptions and ws operations, for metrics and the log.
       onOperation: (ctx, id, _payload, args, result) => wsObserver.operationStarted(ctx, id, args, result),

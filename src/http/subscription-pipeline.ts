@@ -6,7 +6,7 @@ import type { GatewayContext, GatewayServices } from '../context.ts';
 import type { Logger } from '../logger.ts';
 import { renewLoaders } from '../request-context.ts';
 import { answerScope } from '../security/auth-directive.ts';
-import { introspectionDenial } from '../security/introspection.ts';
+import { introspectionDenial, withSchemaHintsFor } from '../security/introspection.ts';
 import type { QueryLimits } from '../security/limits.ts';
 import type { AllowList } from '../security/persisted-queries.ts';
 import type { Principal } from '../security/principal.ts';
@@ -51,8 +51,8 @@ export interface SubscriptionPipeline {
   subscribe(args: ExecutionArgs): Promise<AsyncIterableIterator<ExecutionResult> | ExecutionResult>;
   /** A result as it goes out: per-event loaders renewed for a personal execution, errors through the one normalisation point. */
   outgoing(args: ExecutionArgs, result: ExecutionResult): ExecutionResult;
-  /** Errors as clients see them (unexpected ones masked and logged). */
-  format(errors: readonly GraphQLError[]): GraphQLFormattedError[];
+  /** Errors as `principal` sees them: unexpected ones masked and logged, schema hints only for callers who may introspect. */
+  format(errors: readonly GraphQLError[], principal: Principal | undefined): GraphQLFormattedError[];
 }
 
 /** Builds the pipeline (once per gateway). */
@@ -72,7 +72,8 @@ export function createSubscriptionPipeline(options: SubscriptionPipelineOptions)
     afterResult: (contextValue) => renewLoaders(contextValue as GatewayContext),
     subscribe: subscribeWithPositions,
   });
-  const format = (errors: readonly GraphQLError[]) => errors.map((error) => formatErrorFor(logger, error.toJSON(), error));
+  const format = (errors: readonly GraphQLError[], principal: Principal | undefined) =>
+    withSchemaHintsFor(errors.map((error) => formatErrorFor(logger, error.toJSON(), error)), principal);
   return {
     admit: (channel, id, request, principal, httpRequest) => admission.admit(channel, id, request, principal, httpRequest),
     release: (channel, id) => admission.release(channel, id),
@@ -88,7 +89,7 @@ export function createSubscriptionPipeline(options: SubscriptionPipelineOptions)
       // Personal (replaying) subscriptions execute per subscriber; renew their loaders too.
       if (!shared.isShared(args.contextValue)) renewLoaders(args.contextValue as GatewayContext);
       // The spread keeps the result's bus position (a symbol property).
-      return result.errors ? ({ ...result, errors: format(result.errors) } as unknown as ExecutionResult) : result;
+      return result.errors ? ({ ...result, errors: format(result.errors, (args.contextValue as GatewayContext).principal) } as unknown as ExecutionResult) : result;
     },
     format,
   };

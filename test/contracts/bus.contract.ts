@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { BusPort, BusRecord, LogEntry } from '../../src/backends/bus/port.ts';
+import { encodeCursor } from '../../src/backends/bus/kafka-cursor.ts';
+import { isUnknownPosition, type BusPort, type BusRecord, type LogEntry } from '../../src/backends/bus/port.ts';
+import { BUS_BEHAVIOUR, type BusAdapter } from '../suites/ingest-bus.ts';
 
 /** The bus role's behaviour, written once and run against every adapter. */
 export function describeBusContract(name: string, make: () => Promise<BusPort>): void {
@@ -67,6 +69,22 @@ export function describeBusContract(name: string, make: () => Promise<BusPort>):
 
     it('refuses a cursor it never made', async () => {
       await expect(bus.readAfter('not-an-offset', 10)).rejects.toMatchObject({ extensions: { code: 'BAD_USER_INPUT' } });
+    });
+
+    it("refuses a position beyond its end, and another bus's position, as positions it never made", async () => {
+      const [ack] = await bus.publish([record('topic_contract_a')]);
+      const beyond = BUS_BEHAVIOUR[bus.adapter as BusAdapter].beyondEnd(ack!.cursor, 1_000_000n);
+      const embeddedOffset = '0';
+      const kafkaCursor = encodeCursor({ time: 0, positions: new Map([['topic_contract_a', new Map([[0, 0n]])]]) });
+      // Records consumed on a topic this bus never had (another cluster's).
+      const otherCluster = encodeCursor({ time: 0, positions: new Map([['topic_contract_elsewhere', new Map([[0, 5n]])]]) });
+      for (const foreign of [beyond, otherCluster, bus.adapter === 'embedded' ? kafkaCursor : embeddedOffset]) {
+        const refusal = await bus.readAfter(foreign, 10).then(() => undefined, (error: unknown) => error);
+        expect(isUnknownPosition(refusal), String(refusal)).toBe(true);
+        expect(refusal).toMatchObject({ extensions: { code: 'BAD_USER_INPUT', argumentName: 'fromOffset' } });
+      }
+      // The last position it made is not beyond its end.
+      await expect(bus.readAfter(ack!.cursor, 10)).resolves.toBeInstanceOf(Array);
     });
 
     it('tells which entries follow a cursor exactly as a replay from it returns them', async () => {

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../../src/config.ts';
 import { startGateway, type Gateway } from '../../src/gateway.ts';
+import type { Logger } from '../../src/logger.ts';
 
 /** A gateway on a free port over its own temporary data directory. */
 export interface TestGateway {
@@ -26,8 +27,8 @@ export interface GraphQLBody<T> {
 /** Demo data anchored to a fixed day, so assertions do not depend on today's date. */
 export const TEST_ANCHOR = '2026-11-01T00:00:00.000Z';
 
-/** Starts a gateway with demo data in a fresh directory (removed on close). */
-export async function startTestGateway(options: { env?: Record<string, string>; dataDir?: string } = {}): Promise<TestGateway> {
+/** Starts a gateway with demo data in a fresh directory (removed on close), or in `dataDir` (kept). */
+export async function startTestGateway(options: { env?: Record<string, string>; dataDir?: string; logger?: Logger } = {}): Promise<TestGateway> {
   const dataDir = options.dataDir ?? mkdtempSync(path.join(tmpdir(), 'nexus-gateway-test-'));
   const config = loadConfig({
     PORT: '0',
@@ -39,7 +40,7 @@ export async function startTestGateway(options: { env?: Record<string, string>; 
     DEMO_ANCHOR: TEST_ANCHOR,
     ...options.env,
   });
-  const gateway = await startGateway(config);
+  const gateway = await startGateway(config, options.logger);
   const endpoint = `${gateway.url}/graphql`;
   return {
     url: gateway.url,

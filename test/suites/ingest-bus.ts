@@ -1,5 +1,6 @@
 import { Partitioners, type PartitionMetadata } from 'kafkajs';
 import { expect } from 'vitest';
+import { decodeCursor, encodeCursor } from '../../src/backends/bus/kafka-cursor.ts';
 import type { BusPort, LogEntry } from '../../src/backends/bus/port.ts';
 
 /** The bus adapters the ingest and subscription suites run on. */
@@ -29,6 +30,8 @@ export interface BusBehaviour {
    * merge partitions in log order (`tailReorderMs`), and its latency is measured in bench/.
    */
   liveWithinMs: number | undefined;
+  /** A position of this bus's form `records` past a delivered one: what a client saved before the data was reset. */
+  beyondEnd(delivered: string, records: bigint): string;
 }
 
 /**
@@ -57,6 +60,7 @@ export const BUS_BEHAVIOUR: Record<BusAdapter, BusBehaviour> = {
     },
     queriedOffset: (receipt) => receipt.offset,
     liveWithinMs: 1_000,
+    beyondEnd: (delivered, records) => String(BigInt(delivered) + records),
   },
   kafka: {
     // The Java client's murmur2 placement, so other Kafka producers and consumers agree on it.
@@ -75,6 +79,11 @@ export const BUS_BEHAVIOUR: Record<BusAdapter, BusBehaviour> = {
     // `fromOffset`, not the receipt's partition offset.
     queriedOffset: () => expect.stringMatching(/^[A-Za-z0-9_-]{8,}$/) as unknown as string,
     liveWithinMs: undefined,
+    beyondEnd: (delivered, records) => {
+      const cursor = decodeCursor(delivered)!;
+      for (const partitions of cursor.positions.values()) for (const [partition, offset] of partitions) partitions.set(partition, offset + records);
+      return encodeCursor(cursor);
+    },
   },
 };
 

@@ -211,6 +211,29 @@ export function describeSubscriptionSuite(label: string, start: () => Promise<Te
         resumed.dispose();
       });
 
+      it('refuses a position beyond the end of the bus (saved before a data reset) with BAD_USER_INPUT naming fromOffset', async () => {
+        const live = collect(client(), SUBSCRIPTION, { filter: { regions: ['ID'] } });
+        await subscribers(1);
+        await ingest({ eventType: 'VIEW', userId: 'USER000012', tourId: 'TOUR0001', region: 'ID' });
+        await live.next(1);
+        const delivered = eventOf(live.results[0]).offset;
+        live.dispose();
+        await subscribers(0);
+
+        const resumed = collect(client(), SUBSCRIPTION, { from: behaviour.beyondEnd(delivered, 999_999n) });
+        await resumed.next(1);
+        const errors = (resumed.failure ?? resumed.results[0]?.errors) as { message: string; extensions?: Record<string, unknown> }[];
+        expect(errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', argumentName: 'fromOffset' });
+        expect(errors?.[0]?.message).toMatch(/beyond the end of the event log|it was not delivered by this event bus/);
+        // The delivered position itself still resumes.
+        const ok = collect(client(), SUBSCRIPTION, { filter: { regions: ['ID'] }, from: delivered });
+        await subscribers(1);
+        const next = await ingest({ eventType: 'VIEW', userId: 'USER000012', tourId: 'TOUR0001', region: 'ID' });
+        await ok.next(1);
+        expect(ok.results.map((r) => eventOf(r).id)).toEqual([next.eventId]);
+        ok.dispose();
+      });
+
       it('refuses an offset that is not one', async () => {
         const sub = collect(client(), SUBSCRIPTION, { from: '1; DROP TABLE bronze.event_log' });
         await sub.next(1);

@@ -1,9 +1,9 @@
 import { timestampValue } from '@duckdb/node-api';
-import { BackendError, userInputError } from '../../errors.ts';
+import { BackendError } from '../../errors.ts';
 import type { DuckDbDatabase } from '../duckdb/database.ts';
 import { probeHealth } from '../health.ts';
 import { limit as sqlLimit } from '../sql/port.ts';
-import type { BusPort, BusRecord, LogEntry, PublishAck } from './port.ts';
+import { unknownPosition, type BusPort, type BusRecord, type LogEntry, type PublishAck } from './port.ts';
 
 /** Options of the embedded bus. */
 export interface EmbeddedLogOptions {
@@ -171,9 +171,13 @@ export async function createEmbeddedLog(options: EmbeddedLogOptions): Promise<Bu
     },
     async readAfter(cursor, limit) {
       if (!/^-?\d{1,19}$/.test(cursor)) {
-        throw userInputError(`"${cursor.slice(0, 40)}" is not an event-log offset (expected a decimal offset from Event.offset).`, {
-          argumentName: 'fromOffset',
-        });
+        throw unknownPosition(`"${cursor.slice(0, 40)}" is not an event-log offset (expected a decimal offset from Event.offset).`);
+      }
+      // Acknowledged offsets are below nextOffset before anyone hears of them: one at or past it was
+      // never made here (saved before the data was reset), and waiting for it would be silence.
+      if (BigInt(cursor) >= nextOffset) {
+        const last = nextOffset === 0n ? 'the log is empty' : `its last offset is ${nextOffset - 1n}`;
+        throw unknownPosition(`Offset ${cursor} is beyond the end of the event log (${last}): it was not delivered by this gateway's data. Resubscribe without fromOffset, or with an offset it delivered.`);
       }
       try {
         const rows = await database.query(

@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { Kafka, Partitioners, logLevel as KafkaJsLevel } from 'kafkajs';
 import type { Consumer, IHeaders, logCreator, Message, PartitionMetadata, Producer } from 'kafkajs';
-import { BackendError, userInputError } from '../../errors.ts';
+import { BackendError } from '../../errors.ts';
 import { probeHealth } from '../health.ts';
 import { decodeCursor, encodeCursor, LogOrderBuffer, mergeInLogOrder, PositionTracker, type Ordered, type Positions } from './kafka-cursor.ts';
 import { findInDoubtWrites, InDoubtWrites } from './kafka-in-doubt.ts';
 import { openKafkaWire, partitionKey, type FetchedRecord, type PartitionRange } from './kafka-wire.ts';
-import type { BusPort, BusRecord, LogEntry, PublishAck } from './port.ts';
+import { isUnknownPosition, unknownPosition, type BusPort, type BusRecord, type LogEntry, type PublishAck } from './port.ts';
 
 /** How much kafkajs and this adapter log. */
 export type KafkaLogLevel = 'nothing' | 'error' | 'warn' | 'info' | 'debug';
@@ -670,9 +670,7 @@ export async function createKafkaBus(options: KafkaBusOptions): Promise<KafkaBus
   async function readAfter(cursor: string, limit: number): Promise<LogEntry[]> {
     const position = decodeCursor(cursor);
     if (!position) {
-      throw userInputError(`"${cursor.slice(0, 40)}" is not a position on this event bus (expected the offset of an event it delivered).`, {
-        argumentName: 'fromOffset',
-      });
+      throw unknownPosition(`"${cursor.slice(0, 40)}" is not a position on this event bus (expected the offset of an event it delivered).`);
     }
     if (closed) throw backendError('the bus is closed');
     if (limit <= 0) return [];
@@ -680,6 +678,12 @@ export async function createKafkaBus(options: KafkaBusOptions): Promise<KafkaBus
       // The cursor's topics and the event topics; never the idempotency topic, whatever a cursor says.
       const wanted = [...new Set([...position.positions.keys(), ...topics])].filter((topic) => topic !== idempotencyTopic);
       const counts = await wire.partitionCounts(wanted);
+      // Records the cursor says were consumed, on a partition the cluster does not have.
+      for (const topic of wanted) {
+        for (const [partition, last] of position.positions.get(topic) ?? []) {
+          if (last >= 0n && partition >= (counts.get(topic) ?? 0)) throw beyondEnd(topic, partition, last, undefined);
+        }
+      }
       const marks = await wire.watermarks(counts);
       const ranges: PartitionRange[] = [];
       for (const [topic, count] of counts) {
@@ -687,6 +691,8 @@ export async function createKafkaBus(options: KafkaBusOptions): Promise<KafkaBus
           const mark = marks.get(partitionKey(topic, partition));
           if (!mark) continue;
           const last = position.positions.get(topic)?.get(partition);
+          // Past the partition's end: made by another cluster, or before this one was reset.
+          if (last !== undefined && last >= mark.high) throw beyondEnd(topic, partition, last, mark.high);
           if (last !== undefined) {
             ranges.push({ topic, partition, from: last + 1n > mark.low ? last + 1n : mark.low, to: mark.high });
           } else {
@@ -705,8 +711,17 @@ export async function createKafkaBus(options: KafkaBusOptions): Promise<KafkaBus
         return toEntry(draftOf(record), positions.cursor(record.timestamp));
       });
     } catch (error) {
+      if (isUnknownPosition(error)) throw error;
       throw backendError('replay failed', error);
     }
+  }
+
+  /** The refusal of a cursor past a partition's end (`high`: its high watermark; undefined: no such partition). */
+  function beyondEnd(topic: string, partition: number, last: bigint, high: bigint | undefined): Error {
+    const end = high === undefined ? 'which this cluster does not have' : high === 0n ? 'which is empty' : `whose last offset is ${high - 1n}`;
+    return unknownPosition(
+      `The position names offset ${last} of ${topic}[${partition}], ${end}: it was not delivered by this event bus (another cluster, or before a data reset). Resubscribe without fromOffset, or with an offset it delivered.`,
+    );
   }
 
   async function probe(): Promise<'OK' | 'DEGRADED'> {

@@ -1,4 +1,22 @@
+import { GraphQLError } from 'graphql';
+import { userInputError } from '../../errors.ts';
 import type { Lifecycle } from '../health.ts';
+
+const UNKNOWN_POSITION = 'UNKNOWN_POSITION';
+
+/**
+ * The refusal of a position this bus never made: another bus's (the embedded log's offsets on
+ * Kafka, a Kafka cursor on the embedded log), or one beyond its end (saved before a data reset).
+ * BAD_USER_INPUT naming `fromOffset`, the argument clients pass positions in.
+ */
+export function unknownPosition(message: string): GraphQLError {
+  return userInputError(message, { argumentName: 'fromOffset', reason: UNKNOWN_POSITION });
+}
+
+/** Whether `error` is the refusal of a position this bus never made (see {@link unknownPosition}). */
+export function isUnknownPosition(error: unknown): boolean {
+  return error instanceof GraphQLError && error.extensions['reason'] === UNKNOWN_POSITION;
+}
 
 /** A record to publish: already validated and enriched, serialised as JSON. */
 export interface BusRecord {
@@ -54,6 +72,9 @@ export interface BusPort extends Lifecycle {
    * resuming from `cursor` has not seen); undefined for a cursor this bus never made. Pure: no I/O.
    */
   follows(cursor: string): ((entry: LogEntry) => boolean) | undefined;
-  /** Up to `limit` records strictly after `cursor`, in log order. Rejects with BAD_USER_INPUT for a cursor this bus never made. */
+  /**
+   * Up to `limit` records strictly after `cursor`, in log order. Rejects with {@link unknownPosition}
+   * for a cursor this bus never made, or one beyond its end.
+   */
   readAfter(cursor: string, limit: number): Promise<LogEntry[]>;
 }
