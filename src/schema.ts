@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { makeExecutableSchema } from '@graphql-tools/schema';
 import { Kind, type DocumentNode, type GraphQLSchema, parse } from 'graphql';
 import { resolvers } from '../resolvers/index.ts';
+import { acceptGlobalIds } from './global-id-arguments.ts';
 import { applyAuthDirective } from './security/auth-directive.ts';
 
 /** The schema/ directory: one SDL file per domain, the API's contract. */
@@ -17,10 +18,15 @@ export function loadTypeDefs(dir = SCHEMA_DIR): DocumentNode[] {
     .map((file) => parse(readFileSync(path.join(dir, file), 'utf8')));
 }
 
-/** The executable schema: SDL from schema/ with the resolvers of resolvers/, `@auth` enforced. */
+/**
+ * The executable schema: SDL from schema/ with the resolvers of resolvers/, `@auth` enforced, and
+ * entity-id arguments decoded from global ids before the rules and resolvers see them.
+ */
 export function buildSchema(): GraphQLSchema {
-  return applyAuthDirective(
-    makeExecutableSchema({ typeDefs: loadTypeDefs(), resolvers, resolverValidationOptions: { requireResolversToMatchSchema: 'error' } }),
+  return acceptGlobalIds(
+    applyAuthDirective(
+      makeExecutableSchema({ typeDefs: loadTypeDefs(), resolvers, resolverValidationOptions: { requireResolversToMatchSchema: 'error' } }),
+    ),
   );
 }
 
