@@ -16,9 +16,10 @@ interface NodeKind {
   load(ctx: GatewayContext, rawId: string): Promise<object | null> | object | null;
   /**
    * The user an object belongs to, for types that only their own user may read below analyst
-   * (as `Query.user(id)` and `Query.events(filter.userId)` require).
+   * (as `Query.user(id)` and `Query.events(filter.userId)` require): known from the id itself
+   * (checked before loading, so another user's existence is not revealed) or from the object.
    */
-  owner?: (rawId: string, loaded: object) => string;
+  owner?: { ofId: (rawId: string) => string } | { ofObject: (loaded: object) => string };
 }
 
 const KINDS: Record<NodeType, NodeKind> = {
@@ -26,11 +27,11 @@ const KINDS: Record<NodeType, NodeKind> = {
   Destination: { load: (ctx, id) => ctx.loaders.destinationById.load(id) },
   User: {
     load: async (ctx, id) => ((await ctx.loaders.userExists.load(id)) ? { id } : null),
-    owner: (id) => id,
+    owner: { ofId: (id) => id },
   },
   Event: {
     load: (ctx, id) => ctx.loaders.eventById.load(id),
-    owner: (_, event) => (event as { userId: string }).userId,
+    owner: { ofObject: (event) => (event as { userId: string }).userId },
   },
   DataSource: { load: (ctx, id) => ctx.services.registry.byId(id) ?? null },
   PipelineRun: { load: (ctx, id) => ctx.loaders.pipelineRunById.load(id) },
@@ -54,13 +55,14 @@ async function resolveNode(value: string, ctx: GatewayContext, schema: GraphQLSc
   const kind = KINDS[type];
   const rule = ruleOf(schema, type);
   const coordinate = `Query.node (${type})`;
-  // The role first, before anything is read; ownership once the owner is known.
-  const denied = authorise(ctx.principal, { ...rule, ownUser: undefined }, {}, coordinate);
+  // The role (and an owner named by the id) before anything is read; an owner held by the object once it is loaded.
+  const owner = kind.owner && 'ofId' in kind.owner ? kind.owner.ofId(id) : undefined;
+  const denied = authorise(ctx.principal, owner === undefined ? { ...rule, ownUser: undefined } : rule, { owner }, coordinate);
   if (denied) throw denied;
   const loaded = await kind.load(ctx, id);
   if (loaded === null) return null;
-  if (kind.owner) {
-    const notOwner = authorise(ctx.principal, rule, { owner: kind.owner(id, loaded) }, coordinate);
+  if (kind.owner && 'ofObject' in kind.owner) {
+    const notOwner = authorise(ctx.principal, rule, { owner: kind.owner.ofObject(loaded) }, coordinate);
     if (notOwner) throw notOwner;
   }
   typeOfNode.set(loaded, type);

@@ -77,7 +77,7 @@ export function pageWindow(args: ConnectionArgs, max: number, fallback = DEFAULT
     const given = (['first', 'after', 'last', 'before'] as const).filter((name) => args[name] != null).map((name) => `"${name}"`);
     throw userInputError(
       `Page forward with "first"/"after" or backward with "last"/"before", not both; got ${given.join(', ')}.`,
-      { argumentName: args.first != null && args.last != null ? 'last' : args.before != null ? 'before' : 'last' },
+      { argumentName: args.last != null ? 'last' : 'before' },
     );
   }
   if (backward) return { size: pageSize(args.last, max, fallback, 'last'), backward: true, cursor: args.before ?? null, cursorArgument: 'before' };

@@ -290,6 +290,8 @@ describe('with authentication enforced', () => {
       expect(codes(refused)).toEqual([{ code: 'FORBIDDEN', path: 'node' }]);
       expect((await ask(NODE, apiKey(KEYS.app), { id: user('USER000001') })).body.data).toEqual({ node: { __typename: 'User', id: user('USER000001'), userId: 'USER000001' } });
       expect(codes(await ask(NODE, apiKey(KEYS.app), { id: user('USER000002') }))).toEqual([{ code: 'FORBIDDEN', path: 'node' }]);
+      // Refused before loading: whether another user exists is not revealed.
+      expect(codes(await ask(NODE, apiKey(KEYS.app), { id: user('NO-SUCH-USER') }))).toEqual([{ code: 'FORBIDDEN', path: 'node' }]);
       expect(codes(await ask(NODE, apiKey(KEYS.service), { id: own }))).toEqual([{ code: 'FORBIDDEN', path: 'node' }]);
       expect((await ask(NODE, apiKey(KEYS.analyst), { id: other })).body.data).toMatchObject({ node: { __typename: 'Event', id: other, userId: 'USER000002' } });
     });
