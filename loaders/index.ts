@@ -3,14 +3,18 @@ import DataLoader from 'dataloader';
 import type { DestinationRow, EventRow, RecommendationRow, TourRow, TourStatsRow, UserProfileRow } from '../src/domain.ts';
 import { tourStats } from '../src/backends/analytics/queries.ts';
 import { userProfilesFromGold } from '../src/backends/lakehouse/gold.ts';
-import { executionsOfRuns, latestExecutionsOfSources, type SourceExecutionRow } from '../src/backends/lakehouse/platform.ts';
+import { executionsOfRuns, latestExecutionsOfSources, pipelineRunsByIds, type SourceExecutionRow } from '../src/backends/lakehouse/platform.ts';
+import type { PipelineRunRecord } from '../ingest/medallion/runs.ts';
 import {
   bookingsByUsers,
+  childPage,
   destinationsByIds,
+  eventsByIds,
   existingUsers,
   toursByDestinations,
   toursByIds,
-  type EventPosition,
+  type EventSlice,
+  type IdSlice,
 } from '../src/backends/lakehouse/queries.ts';
 import { recommendTours } from '../src/backends/lakehouse/recommendations.ts';
 import type { SqlEngine } from '../src/backends/sql/port.ts';
@@ -45,15 +49,17 @@ const DESTINATIONS: RowCodec<DestinationRow> = {
 export interface ChildPage<T> {
   rows: T[];
   hasNextPage: boolean;
+  hasPreviousPage: boolean;
   totalCount: number;
 }
 
-/** Loader key of a parent's page: every key of a batch with the same page arguments shares a statement. */
-interface PageKey {
+/** Loader key of a parent's page: every key of a batch with the same slice shares a statement. */
+interface PageKey<S> {
   parentId: string;
-  first: number;
-  after: string | null;
+  slice: S;
 }
+
+const EMPTY_PAGE = Object.freeze({ rows: [], hasNextPage: false, hasPreviousPage: false, totalCount: 0 });
 
 /**
  * The request's DataLoaders. Built fresh for every request (never shared between users):
@@ -62,11 +68,13 @@ interface PageKey {
 export interface Loaders {
   tourById: DataLoader<string, TourRow | null>;
   destinationById: DataLoader<string, DestinationRow | null>;
+  eventById: DataLoader<string, EventRow | null>;
+  pipelineRunById: DataLoader<string, PipelineRunRecord | null>;
   tourStatsById: DataLoader<string, TourStatsRow>;
   userProfileById: DataLoader<string, UserProfileRow | null>;
   userExists: DataLoader<string, boolean>;
-  toursOfDestination: DataLoader<PageKey, ChildPage<TourRow>, string>;
-  bookingsOfUser: DataLoader<PageKey & { position: EventPosition | null }, ChildPage<EventRow>, string>;
+  toursOfDestination: DataLoader<PageKey<IdSlice>, ChildPage<TourRow>, string>;
+  bookingsOfUser: DataLoader<PageKey<EventSlice>, ChildPage<EventRow>, string>;
   recommendationsOfUser: DataLoader<{ userId: string; first: number }, RecommendationRow[], string>;
   sourceExecutionsOfRun: DataLoader<string, SourceExecutionRow[]>;
   executionsOfSource: DataLoader<{ sourceId: string; first: number }, SourceExecutionRow[], string>;
@@ -82,17 +90,17 @@ function byKey<K, R, V>(keys: readonly K[], rows: readonly R[], rowKey: (row: R)
   });
 }
 
-/** Groups keys by their page arguments, so each group is one statement. */
-function groupByPage<K extends PageKey>(keys: readonly K[]): Map<string, K[]> {
+/** Groups keys by their slice, so each group is one statement. */
+function groupByPage<K extends PageKey<unknown>>(keys: readonly K[]): Map<string, K[]> {
   const groups = new Map<string, K[]>();
   for (const key of keys) {
-    const group = `${key.first}\u0000${key.after ?? ''}`;
+    const group = JSON.stringify(key.slice);
     groups.set(group, [...(groups.get(group) ?? []), key]);
   }
   return groups;
 }
 
-const pageKey = (key: PageKey) => `${key.parentId}\u0000${key.first}\u0000${key.after ?? ''}`;
+const pageKey = (key: PageKey<unknown>) => `${key.parentId}\u0000${JSON.stringify(key.slice)}`;
 
 export function createLoaders(sources: LoaderSources): Loaders {
   const { lakehouse, analytics } = sources;
@@ -109,6 +117,10 @@ export function createLoaders(sources: LoaderSources): Loaders {
           byKey(ids, await destinationsByIds(lakehouse, ids), (d) => d.id, () => null, (d) => d),
         ),
       ),
+    ),
+    eventById: new DataLoader(traced('eventById', async (ids) => byKey(ids, await eventsByIds(lakehouse, ids), (e) => e.id, () => null, (e) => e))),
+    pipelineRunById: new DataLoader(
+      traced('pipelineRunById', async (ids) => byKey(ids, await pipelineRunsByIds(lakehouse, ids), (r) => r.id, () => null, (r) => r)),
     ),
     tourStatsById: new DataLoader(
       traced('tourStatsById', async (ids) =>
@@ -149,37 +161,33 @@ export function createLoaders(sources: LoaderSources): Loaders {
         return ids.map((id) => existing.has(id));
       }),
     ),
-    toursOfDestination: new DataLoader(
+    toursOfDestination: new DataLoader<PageKey<IdSlice>, ChildPage<TourRow>, string>(
       traced('toursOfDestination', async (keys) => {
         const pages = new Map<string, ChildPage<TourRow>>();
         for (const group of groupByPage(keys).values()) {
-          const { first, after } = group[0]!;
-          const { rows, totals } = await toursByDestinations(lakehouse, {
-            destinationIds: group.map((k) => k.parentId),
-            first,
-            afterId: after,
-          });
+          const { slice } = group[0]!;
+          const { rows, totals } = await toursByDestinations(lakehouse, { ...slice, destinationIds: group.map((k) => k.parentId) });
           for (const key of group) {
             const own = rows.filter((t) => t.destinationId === key.parentId);
-            pages.set(pageKey(key), { rows: own.slice(0, first), hasNextPage: own.length > first, totalCount: totals.get(key.parentId) ?? 0 });
+            pages.set(pageKey(key), { ...childPage(own, slice), totalCount: totals.get(key.parentId) ?? 0 });
           }
         }
-        return keys.map((key) => pages.get(pageKey(key)) ?? { rows: [], hasNextPage: false, totalCount: 0 });
+        return keys.map((key) => pages.get(pageKey(key)) ?? EMPTY_PAGE);
       }),
       { cacheKeyFn: pageKey },
     ),
-    bookingsOfUser: new DataLoader<PageKey & { position: EventPosition | null }, ChildPage<EventRow>, string>(
+    bookingsOfUser: new DataLoader<PageKey<EventSlice>, ChildPage<EventRow>, string>(
       traced('bookingsOfUser', async (keys) => {
         const pages = new Map<string, ChildPage<EventRow>>();
         for (const group of groupByPage(keys).values()) {
-          const { first, position } = group[0]!;
-          const rows = await bookingsByUsers(lakehouse, { userIds: group.map((k) => k.parentId), first, after: position });
+          const { slice } = group[0]!;
+          const rows = await bookingsByUsers(lakehouse, { ...slice, userIds: group.map((k) => k.parentId) });
           for (const key of group) {
             const own = rows.filter((e) => e.userId === key.parentId);
-            pages.set(pageKey(key), { rows: own.slice(0, first), hasNextPage: own.length > first, totalCount: own.length });
+            pages.set(pageKey(key), { ...childPage(own, slice), totalCount: own.length });
           }
         }
-        return keys.map((key) => pages.get(pageKey(key)) ?? { rows: [], hasNextPage: false, totalCount: 0 });
+        return keys.map((key) => pages.get(pageKey(key)) ?? EMPTY_PAGE);
       }),
       { cacheKeyFn: pageKey },
     ),

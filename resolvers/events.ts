@@ -1,14 +1,13 @@
 import type { Resolvers } from '../src/generated/graphql.ts';
 import { eventsPage } from '../src/backends/lakehouse/queries.ts';
-import { pageSize } from '../src/pagination.ts';
-import { eventConnection, eventPosition } from './connections.ts';
+import { pageWindow } from '../src/pagination.ts';
+import { eventConnection, eventSlice } from './connections.ts';
 
 export const eventResolvers: Resolvers = {
   Query: {
     events: async (_, args, ctx) => {
-      const first = pageSize(args.first, ctx.services.config.maxPageSize);
-      const page = await eventsPage(ctx.lakehouse, { filter: args.filter, first, after: eventPosition(args.after) });
-      return eventConnection(page, args.after);
+      const page = await eventsPage(ctx.lakehouse, { ...eventSlice(pageWindow(args, ctx.services.config.maxPageSize)), filter: args.filter });
+      return eventConnection(page);
     },
   },
   Event: {

@@ -5,6 +5,7 @@ import { destinationResolvers } from './destinations.ts';
 import { eventResolvers } from './events.ts';
 import { healthResolvers } from './health.ts';
 import { ingestResolvers } from './ingest.ts';
+import { nodeResolvers } from './node.ts';
 import { platformResolvers } from './platform.ts';
 import { searchResolvers } from './search.ts';
 import { tourResolvers } from './tours.ts';
@@ -27,4 +28,5 @@ export const resolvers: Resolvers[] = [
   platformResolvers,
   healthResolvers,
   ingestResolvers,
+  nodeResolvers,
 ];

@@ -37,7 +37,6 @@ export const platformResolvers: Resolvers = {
     },
   },
   DataSource: {
-    id: (s) => s.sourceId,
     name: (s) => s.sourceName,
     type: (s) => s.sourceType,
     contract: (s) => s.contractFile,

@@ -29,7 +29,7 @@ export const searchResolvers: Resolvers = {
     searchEvents: async (_, args, ctx) => {
       const first = pageSize(args.first, ctx.services.config.maxPageSize);
       const result = await ctx.search.searchEvents({ filter: args.filters ?? {}, first, after: eventPosition(args.after) });
-      return eventConnection({ rows: result.rows, hasNextPage: result.hasNextPage, totalCount: result.total }, args.after);
+      return eventConnection({ rows: result.rows, hasNextPage: result.hasNextPage, hasPreviousPage: args.after != null, totalCount: result.total });
     },
   },
   TourSearchHit: {

@@ -1,22 +1,20 @@
 import type { Resolvers } from '../src/generated/graphql.ts';
 import { toursByIds, toursPage } from '../src/backends/lakehouse/queries.ts';
-import { pageSize } from '../src/pagination.ts';
-import { afterId, idConnection } from './connections.ts';
+import { pageWindow } from '../src/pagination.ts';
+import { idConnection, idSlice } from './connections.ts';
 import { selects } from './selection.ts';
 
 export const tourResolvers: Resolvers = {
   Query: {
     tours: async (_, args, ctx, info) => {
-      const first = pageSize(args.first, ctx.services.config.maxPageSize);
       const page = await toursPage(ctx.lakehouse, {
+        ...idSlice(pageWindow(args, ctx.services.config.maxPageSize)),
         filter: args.filter,
-        first,
-        afterId: afterId(args.after),
         asOf: args.asOf,
         withTotal: selects(info, 'totalCount'),
       });
       for (const tour of page.rows) ctx.loaders.tourById.prime(tour.id, tour);
-      return idConnection(page, args.after);
+      return idConnection(page);
     },
     tour: async (_, args, ctx) => {
       if (args.asOf) return (await toursByIds(ctx.lakehouse, [args.id], args.asOf))[0] ?? null;

@@ -1,7 +1,7 @@
 import type { Resolvers, UserSegment } from '../src/generated/graphql.ts';
 import type { UserProfileRow } from '../src/domain.ts';
-import { pageSize } from '../src/pagination.ts';
-import { eventConnection, eventPosition } from './connections.ts';
+import { pageSize, pageWindow } from '../src/pagination.ts';
+import { eventConnection, eventSlice } from './connections.ts';
 
 const DAY_MS = 86_400_000;
 
@@ -22,9 +22,8 @@ export const userResolvers: Resolvers = {
   User: {
     profile: (user, _, ctx) => ctx.loaders.userProfileById.load(user.id),
     bookings: async (user, args, ctx) => {
-      const first = pageSize(args.first, ctx.services.config.maxPageSize);
-      const page = await ctx.loaders.bookingsOfUser.load({ parentId: user.id, first, after: args.after ?? null, position: eventPosition(args.after) });
-      return eventConnection(page, args.after);
+      const slice = eventSlice(pageWindow(args, ctx.services.config.maxPageSize));
+      return eventConnection(await ctx.loaders.bookingsOfUser.load({ parentId: user.id, slice }));
     },
     recommendations: (user, args, ctx) =>
       ctx.loaders.recommendationsOfUser.load({ userId: user.id, first: pageSize(args.first, ctx.services.config.maxPageSize, 5) }),

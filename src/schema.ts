@@ -6,6 +6,7 @@ import { MapperKind, mapSchema } from '@graphql-tools/utils';
 import { GraphQLScalarType, Kind, type DocumentNode, type GraphQLSchema, parse } from 'graphql';
 import { resolvers } from '../resolvers/index.ts';
 import { DEFAULT_MAX_JSON_DEPTH, jsonScalar } from './json-scalar.ts';
+import { acceptGlobalIds } from './global-id-arguments.ts';
 import { applyAuthDirective } from './security/auth-directive.ts';
 
 /** The schema/ directory: one SDL file per domain, the API's contract. */
@@ -25,14 +26,17 @@ export interface SchemaOptions {
   maxJsonDepth?: number;
 }
 
-/** The executable schema: SDL from schema/ with the resolvers of resolvers/, `@auth` enforced. */
+/**
+ * The executable schema: SDL from schema/ with the resolvers of resolvers/, `@auth` enforced, and
+ * entity-id arguments decoded from global ids before the rules and resolvers see them.
+ */
 export function buildSchema(options: SchemaOptions = {}): GraphQLSchema {
   const executable = makeExecutableSchema({
     typeDefs: loadTypeDefs(),
     resolvers: [...resolvers, { JSON: jsonScalar(options.maxJsonDepth ?? DEFAULT_MAX_JSON_DEPTH) }],
     resolverValidationOptions: { requireResolversToMatchSchema: 'error' },
   });
-  return applyAuthDirective(withSdlDescriptions(executable));
+  return acceptGlobalIds(applyAuthDirective(withSdlDescriptions(executable)));
 }
 
 /**

@@ -128,3 +128,42 @@ describe('@auth transform', () => {
     expect(build(`${base}type Query { a(id: ID): Int @auth(requires: APP, ownUser: "userId") }`)).toThrow(/Query.a: "userId" names no argument/);
   });
 });
+
+describe('@auth through interfaces and unions', () => {
+  // A resolver handing out objects of any type through an abstract field, checking nothing itself.
+  const guarded = applyAuthDirective(
+    makeExecutableSchema({
+      typeDefs: /* GraphQL */ `
+        enum Role { PUBLIC APP ANALYST ADMIN }
+        directive @auth(requires: Role!, ownUser: String, actingUser: String) on OBJECT | FIELD_DEFINITION
+        interface Item { id: ID! }
+        type Open implements Item @auth(requires: PUBLIC) { id: ID! }
+        type Run implements Item @auth(requires: ANALYST) { id: ID! note: String }
+        union Either = Open | Run
+        type Query {
+          item(kind: String!): Item @auth(requires: PUBLIC)
+          either(kind: String!): Either @auth(requires: PUBLIC)
+        }
+      `,
+      resolvers: {
+        Query: { item: (_: unknown, args: { kind: string }) => ({ kind: args.kind }), either: (_: unknown, args: { kind: string }) => ({ kind: args.kind }) },
+        Item: { __resolveType: (value: { kind: string }) => value.kind },
+        Either: { __resolveType: (value: { kind: string }) => value.kind },
+        Open: { id: () => 'o' },
+        Run: { id: () => 'r', note: () => 'n' },
+      },
+    }),
+  );
+  const run = async (query: string, role: Principal['role']) => {
+    const result = await execute({ schema: guarded, document: parse(query), contextValue: { principal: { kind: 'apiKey', id: 't', role, userId: null } } });
+    return { data: result.data, errors: (result.errors ?? []).map((e) => ({ code: e.extensions['code'], path: e.path?.join('.') })) };
+  };
+
+  it('refuses an object whose concrete type the caller may not read, even with no field of it selected', async () => {
+    for (const field of ['item', 'either']) {
+      expect(await run(`{ ${field}(kind: "Open") { __typename } }`, 'public')).toEqual({ data: { [field]: { __typename: 'Open' } }, errors: [] });
+      expect(await run(`{ ${field}(kind: "Run") { __typename } }`, 'public')).toEqual({ data: { [field]: null }, errors: [{ code: 'FORBIDDEN', path: field }] });
+      expect(await run(`{ ${field}(kind: "Run") { __typename ... on Run { note } } }`, 'analyst')).toEqual({ data: { [field]: { __typename: 'Run', note: 'n' } }, errors: [] });
+    }
+  });
+});

@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../src/config.ts';
 import { startGateway, type Gateway } from '../src/gateway.ts';
 import { startTestGateway, TEST_ANCHOR, type GraphQLBody, type TestGateway } from './helpers/gateway.ts';
+import { encodeGlobalId } from '../src/global-id.ts';
 
 const KEYS = {
   /** An app key acting for USER000001 (e.g. a device of that user). */
@@ -94,7 +95,7 @@ const INGEST = 'mutation ($input: EventInput!, $key: String) { ingestEvent(input
 const view = (userId: string) => ({ eventType: 'VIEW', userId, tourId: 'TOUR0001', region: 'VN' });
 const INTROSPECTION = '{ __schema { queryType { name } } }';
 const PLATFORM = '{ platform { dataSources { id } } }';
-const USER = 'query ($id: ID!) { user(id: $id) { id } }';
+const USER = 'query ($id: ID!) { user(id: $id) { userId } }';
 const LIVE = 'subscription { eventIngested(filter: { eventTypes: [CLICK] }) { id userId } }';
 
 describe('with authentication enforced', () => {
@@ -119,12 +120,12 @@ describe('with authentication enforced', () => {
       const query = '{ tour(id: "TOUR0004") { id stats { bookings } } }';
       const first = await ask(query, apiKey(KEYS.analyst));
       expect(first.headers.get('x-cache')).toBe('MISS');
-      expect(first.body.data).toMatchObject({ tour: { id: 'TOUR0004', stats: { bookings: expect.any(Number) } } });
+      expect(first.body.data).toMatchObject({ tour: { id: encodeGlobalId('Tour', 'TOUR0004'), stats: { bookings: expect.any(Number) } } });
       expect((await ask(query, apiKey(KEYS.analyst))).headers.get('x-cache')).toBe('HIT');
 
       const anonymous = await ask(query);
       expect(anonymous.headers.get('x-cache')).not.toBe('HIT');
-      expect(anonymous.body.data).toEqual({ tour: { id: 'TOUR0004', stats: null } });
+      expect(anonymous.body.data).toEqual({ tour: { id: encodeGlobalId('Tour', 'TOUR0004'), stats: null } });
       expect(codes(anonymous)).toEqual([{ code: 'UNAUTHENTICATED', path: 'tour.stats' }]);
 
       const app = await ask(query, apiKey(KEYS.app));
@@ -139,7 +140,7 @@ describe('with authentication enforced', () => {
 
     it('keeps one user’s cached answer from another user of the same role', async () => {
       const own = await ask(USER, apiKey(KEYS.app), { id: 'USER000001' });
-      expect(own.body.data).toEqual({ user: { id: 'USER000001' } });
+      expect(own.body.data).toEqual({ user: { userId: 'USER000001' } });
       expect((await ask(USER, apiKey(KEYS.app), { id: 'USER000001' })).headers.get('x-cache')).toBe('HIT');
 
       const other = await ask(USER, bearer(await hs256({ sub: 'USER000003' })), { id: 'USER000001' });
@@ -153,7 +154,7 @@ describe('with authentication enforced', () => {
       const answer = await ask('{ tours(first: 2) { edges { node { id name } } } destinations(first: 1) { totalCount } searchTours(query: "cruise", first: 1) { total } health { status } }');
       expect(answer.status).toBe(200);
       expect(answer.body.errors).toBeUndefined();
-      expect(answer.body.data?.['tours']).toMatchObject({ edges: [{ node: { id: 'TOUR0001' } }, { node: { id: 'TOUR0002' } }] });
+      expect(answer.body.data?.['tours']).toMatchObject({ edges: [{ node: { id: encodeGlobalId('Tour', 'TOUR0001') } }, { node: { id: encodeGlobalId('Tour', 'TOUR0002') } }] });
     });
 
     it('cannot read platform metadata, users or analytics', async () => {
@@ -187,7 +188,7 @@ describe('with authentication enforced', () => {
   describe('API keys', () => {
     it('let an app key read its own user and ingest for it, nothing of other users', async () => {
       for (const headers of [apiKey(KEYS.app), { authorization: `ApiKey ${KEYS.app}` }]) {
-        expect((await ask(USER, headers, { id: 'USER000001' })).body.data).toEqual({ user: { id: 'USER000001' } });
+        expect((await ask(USER, headers, { id: 'USER000001' })).body.data).toEqual({ user: { userId: 'USER000001' } });
       }
       expect(codes(await ask(USER, apiKey(KEYS.app), { id: 'USER000002' }))).toEqual([{ code: 'FORBIDDEN', path: 'user' }]);
       expect(codes(await ask('{ events(filter: { userId: "USER000001" }, first: 1) { edges { node { userId } } } }', apiKey(KEYS.app)))).toEqual([]);
@@ -219,7 +220,7 @@ describe('with authentication enforced', () => {
       const platform = await ask(PLATFORM, apiKey(KEYS.analyst));
       expect(platform.body.errors).toBeUndefined();
       expect((platform.body.data?.['platform'] as { dataSources: unknown[] }).dataSources.length).toBeGreaterThan(0);
-      expect((await ask(USER, apiKey(KEYS.analyst), { id: 'USER000002' })).body.data).toEqual({ user: { id: 'USER000002' } });
+      expect((await ask(USER, apiKey(KEYS.analyst), { id: 'USER000002' })).body.data).toEqual({ user: { userId: 'USER000002' } });
       expect((await ask(INTROSPECTION, apiKey(KEYS.analyst))).body).toEqual({ data: { __schema: { queryType: { name: 'Query' } } } });
       expect(codes(await ask('mutation { runPipeline { layer } }', apiKey(KEYS.analyst)))).toEqual([{ code: 'FORBIDDEN', path: 'runPipeline' }]);
     });
@@ -241,10 +242,65 @@ describe('with authentication enforced', () => {
     });
   });
 
+  describe('global ids and node(id:)', () => {
+    const user = (raw: string) => encodeGlobalId('User', raw);
+    const NODE = 'query ($id: ID!) { node(id: $id) { __typename id ... on Event { userId amount } ... on PipelineRun { layer } ... on User { userId } } }';
+    /** The global id of one event of `userId`, read as an analyst. */
+    async function eventOf(userId: string): Promise<string> {
+      const answer = await ask('query ($u: ID!) { events(first: 1, filter: { userId: $u }) { edges { node { id } } } }', apiKey(KEYS.analyst), { u: userId });
+      return (answer.body.data?.['events'] as { edges: { node: { id: string } }[] }).edges[0]!.node.id;
+    }
+
+    it('accept the global id of the caller’s own user where a raw user id is checked, and refuse another user’s', async () => {
+      expect((await ask(USER, apiKey(KEYS.app), { id: user('USER000001') })).body.data).toEqual({ user: { userId: 'USER000001' } });
+      expect(codes(await ask(USER, apiKey(KEYS.app), { id: user('USER000002') }))).toEqual([{ code: 'FORBIDDEN', path: 'user' }]);
+      const own = await ask('query ($u: ID!) { events(first: 1, filter: { userId: $u }) { edges { node { userId } } } }', apiKey(KEYS.app), { u: user('USER000001') });
+      expect(codes(own)).toEqual([]);
+      expect(codes(await ask(INGEST, apiKey(KEYS.app), { input: view(user('USER000002')) }))).toEqual([{ code: 'FORBIDDEN', path: 'ingestEvent' }]);
+      // A tour's global id cannot name a user.
+      const wrongType = await ask(USER, apiKey(KEYS.app), { id: encodeGlobalId('Tour', 'USER000001') });
+      expect(wrongType.body.errors?.[0]).toMatchObject({
+        message: `Argument "id" must be the id of a User; "${encodeGlobalId('Tour', 'USER000001')}" is the id of a Tour.`,
+        extensions: { code: 'BAD_USER_INPUT' },
+      });
+    });
+
+    it('apply each type’s rules through node and nodes: anonymous callers get tours, not events or pipeline runs', async () => {
+      const tour = encodeGlobalId('Tour', 'TOUR0001');
+      const event = await eventOf('USER000001');
+      const run = encodeGlobalId('PipelineRun', 'any-run');
+      expect((await ask(NODE, {}, { id: tour })).body.data).toEqual({ node: { __typename: 'Tour', id: tour } });
+      for (const id of [event, run]) {
+        const denied = await ask(NODE, {}, { id });
+        expect(denied.body.data).toEqual({ node: null });
+        expect(codes(denied)).toEqual([{ code: 'UNAUTHENTICATED', path: 'node' }]);
+      }
+      expect(codes(await ask(NODE, apiKey(KEYS.app), { id: run }))).toEqual([{ code: 'FORBIDDEN', path: 'node' }]);
+      const mixed = await ask('query ($ids: [ID!]!) { nodes(ids: $ids) { id ... on Event { amount } } }', {}, { ids: [tour, event] });
+      expect(mixed.body.data).toEqual({ nodes: [{ id: tour }, null] });
+      expect(codes(mixed)).toEqual([{ code: 'UNAUTHENTICATED', path: 'nodes.1' }]);
+    });
+
+    it('give a user their own user and events through node, never another user’s', async () => {
+      const own = await eventOf('USER000001');
+      const other = await eventOf('USER000002');
+      expect((await ask(NODE, apiKey(KEYS.app), { id: own })).body.data).toMatchObject({ node: { __typename: 'Event', id: own, userId: 'USER000001' } });
+      const refused = await ask(NODE, apiKey(KEYS.app), { id: other });
+      expect(refused.body.data).toEqual({ node: null });
+      expect(codes(refused)).toEqual([{ code: 'FORBIDDEN', path: 'node' }]);
+      expect((await ask(NODE, apiKey(KEYS.app), { id: user('USER000001') })).body.data).toEqual({ node: { __typename: 'User', id: user('USER000001'), userId: 'USER000001' } });
+      expect(codes(await ask(NODE, apiKey(KEYS.app), { id: user('USER000002') }))).toEqual([{ code: 'FORBIDDEN', path: 'node' }]);
+      // Refused before loading: whether another user exists is not revealed.
+      expect(codes(await ask(NODE, apiKey(KEYS.app), { id: user('NO-SUCH-USER') }))).toEqual([{ code: 'FORBIDDEN', path: 'node' }]);
+      expect(codes(await ask(NODE, apiKey(KEYS.service), { id: own }))).toEqual([{ code: 'FORBIDDEN', path: 'node' }]);
+      expect((await ask(NODE, apiKey(KEYS.analyst), { id: other })).body.data).toMatchObject({ node: { __typename: 'Event', id: other, userId: 'USER000002' } });
+    });
+  });
+
   describe('JWT', () => {
     it('takes the role from the role claim, and app with the subject as user when there is none', async () => {
       const user = await hs256({ sub: 'USER000003' });
-      expect((await ask(USER, bearer(user), { id: 'USER000003' })).body.data).toEqual({ user: { id: 'USER000003' } });
+      expect((await ask(USER, bearer(user), { id: 'USER000003' })).body.data).toEqual({ user: { userId: 'USER000003' } });
       expect(codes(await ask(USER, bearer(user), { id: 'USER000001' }))).toEqual([{ code: 'FORBIDDEN', path: 'user' }]);
       expect(codes(await ask(PLATFORM, bearer(user)))).toEqual([{ code: 'FORBIDDEN', path: 'platform' }]);
       expect(codes(await ask(PLATFORM, bearer(await hs256({ sub: 'analyst@nexus', role: 'analyst' }))))).toEqual([]);
@@ -314,7 +370,7 @@ describe('with authentication enforced', () => {
 
       const published = await ask(INGEST, apiKey(KEYS.service), { input: { ...view('USER000011'), eventType: 'CLICK' } });
       const eventId = (published.body.data?.['ingestEvent'] as { eventId: string }).eventId;
-      for (const result of await Promise.all([byKey, byToken])) expect(result.data).toEqual({ eventIngested: { id: eventId, userId: 'USER000011' } });
+      for (const result of await Promise.all([byKey, byToken])) expect(result.data).toEqual({ eventIngested: { id: encodeGlobalId('Event', eventId), userId: 'USER000011' } });
     });
 
     it('applies the role to queries over the socket, introspection included', async () => {

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestGateway, type TestGateway } from './helpers/gateway.ts';
+import { encodeGlobalId } from '../src/global-id.ts';
 
 let gw: TestGateway;
 beforeAll(async () => {
@@ -26,7 +27,7 @@ describe('GraphQL over HTTP', () => {
     const response = await get('query ($id: ID!) { tour(id: $id) { id } }', { id: 'TOUR0002' });
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toContain(GRAPHQL_RESPONSE);
-    expect(((await response.json()) as { data: unknown }).data).toEqual({ tour: { id: 'TOUR0002' } });
+    expect(((await response.json()) as { data: unknown }).data).toEqual({ tour: { id: encodeGlobalId('Tour', 'TOUR0002') } });
   });
 
   it('answers legacy clients in application/json', async () => {
@@ -172,6 +173,6 @@ describe('cached answers and execution figures', () => {
     const hit = await get(query);
     expect(hit.headers.get('x-cache')).toBe('HIT');
     const body = (await hit.json()) as { data: unknown; extensions?: unknown };
-    expect(body).toEqual({ data: { tour: { id: 'TOUR0013' } } });
+    expect(body).toEqual({ data: { tour: { id: encodeGlobalId('Tour', 'TOUR0013') } } });
   });
 });

@@ -69,12 +69,12 @@ describe('process lifecycle', () => {
     const second = await startProcess();
     try {
       expect(second.logs.some((l) => l.includes('demo data reused'))).toBe(true);
-      const data = await post<{ platform: { tables: { name: string; rowCount: number }[] }; events: { edges: { node: { id: string } }[] } }>(
+      const data = await post<{ platform: { tables: { name: string; rowCount: number }[] }; events: { edges: { node: { eventId: string } }[] } }>(
         second.url,
-        '{ platform { tables { name rowCount } } events(first: 50, filter: { eventTypes: [VIEW], tourIds: ["TOUR0001"], from: "2026-11-02T00:00:00Z" }) { edges { node { id } } } }',
+        '{ platform { tables { name rowCount } } events(first: 50, filter: { eventTypes: [VIEW], tourIds: ["TOUR0001"], from: "2026-11-02T00:00:00Z" }) { edges { node { eventId } } } }',
       );
       expect(data.platform.tables.find((t) => t.name === 'bronze.event_log')?.rowCount).toBe(20);
-      const stored = new Set(data.events.edges.map((e) => e.node.id));
+      const stored = new Set(data.events.edges.map((e) => e.node.eventId));
       for (const r of receipts) expect(stored.has(r.ingestEvent.eventId)).toBe(true);
     } finally {
       const done = exited(second.child);

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SqlEngine } from '../src/backends/sql/port.ts';
 import { loadConfig } from '../src/config.ts';
 import { startTestGateway, type GraphQLBody, type TestGateway } from './helpers/gateway.ts';
+import { encodeGlobalId } from '../src/global-id.ts';
 
 let gw: TestGateway;
 beforeAll(async () => {
@@ -285,7 +286,7 @@ describe('batched requests', () => {
         expect(response.status).toBe(200);
         expect(response.headers.get('x-cache')).toBeNull();
         const answers = (await response.json()) as GraphQLBody<{ tour: { id: string } }>[];
-        expect(answers.map((a) => a.data?.tour.id)).toEqual(['TOUR0001', 'TOUR0002']);
+        expect(answers.map((a) => a.data?.tour.id)).toEqual([encodeGlobalId('Tour', 'TOUR0001'), encodeGlobalId('Tour', 'TOUR0002')]);
       }
     });
 
@@ -293,7 +294,7 @@ describe('batched requests', () => {
       const response = await postBatch(small, [{ query: '{ tour(id: "TOUR0001") { id } }' }, { query: '{ tour(id: "TOUR0002") { destination { tours { totalCount } } } }' }]);
       const answers = (await response.json()) as GraphQLBody<unknown>[];
       expect(answers).toHaveLength(2);
-      expect(answers[0]!.data).toEqual({ tour: { id: 'TOUR0001' } });
+      expect(answers[0]!.data).toEqual({ tour: { id: encodeGlobalId('Tour', 'TOUR0001') } });
       expect(answers[1]!.errors?.[0]?.extensions).toEqual({ code: 'QUERY_TOO_COMPLEX', limit: 'depth', measured: 4, maximum: 3 });
     });
 

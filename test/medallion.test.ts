@@ -192,14 +192,14 @@ describe('a batch with good and bad records, through the medallion', () => {
   });
 
   it("shows every source's latest executions, read in one statement for all sources", async () => {
-    const { body } = await gw.request<{ platform: { dataSources: { id: string; executions: { layer: string; recordsOut: number }[] }[] } }>(
-      '{ platform { dataSources { id executions(first: 2) { layer recordsOut } } } }',
+    const { body } = await gw.request<{ platform: { dataSources: { sourceId: string; executions: { layer: string; recordsOut: number }[] }[] } }>(
+      '{ platform { dataSources { sourceId executions(first: 2) { layer recordsOut } } } }',
     );
     const sources = body.data!.platform.dataSources;
     expect(sources.length).toBeGreaterThan(2);
-    const bookings = sources.find((s) => s.id === 'gateway_bookings')!;
+    const bookings = sources.find((s) => s.sourceId === 'gateway_bookings')!;
     expect(bookings.executions.map((e) => e.layer).sort()).toEqual(['bronze', 'silver']);
-    expect(sources.find((s) => s.id === 'oltp_cdc')!.executions).toEqual([]);
+    expect(sources.find((s) => s.sourceId === 'oltp_cdc')!.executions).toEqual([]);
     expect((body as { extensions?: { backends?: { lakehouse?: { calls: number } } } }).extensions?.backends?.lakehouse?.calls).toBe(1);
   });
 

@@ -2,6 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { SqlEngine } from '../src/backends/sql/port.ts';
 import { BackendError, backendTimeout } from '../src/errors.ts';
 import { startTestGateway, type TestGateway } from './helpers/gateway.ts';
+import { encodeGlobalId } from '../src/global-id.ts';
 
 let gw: TestGateway;
 let analytics: SqlEngine;
@@ -69,7 +70,7 @@ describe('a failing backend fails only its own fields', () => {
   it('fails a whole root field whose backend is down, keeping sibling roots', async () => {
     failAnalytics(() => new BackendError({ role: 'analytics', adapter: 'duckdb', message: 'down' }));
     const { body } = await gw.request<{ regionalStats: null; tour: { id: string } }>('{ regionalStats { region } tour(id: "TOUR0001") { id } }');
-    expect(body.data).toEqual({ regionalStats: null, tour: { id: 'TOUR0001' } });
+    expect(body.data).toEqual({ regionalStats: null, tour: { id: encodeGlobalId('Tour', 'TOUR0001') } });
     expect(body.errors?.[0]).toMatchObject({ path: ['regionalStats'], extensions: { code: 'BACKEND_UNAVAILABLE' } });
   });
 });

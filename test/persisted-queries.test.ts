@@ -10,6 +10,7 @@ import { buildManifest, parseManifest, sha256Hex, type PersistedQueryManifest } 
 import { startTestGateway, type TestGateway } from './helpers/gateway.ts';
 import { describeWithPeer } from './helpers/peers.ts';
 import { startRedis, type RedisPeer } from './helpers/redis-server.ts';
+import { encodeGlobalId } from '../src/global-id.ts';
 
 interface Answer {
   status: number;
@@ -76,7 +77,7 @@ describe('automatic persisted queries', () => {
   it('registers a text sent with its hash; then the hash alone runs as a GET, served from the response cache the second time', async () => {
     const registered = await get(gw, { query: QUERY, extensions: persisted(HASH), variables });
     expect(registered.status).toBe(200);
-    expect(registered.body.data).toEqual({ tour: { id: 'TOUR0006', name: expect.any(String) } });
+    expect(registered.body.data).toEqual({ tour: { id: encodeGlobalId('Tour', 'TOUR0006'), name: expect.any(String) } });
 
     const first = await get(gw, { extensions: persisted(HASH), variables });
     expect(first.status).toBe(200);
@@ -120,7 +121,7 @@ describeWithPeer('automatic persisted queries shared through Redis', 'redis-serv
     const variables = { id: 'DEST003' };
     expect((await get(second, { extensions: persisted(hash), variables })).body.errors?.[0]?.extensions?.['code']).toBe('PERSISTED_QUERY_NOT_FOUND');
     const registered = await post(first, { query, extensions: persisted(hash), variables });
-    expect(registered.body.data).toEqual({ destination: { id: 'DEST003', name: expect.any(String) } });
+    expect(registered.body.data).toEqual({ destination: { id: encodeGlobalId('Destination', 'DEST003'), name: expect.any(String) } });
     // Apollo stores the registration without waiting for it; poll the other instance until it is there.
     let fromSecond = await get(second, { extensions: persisted(hash), variables });
     for (let attempt = 0; fromSecond.body.errors && attempt < 50; attempt += 1) {
@@ -231,13 +232,13 @@ describe('allow-list mode', () => {
     const request = { extensions: persisted(byName('TourById').id), variables: { id: 'TOUR0007' } };
     const first = await get(gw, request, APP_KEY);
     expect(first.status).toBe(200);
-    expect(first.body.data).toEqual({ tour: { id: 'TOUR0007', name: expect.any(String), price: expect.any(Number) } });
+    expect(first.body.data).toEqual({ tour: { id: encodeGlobalId('Tour', 'TOUR0007'), name: expect.any(String), price: expect.any(Number) } });
     expect((await get(gw, request, APP_KEY)).cache).toBe('HIT');
   });
 
   it('runs a listed operation sent as its text', async () => {
     const result = await post(gw, { query: byName('TourById').body, variables: { id: 'TOUR0008' } }, APP_KEY);
-    expect(result.body.data).toEqual({ tour: { id: 'TOUR0008', name: expect.any(String), price: expect.any(Number) } });
+    expect(result.body.data).toEqual({ tour: { id: encodeGlobalId('Tour', 'TOUR0008'), name: expect.any(String), price: expect.any(Number) } });
   });
 
   it('refuses an unlisted text before executing it', async () => {
@@ -279,7 +280,7 @@ describe('allow-list mode', () => {
       expect(refused?.errors?.[0]?.extensions).toMatchObject({ code: 'FORBIDDEN', reason: 'PERSISTED_QUERY_NOT_IN_ALLOW_LIST' });
       expect((await run({ query: '{ ping }' }))?.errors?.[0]?.extensions).toMatchObject({ code: 'FORBIDDEN' });
       const listed = await run({ query: byName('TourById').body, variables: { id: 'TOUR0010' } });
-      expect(listed).toEqual({ data: { tour: { id: 'TOUR0010', name: expect.any(String), price: expect.any(Number) } } });
+      expect(listed).toEqual({ data: { tour: { id: encodeGlobalId('Tour', 'TOUR0010'), name: expect.any(String), price: expect.any(Number) } } });
     } finally {
       await client.dispose();
     }

@@ -66,11 +66,11 @@ describe('adding a source is a YAML entry and a contract', () => {
   });
 
   it('shows the new source in the platform metadata', async () => {
-    const { body } = await gw.request<{ platform: { dataSources: { id: string; topic: string; bronzeTable: string; contractVersion: number; partitioning: string }[] } }>(
-      '{ platform { dataSources { id topic bronzeTable contractVersion partitioning } } }',
+    const { body } = await gw.request<{ platform: { dataSources: { sourceId: string; topic: string; bronzeTable: string; contractVersion: number; partitioning: string }[] } }>(
+      '{ platform { dataSources { sourceId topic bronzeTable contractVersion partitioning } } }',
     );
     expect(body.data!.platform.dataSources).toContainEqual({
-      id: 'partner_reviews',
+      sourceId: 'partner_reviews',
       topic: 'topic_partner_reviews',
       bronzeTable: 'bronze.partner_reviews',
       contractVersion: 1,

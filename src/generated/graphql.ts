@@ -66,7 +66,7 @@ export type DataQuality = {
 };
 
 /** A source registered in the platform's source registry (`ingest/sources.yaml`). */
-export type DataSource = {
+export type DataSource = Node & {
   __typename?: 'DataSource';
   bronzeTable: Scalars['String']['output'];
   /** Contract file, e.g. `contracts/booking_event.v1.schema.json`. */
@@ -77,6 +77,7 @@ export type DataSource = {
   eventTypes: Array<Scalars['String']['output']>;
   /** This source's latest executions, newest first. */
   executions: Maybe<Array<SourceExecution>>;
+  /** Global id (see `Node`). */
   id: Scalars['ID']['output'];
   name: Scalars['String']['output'];
   /** Record field that keys records on the bus. */
@@ -84,6 +85,8 @@ export type DataSource = {
   retentionDays: Scalars['Int']['output'];
   /** The silver table its records are promoted to, if any (e.g. `silver.events`). */
   silverTable: Maybe<Scalars['String']['output']>;
+  /** The source's key in the registry, e.g. `gateway_bookings`. */
+  sourceId: Scalars['ID']['output'];
   topic: Scalars['String']['output'];
   /** `api`, `stream`, `cdc`, `batch` or `file`. */
   type: Scalars['String']['output'];
@@ -96,17 +99,20 @@ export type DataSourceExecutionsArgs = {
 };
 
 /** A destination (lakehouse table `destinations`). */
-export type Destination = {
+export type Destination = Node & {
   __typename?: 'Destination';
   city: Scalars['String']['output'];
   coordinates: Maybe<Coordinates>;
   country: Scalars['String']['output'];
   /** ISO 3166-1 alpha-2 country code; the region key used across the platform. */
   countryCode: Scalars['String']['output'];
+  /** The destination's key in the lakehouse, e.g. `DEST001`. */
+  destinationId: Scalars['ID']['output'];
+  /** Global id (see `Node`). */
   id: Scalars['ID']['output'];
   name: Scalars['String']['output'];
   rating: Maybe<Scalars['Float']['output']>;
-  /** Tours to this destination, ordered by id. */
+  /** Tours to this destination, ordered by id; `first`/`after` forward (default 20), `last`/`before` backward. */
   tours: Maybe<TourConnection>;
 };
 
@@ -114,7 +120,9 @@ export type Destination = {
 /** A destination (lakehouse table `destinations`). */
 export type DestinationToursArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
+  before?: InputMaybe<Scalars['String']['input']>;
   first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
 };
 
 export type DestinationConnection = {
@@ -136,11 +144,14 @@ export type DestinationFilter = {
 };
 
 /** A platform event: as ingested (subscriptions) or as stored in the lakehouse (queries). */
-export type Event = {
+export type Event = Node & {
   __typename?: 'Event';
   amount: Maybe<Scalars['Float']['output']>;
   currency: Maybe<Scalars['String']['output']>;
+  /** The event's key (its `eventId` as ingested). */
+  eventId: Scalars['ID']['output'];
   eventType: EventType;
+  /** Global id (see `Node`). */
   id: Scalars['ID']['output'];
   occurredAt: Scalars['DateTime']['output'];
   /**
@@ -155,7 +166,9 @@ export type Event = {
   /** Topic the event was published to. */
   topic: Maybe<Scalars['String']['output']>;
   tour: Maybe<Tour>;
+  /** Raw key of the tour (`Tour.tourId`). */
   tourId: Maybe<Scalars['ID']['output']>;
+  /** Raw key of the user (`User.userId`). */
   userId: Scalars['ID']['output'];
 };
 
@@ -348,7 +361,19 @@ export type MutationIngestRecordsArgs = {
   source: Scalars['ID']['input'];
 };
 
-/** Relay connection page information. */
+/**
+ * An object with a global id (Relay's global object identification): `id` is opaque and stable
+ * (base64url of `<Type>:<raw id>`), and `node(id:)` refetches the object from it.
+ */
+export type Node = {
+  /** Opaque, stable global id; pass it to `node(id:)`. */
+  id: Scalars['ID']['output'];
+};
+
+/**
+ * Relay connection page information. Paging forward (`first`/`after`), `hasPreviousPage` says
+ * whether an `after` was given; paging backward (`last`/`before`), `hasNextPage` whether a `before` was.
+ */
 export type PageInfo = {
   __typename?: 'PageInfo';
   endCursor: Maybe<Scalars['String']['output']>;
@@ -358,18 +383,21 @@ export type PageInfo = {
 };
 
 /** One run of one medallion layer (`bronze`, `silver` or `gold`). The layers of one pass share a `batchId`. */
-export type PipelineRun = {
+export type PipelineRun = Node & {
   __typename?: 'PipelineRun';
   batchId: Scalars['ID']['output'];
   durationMs: Maybe<Scalars['Float']['output']>;
   error: Maybe<Scalars['String']['output']>;
   finishedAt: Maybe<Scalars['DateTime']['output']>;
+  /** Global id (see `Node`). */
   id: Scalars['ID']['output'];
   layer: Scalars['String']['output'];
   recordsIn: Scalars['Int']['output'];
   recordsOut: Scalars['Int']['output'];
   /** Records refused by the layer's rules (silver: quarantined; bronze: claimed by no source). */
   recordsRejected: Scalars['Int']['output'];
+  /** The run's key (`SourceExecution.runId`, `DataQuality.runId`). */
+  runId: Scalars['ID']['output'];
   /** Per source: what this run read and wrote. */
   sources: Maybe<Array<SourceExecution>>;
   startedAt: Scalars['DateTime']['output'];
@@ -445,11 +473,20 @@ export type QuarantinedRecord = {
  */
 export type Query = {
   __typename?: 'Query';
+  /** One destination by `id` or `destinationId`, or null. */
   destination: Maybe<Destination>;
+  /** Destinations ordered by id; `first`/`after` forward (default 20), `last`/`before` backward. */
   destinations: Maybe<DestinationConnection>;
-  /** Events, newest first. */
+  /** Events, newest first; `first`/`after` forward (default 20), `last`/`before` backward (toward newer events). */
   events: Maybe<EventConnection>;
   health: Health;
+  /**
+   * The object with this global id, or null when none has it (or its type is not served here).
+   * Each type's access rules apply as on its own fields.
+   */
+  node: Maybe<Node>;
+  /** The objects with these global ids, in order (null where none has one); at most `MAX_PAGE_SIZE` ids. */
+  nodes: Array<Maybe<Node>>;
   /** Always `true`; a cheap liveness probe through the GraphQL pipeline. */
   ping: Scalars['Boolean']['output'];
   platform: Platform;
@@ -463,16 +500,17 @@ export type Query = {
   searchEvents: Maybe<EventSearchConnection>;
   /** Full-text tour search with typo tolerance, highlights and facets. */
   searchTours: Maybe<TourSearchConnection>;
-  /** One tour, or null when no tour has this id. */
+  /** One tour, or null when no tour has this id (its `id` or its `tourId`). */
   tour: Maybe<Tour>;
   /** Most popular tours in a window ending now. */
   tourPopularity: Maybe<Array<TourPopularity>>;
   /**
-   * Tours ordered by id. `first` defaults to 20 (at most 100); `after` is an `endCursor`.
-   * `asOf` reads the table as it was at that time where the lakehouse keeps snapshots.
+   * Tours ordered by id. Forward: `first` (default 20, at most `MAX_PAGE_SIZE`) after an `endCursor`;
+   * backward: `last` before a `startCursor`. `asOf` reads the table as it was at that time where
+   * the lakehouse keeps snapshots.
    */
   tours: Maybe<TourConnection>;
-  /** A user by id. Users exist once they have produced an event; unknown ids give null. */
+  /** A user by `id` or `userId`. Users exist once they have produced an event; unknown ids give null. */
   user: Maybe<User>;
 };
 
@@ -494,8 +532,10 @@ export type QueryDestinationArgs = {
  */
 export type QueryDestinationsArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
+  before?: InputMaybe<Scalars['String']['input']>;
   filter?: InputMaybe<DestinationFilter>;
   first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
 };
 
 
@@ -506,8 +546,30 @@ export type QueryDestinationsArgs = {
  */
 export type QueryEventsArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
+  before?: InputMaybe<Scalars['String']['input']>;
   filter?: InputMaybe<EventFilter>;
   first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
+/**
+ * Reads: lakehouse tables, analytics, search and platform metadata. Fields served by a backend are
+ * nullable on purpose: when that backend fails, only they become null (with a BACKEND_* error),
+ * never their siblings.
+ */
+export type QueryNodeArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+/**
+ * Reads: lakehouse tables, analytics, search and platform metadata. Fields served by a backend are
+ * nullable on purpose: when that backend fails, only they become null (with a BACKEND_* error),
+ * never their siblings.
+ */
+export type QueryNodesArgs = {
+  ids: Array<Scalars['ID']['input']>;
 };
 
 
@@ -602,8 +664,10 @@ export type QueryTourPopularityArgs = {
 export type QueryToursArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   asOf?: InputMaybe<Scalars['DateTime']['input']>;
+  before?: InputMaybe<Scalars['String']['input']>;
   filter?: InputMaybe<TourFilter>;
   first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
 };
 
 
@@ -752,13 +816,14 @@ export type TimeWindow =
   | 'LAST_365_DAYS';
 
 /** A bookable tour (lakehouse table `tours`). */
-export type Tour = {
+export type Tour = Node & {
   __typename?: 'Tour';
   category: Scalars['String']['output'];
   currency: Scalars['String']['output'];
   description: Maybe<Scalars['String']['output']>;
   destination: Maybe<Destination>;
   durationDays: Scalars['Int']['output'];
+  /** Global id (see `Node`). */
   id: Scalars['ID']['output'];
   name: Scalars['String']['output'];
   price: Scalars['Float']['output'];
@@ -768,6 +833,8 @@ export type Tour = {
   /** Bookings, revenue, views and conversion from analytics. */
   stats: Maybe<TourStats>;
   tags: Array<Scalars['String']['output']>;
+  /** The tour's key in the lakehouse, e.g. `TOUR0001`. */
+  tourId: Scalars['ID']['output'];
   updatedAt: Scalars['DateTime']['output'];
 };
 
@@ -794,6 +861,7 @@ export type TourFacets = {
 
 export type TourFilter = {
   categories?: InputMaybe<Array<Scalars['String']['input']>>;
+  /** A destination's `id` or `destinationId`. */
   destinationId?: InputMaybe<Scalars['ID']['input']>;
   maxPrice?: InputMaybe<Scalars['Float']['input']>;
   minPrice?: InputMaybe<Scalars['Float']['input']>;
@@ -850,22 +918,27 @@ export type TourStats = {
 };
 
 /** A platform user, seen through the events they produced. */
-export type User = {
+export type User = Node & {
   __typename?: 'User';
-  /** The user's bookings, newest first. */
+  /** The user's bookings, newest first; `first`/`after` forward (default 20), `last`/`before` backward. */
   bookings: Maybe<EventConnection>;
+  /** Global id (see `Node`). */
   id: Scalars['ID']['output'];
   /** User 360 from analytics; null when the user has no events. */
   profile: Maybe<UserProfile>;
   /** Tours ranked for this user. */
   recommendations: Maybe<Array<Recommendation>>;
+  /** The user's key, as events name it (`Event.userId`). */
+  userId: Scalars['ID']['output'];
 };
 
 
 /** A platform user, seen through the events they produced. */
 export type UserBookingsArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
+  before?: InputMaybe<Scalars['String']['input']>;
   first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
 };
 
 
@@ -963,6 +1036,17 @@ export type DirectiveResolverFn<TResult = Record<PropertyKey, never>, TParent = 
 
 
 
+/** Mapping of interface types */
+export type ResolversInterfaceTypes<_RefType extends Record<string, unknown>> = {
+  Node:
+    | ( Source )
+    | ( DestinationRow )
+    | ( EventRow )
+    | ( PipelineRunRecord )
+    | ( TourRow )
+    | ( UserRef )
+  ;
+};
 
 /** Mapping between all available schema types and the resolvers types */
 export type ResolversTypes = {
@@ -1000,6 +1084,7 @@ export type ResolversTypes = {
   JSON: ResolverTypeWrapper<Scalars['JSON']['output']>;
   LineageEdge: ResolverTypeWrapper<LineageRow>;
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
+  Node: ResolverTypeWrapper<ResolversInterfaceTypes<ResolversTypes>['Node']>;
   PageInfo: ResolverTypeWrapper<PageInfo>;
   PipelineRun: ResolverTypeWrapper<PipelineRunRecord>;
   Platform: ResolverTypeWrapper<PlatformRef>;
@@ -1065,6 +1150,7 @@ export type ResolversParentTypes = {
   JSON: Scalars['JSON']['output'];
   LineageEdge: LineageRow;
   Mutation: Record<PropertyKey, never>;
+  Node: ResolversInterfaceTypes<ResolversParentTypes>['Node'];
   PageInfo: PageInfo;
   PipelineRun: PipelineRunRecord;
   Platform: PlatformRef;
@@ -1146,8 +1232,10 @@ export type DataSourceResolvers<ContextType = GatewayContext, ParentType extends
   partitioning?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   retentionDays?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   silverTable?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  sourceId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   topic?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   type?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
 
 export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['DateTime'], any> {
@@ -1159,10 +1247,12 @@ export type DestinationResolvers<ContextType = GatewayContext, ParentType extend
   coordinates?: Resolver<Maybe<ResolversTypes['Coordinates']>, ParentType, ContextType>;
   country?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   countryCode?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  destinationId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   rating?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
-  tours?: Resolver<Maybe<ResolversTypes['TourConnection']>, ParentType, ContextType, RequireFields<DestinationToursArgs, 'first'>>;
+  tours?: Resolver<Maybe<ResolversTypes['TourConnection']>, ParentType, ContextType, Partial<DestinationToursArgs>>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
 
 export type DestinationConnectionResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['DestinationConnection'] = ResolversParentTypes['DestinationConnection']> = {
@@ -1179,6 +1269,7 @@ export type DestinationEdgeResolvers<ContextType = GatewayContext, ParentType ex
 export type EventResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['Event'] = ResolversParentTypes['Event']> = {
   amount?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
   currency?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  eventId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   eventType?: Resolver<ResolversTypes['EventType'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   occurredAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
@@ -1190,6 +1281,7 @@ export type EventResolvers<ContextType = GatewayContext, ParentType extends Reso
   tour?: Resolver<Maybe<ResolversTypes['Tour']>, ParentType, ContextType>;
   tourId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
   userId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
 
 export type EventConnectionResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['EventConnection'] = ResolversParentTypes['EventConnection']> = {
@@ -1274,6 +1366,10 @@ export type MutationResolvers<ContextType = GatewayContext, ParentType extends R
   runPipeline?: Resolver<Array<ResolversTypes['PipelineRun']>, ParentType, ContextType>;
 };
 
+export type NodeResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['Node'] = ResolversParentTypes['Node']> = {
+  __resolveType: TypeResolveFn<'DataSource' | 'Destination' | 'Event' | 'PipelineRun' | 'Tour' | 'User', ParentType, ContextType>;
+};
+
 export type PageInfoResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['PageInfo'] = ResolversParentTypes['PageInfo']> = {
   endCursor?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   hasNextPage?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
@@ -1291,10 +1387,12 @@ export type PipelineRunResolvers<ContextType = GatewayContext, ParentType extend
   recordsIn?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   recordsOut?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   recordsRejected?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  runId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   sources?: Resolver<Maybe<Array<ResolversTypes['SourceExecution']>>, ParentType, ContextType>;
   startedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   status?: Resolver<ResolversTypes['RunStatus'], ParentType, ContextType>;
   trigger?: Resolver<ResolversTypes['RunTrigger'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
 
 export type PlatformResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['Platform'] = ResolversParentTypes['Platform']> = {
@@ -1322,9 +1420,11 @@ export type QuarantinedRecordResolvers<ContextType = GatewayContext, ParentType 
 
 export type QueryResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = {
   destination?: Resolver<Maybe<ResolversTypes['Destination']>, ParentType, ContextType, RequireFields<QueryDestinationArgs, 'id'>>;
-  destinations?: Resolver<Maybe<ResolversTypes['DestinationConnection']>, ParentType, ContextType, RequireFields<QueryDestinationsArgs, 'first'>>;
-  events?: Resolver<Maybe<ResolversTypes['EventConnection']>, ParentType, ContextType, RequireFields<QueryEventsArgs, 'first'>>;
+  destinations?: Resolver<Maybe<ResolversTypes['DestinationConnection']>, ParentType, ContextType, Partial<QueryDestinationsArgs>>;
+  events?: Resolver<Maybe<ResolversTypes['EventConnection']>, ParentType, ContextType, Partial<QueryEventsArgs>>;
   health?: Resolver<ResolversTypes['Health'], ParentType, ContextType>;
+  node?: Resolver<Maybe<ResolversTypes['Node']>, ParentType, ContextType, RequireFields<QueryNodeArgs, 'id'>>;
+  nodes?: Resolver<Array<Maybe<ResolversTypes['Node']>>, ParentType, ContextType, RequireFields<QueryNodesArgs, 'ids'>>;
   ping?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   platform?: Resolver<ResolversTypes['Platform'], ParentType, ContextType>;
   recommendations?: Resolver<Maybe<Array<ResolversTypes['Recommendation']>>, ParentType, ContextType, RequireFields<QueryRecommendationsArgs, 'first' | 'userId'>>;
@@ -1334,7 +1434,7 @@ export type QueryResolvers<ContextType = GatewayContext, ParentType extends Reso
   searchTours?: Resolver<Maybe<ResolversTypes['TourSearchConnection']>, ParentType, ContextType, RequireFields<QuerySearchToursArgs, 'first' | 'query'>>;
   tour?: Resolver<Maybe<ResolversTypes['Tour']>, ParentType, ContextType, RequireFields<QueryTourArgs, 'id'>>;
   tourPopularity?: Resolver<Maybe<Array<ResolversTypes['TourPopularity']>>, ParentType, ContextType, RequireFields<QueryTourPopularityArgs, 'first' | 'window'>>;
-  tours?: Resolver<Maybe<ResolversTypes['TourConnection']>, ParentType, ContextType, RequireFields<QueryToursArgs, 'first'>>;
+  tours?: Resolver<Maybe<ResolversTypes['TourConnection']>, ParentType, ContextType, Partial<QueryToursArgs>>;
   user?: Resolver<Maybe<ResolversTypes['User']>, ParentType, ContextType, RequireFields<QueryUserArgs, 'id'>>;
 };
 
@@ -1404,7 +1504,9 @@ export type TourResolvers<ContextType = GatewayContext, ParentType extends Resol
   region?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   stats?: Resolver<Maybe<ResolversTypes['TourStats']>, ParentType, ContextType>;
   tags?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
+  tourId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   updatedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
 
 export type TourConnectionResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['TourConnection'] = ResolversParentTypes['TourConnection']> = {
@@ -1459,10 +1561,12 @@ export type TourStatsResolvers<ContextType = GatewayContext, ParentType extends 
 };
 
 export type UserResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['User'] = ResolversParentTypes['User']> = {
-  bookings?: Resolver<Maybe<ResolversTypes['EventConnection']>, ParentType, ContextType, RequireFields<UserBookingsArgs, 'first'>>;
+  bookings?: Resolver<Maybe<ResolversTypes['EventConnection']>, ParentType, ContextType, Partial<UserBookingsArgs>>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   profile?: Resolver<Maybe<ResolversTypes['UserProfile']>, ParentType, ContextType>;
   recommendations?: Resolver<Maybe<Array<ResolversTypes['Recommendation']>>, ParentType, ContextType, RequireFields<UserRecommendationsArgs, 'first'>>;
+  userId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
 
 export type UserProfileResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['UserProfile'] = ResolversParentTypes['UserProfile']> = {
@@ -1500,6 +1604,7 @@ export type Resolvers<ContextType = GatewayContext> = {
   JSON?: GraphQLScalarType;
   LineageEdge?: LineageEdgeResolvers<ContextType>;
   Mutation?: MutationResolvers<ContextType>;
+  Node?: NodeResolvers<ContextType>;
   PageInfo?: PageInfoResolvers<ContextType>;
   PipelineRun?: PipelineRunResolvers<ContextType>;
   Platform?: PlatformResolvers<ContextType>;

@@ -4,6 +4,10 @@
  * (Query, Mutation, Subscription) must carry their own. A field without any rule is admin-only
  * (deny by default), and test/auth-schema.test.ts fails while one exists.
  *
+ * An object returned through an interface or union (`Query.node`) is checked against its own
+ * type's rule once its type is known, so an abstract field never hands out what the concrete
+ * type's fields would refuse.
+ *
  * Ownership, for roles below analyst:
  * - `ownUser: "id"` names the argument (dotted path, through lists) that says whose data is read:
  *   it must be the principal's own user (`Principal.userId`);
@@ -15,10 +19,15 @@
 import { getDirective, MapperKind, mapSchema } from '@graphql-tools/utils';
 import {
   defaultFieldResolver,
+  defaultTypeResolver,
   getNamedType,
   GraphQLError,
+  GraphQLInterfaceType,
+  GraphQLUnionType,
   isAbstractType,
+  isInterfaceType,
   isObjectType,
+  type GraphQLTypeResolver,
   type GraphQLField,
   type GraphQLFieldConfig,
   type GraphQLFieldResolver,
@@ -76,13 +85,15 @@ export function applyAuthDirective(schema: GraphQLSchema): GraphQLSchema {
     if (readDirective(schema, root, root.name)) throw new Error(`@auth on root type ${root.name}: put it on each of its fields instead`);
   }
   const rules = new Map<string, AuthRule>();
+  const typeRules = new Map<string, AuthRule>();
   for (const type of Object.values(schema.getTypeMap())) {
     if (!isObjectType(type) || type.name.startsWith('__')) continue;
     const typeRule = readDirective(schema, type, type.name);
     if (typeRule && (typeRule.ownUser || typeRule.actingUser)) throw new Error(`@auth on type ${type.name}: ownUser and actingUser belong on fields`);
+    typeRules.set(type.name, typeRule ? { ...typeRule, from: 'type' } : DENY);
     for (const name of Object.keys(type.getFields())) rules.set(`${type.name}.${name}`, authRuleOf(schema, type, name) ?? DENY);
   }
-  const reach = reachRoles(schema, rules);
+  const reach = reachRoles(schema, rules, typeRules);
   const subscriptionType = schema.getSubscriptionType()?.name;
 
   return mapSchema(schema, {
@@ -94,6 +105,10 @@ export function applyAuthDirective(schema: GraphQLSchema): GraphQLSchema {
       if (guarded) return config;
       if (typeName === subscriptionType && config.subscribe) return { ...config, subscribe: checked(config.subscribe, rule, coordinate) };
       return { ...config, resolve: checked(config.resolve ?? defaultFieldResolver, rule, coordinate) };
+    },
+    [MapperKind.ABSTRACT_TYPE]: (type) => {
+      const resolveType = checkedType(type.resolveType ?? defaultTypeResolver, typeRules);
+      return isInterfaceType(type) ? new GraphQLInterfaceType({ ...type.toConfig(), resolveType }) : new GraphQLUnionType({ ...type.toConfig(), resolveType });
     },
   });
 }
@@ -143,6 +158,21 @@ function checked<TArgs>(inner: GraphQLFieldResolver<unknown, unknown, TArgs>, ru
   };
 }
 
+/** A type resolver that refuses a concrete type whose own rule the principal does not meet. */
+function checkedType(inner: GraphQLTypeResolver<unknown, unknown>, typeRules: ReadonlyMap<string, AuthRule>): GraphQLTypeResolver<unknown, unknown> {
+  const check = (name: string | undefined, context: unknown): string | undefined => {
+    if (name === undefined) return name;
+    const principal = (context as Partial<AuthContext> | undefined)?.principal ?? ANONYMOUS;
+    const denied = authorise(principal, typeRules.get(name) ?? DENY, {}, name);
+    if (denied) throw denied;
+    return name;
+  };
+  return (value, context, info, abstractType) => {
+    const name = inner(value, context, info, abstractType);
+    return name instanceof Promise ? name.then((resolved) => check(resolved, context)) : check(name, context);
+  };
+}
+
 const ANONYMOUS: Principal = Object.freeze({ kind: 'anonymous', id: 'anonymous:unknown', role: 'public', userId: null });
 
 function denial(principal: Principal, message: string): GraphQLError {
@@ -170,9 +200,10 @@ function shown(value: unknown): string {
 
 /**
  * For each object type, the least role with which a query can obtain an object of it: public for
- * the root types, then along every field, the higher of the parent's role and the field's rule.
+ * the root types, then along every field, the higher of the parent's role and the field's rule
+ * (through an interface or union, also of the concrete type's own rule, which `checkedType` enforces).
  */
-function reachRoles(schema: GraphQLSchema, rules: ReadonlyMap<string, AuthRule>): Map<string, Role> {
+function reachRoles(schema: GraphQLSchema, rules: ReadonlyMap<string, AuthRule>, typeRules: ReadonlyMap<string, AuthRule>): Map<string, Role> {
   const reach = new Map<string, Role>();
   const pending: GraphQLObjectType[] = [];
   const lower = (type: GraphQLObjectType, role: Role) => {
@@ -189,8 +220,12 @@ function reachRoles(schema: GraphQLSchema, rules: ReadonlyMap<string, AuthRule>)
       const rule = rules.get(`${type.name}.${field.name}`) ?? DENY;
       const role = roleAtLeast(parentRole, rule.requires) ? parentRole : rule.requires;
       const named = getNamedType(field.type);
-      const targets = isObjectType(named) ? [named] : isAbstractType(named) ? schema.getPossibleTypes(named) : [];
-      for (const target of targets) lower(target, role);
+      if (isObjectType(named)) lower(named, role);
+      if (!isAbstractType(named)) continue;
+      for (const target of schema.getPossibleTypes(named)) {
+        const own = (typeRules.get(target.name) ?? DENY).requires;
+        lower(target, roleAtLeast(role, own) ? role : own);
+      }
     }
   }
   return reach;

@@ -14,27 +14,34 @@ import {
   type GraphQLSchema,
 } from 'graphql';
 import { createComplexityRule, type ComplexityEstimator } from 'graphql-query-complexity';
+import { DEFAULT_PAGE_SIZE } from '../pagination.ts';
 import { queryTooComplex, type QueryLimits } from './limits.ts';
 
 /**
  * Cost estimate of an operation: every field costs 1; a field with a `first` argument (a page, or a
- * top-N list) multiplies the cost of its children by `first` — the value sent, else the argument's
- * default in the schema, else `MAX_PAGE_SIZE` — and a connection without `first` (a type with
- * `edges`) multiplies by `MAX_PAGE_SIZE`. A `first` above `MAX_PAGE_SIZE` counts as
+ * top-N list) multiplies the cost of its children by `first` (or `last`, paging backward) — the
+ * value sent, else the argument's default in the schema, else `DEFAULT_PAGE_SIZE` for a connection
+ * that pages both ways (its resolver's default), else `MAX_PAGE_SIZE` — and a connection without
+ * `first` (a type with `edges`) multiplies by `MAX_PAGE_SIZE`, and `nodes(ids:)` by the number of ids. A `first` above `MAX_PAGE_SIZE` counts as
  * `MAX_PAGE_SIZE`: the resolver refuses it with BAD_USER_INPUT before fetching anything. Other
  * lists (a connection's `edges`, the regions of `regionalStats`, a health report's backends)
  * count once: their size is set by a `first` above them or is small and fixed.
  */
 export function pageCostEstimator(maxPageSize: number): ComplexityEstimator {
   return ({ field, args, childComplexity }) => {
-    const first = (field as GraphQLField<unknown, unknown>).args.find((arg) => arg.name === 'first');
+    const fieldArgs = (field as GraphQLField<unknown, unknown>).args;
+    const first = fieldArgs.find((arg) => arg.name === 'first');
     let multiplier = 1;
     if (first) {
-      const sent: unknown = args['first'];
-      const fallback = typeof first.defaultValue === 'number' ? first.defaultValue : maxPageSize;
+      const sent: unknown = args['first'] ?? args['last'];
+      const bidirectional = fieldArgs.some((arg) => arg.name === 'last');
+      const fallback = typeof first.defaultValue === 'number' ? first.defaultValue : bidirectional ? DEFAULT_PAGE_SIZE : maxPageSize;
       multiplier = typeof sent === 'number' ? sent : fallback;
     } else if (isConnection(field.type)) {
       multiplier = maxPageSize;
+    } else if (Array.isArray(args['ids'])) {
+      // `nodes(ids:)`: one object per id.
+      multiplier = args['ids'].length;
     }
     return 1 + Math.min(Math.max(multiplier, 0), maxPageSize) * childComplexity;
   };
@@ -132,12 +139,12 @@ export class QueryCostMeter {
   }
 }
 
-/** Names of the variables that can change a document's cost: those given to `first` or to a directive's `if`. */
+/** Names of the variables that can change a document's cost: those given to `first`, `last`, `ids` or to a directive's `if`. */
 function costVariablesOf(document: DocumentNode): string[] {
   const names = new Set<string>();
   visit(document, {
     Argument(node) {
-      if ((node.name.value === 'first' || node.name.value === 'if') && node.value.kind === Kind.VARIABLE) names.add(node.value.name.value);
+      if (['first', 'last', 'ids', 'if'].includes(node.name.value) && node.value.kind === Kind.VARIABLE) names.add(node.value.name.value);
     },
   });
   return [...names].sort();

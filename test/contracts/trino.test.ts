@@ -373,6 +373,13 @@ describe('Trino adapter over the protocol fixture', () => {
       })],
       ['bookingsByUsers', (e) => bookingsByUsers(e, { userIds: sample.bookingUsers, first: 2 })],
       ['bookingsByUsers: after a position', (e) => bookingsByUsers(e, { userIds: sample.bookingUsers, first: 2, after: { occurredAtMs: Date.parse('2026-08-01T00:00:00Z'), id: 'zzz' } })],
+      // Backward (`last`/`before`): the same statements read from the other end.
+      ['toursPage: the last page, backward', (e) => toursPage(e, { last: 4 })],
+      ['toursPage: filtered, before a cursor, without total', (e) => toursPage(e, { last: 3, beforeId: 'TOUR0040', withTotal: false, filter: { regions: ['VN', 'TH', 'JP'] } })],
+      ['destinationsPage: before a cursor', (e) => destinationsPage(e, { last: 2, beforeId: sample.destinationIds[2] ?? null })],
+      ['toursByDestinations: backward', (e) => toursByDestinations(e, { destinationIds: sample.destinationIds, last: 2 })],
+      ['eventsPage: before a keyset position', (e) => eventsPage(e, { last: 4, withTotal: true, filter: { userId: sample.userId }, before: sample.eventPosition })],
+      ['bookingsByUsers: before a position', (e) => bookingsByUsers(e, { userIds: sample.bookingUsers, last: 2, before: { occurredAtMs: Date.parse('2026-03-01T00:00:00Z'), id: '' } })],
     ];
     for (const [name, read, empty] of reads) {
       it(name, async () => {

@@ -51,7 +51,7 @@ describeWithPeer('gateway with ClickHouse, Redis and Kafka at once', missing ?? 
   });
 
   it('carries an ingested booking through Kafka and the medallion to the ClickHouse analytics and the gold profile', async () => {
-    const { body: tours } = await gw.request<{ tours: { edges: { node: { id: string; region: string } }[] } }>('{ tours(first: 1) { edges { node { id region } } } }');
+    const { body: tours } = await gw.request<{ tours: { edges: { node: { tourId: string; region: string } }[] } }>('{ tours(first: 1) { edges { node { tourId region } } } }');
     const tour = tours.data!.tours.edges[0]!.node;
     const userId = 'USER-ALL-ENGINES';
     const query = `query ($region: String!, $user: ID!) {
@@ -65,7 +65,7 @@ describeWithPeer('gateway with ClickHouse, Redis and Kafka at once', missing ?? 
 
     const ingested = await gw.request<{ ingestEvent: { topic: string } }>(
       `mutation ($tour: ID!, $user: ID!) { ingestEvent(input: { eventType: BOOKING, userId: $user, tourId: $tour, amount: 640, currency: "USD" }) { topic } }`,
-      { tour: tour.id, user: userId },
+      { tour: tour.tourId, user: userId },
     );
     expect(ingested.body.data?.ingestEvent.topic).toBe('topic_booking_events');
     await gw.gateway.services.pipeline!.settle();
@@ -75,7 +75,7 @@ describeWithPeer('gateway with ClickHouse, Redis and Kafka at once', missing ?? 
     expect(after.body.data).toEqual({
       regionalStats: [{ region: tour.region, bookings: 1, revenue: 640, uniqueUsers: 1 }],
       user: { profile: { totalBookings: 1, totalSpend: 640 } },
-      events: { edges: [{ node: { eventType: 'BOOKING', tourId: tour.id } }] },
+      events: { edges: [{ node: { eventType: 'BOOKING', tourId: tour.tourId } }] },
     });
   }, 60_000);
 

@@ -28,9 +28,9 @@ describeWithPeer('gateway with KAFKA_BROKERS', 'kcat', 'kcat', (kcat) => {
     const health = (await (await fetch(`${gw.url}/health`)).json()) as { backends: { role: string; adapter: string; status: string }[] };
     expect(health.backends.find((b) => b.role === 'bus')).toMatchObject({ adapter: 'kafka', status: 'OK' });
 
-    const received = new Promise<{ id: string; offset: string; eventType: string }>((resolve, reject) => {
-      client.subscribe<{ eventIngested: { id: string; offset: string; eventType: string } }>(
-        { query: 'subscription { eventIngested(filter: { eventTypes: [BOOKING] }) { id eventType offset } }' },
+    const received = new Promise<{ eventId: string; offset: string; eventType: string }>((resolve, reject) => {
+      client.subscribe<{ eventIngested: { eventId: string; offset: string; eventType: string } }>(
+        { query: 'subscription { eventIngested(filter: { eventTypes: [BOOKING] }) { eventId eventType offset } }' },
         { next: (result) => result.data && resolve(result.data.eventIngested), error: reject, complete: () => undefined },
       );
     });
@@ -44,7 +44,7 @@ describeWithPeer('gateway with KAFKA_BROKERS', 'kcat', 'kcat', (kcat) => {
     );
     expect(body.data?.ingestEvent.topic).toBe('topic_booking_events');
     const event = await received;
-    expect(event).toMatchObject({ id: body.data!.ingestEvent.eventId, eventType: 'BOOKING' });
+    expect(event).toMatchObject({ eventId: body.data!.ingestEvent.eventId, eventType: 'BOOKING' });
 
     const again = await gw.request<{ ingestEvent: { eventId: string; duplicate: boolean } }>(
       'mutation { ingestEvent(input: { eventType: BOOKING, userId: "USER000001", tourId: "TOUR0001", region: "VN", amount: 120, currency: "USD" }, idempotencyKey: "kafka-1") { eventId duplicate } }',

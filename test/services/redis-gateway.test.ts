@@ -2,6 +2,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeWithPeer } from '../helpers/peers.ts';
 import { startRedis } from '../helpers/redis-server.ts';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { encodeGlobalId } from '../../src/global-id.ts';
 
 describeWithPeer('gateway with REDIS_URL', 'redis-server', 'redis-server', () => {
   let redis: Awaited<ReturnType<typeof startRedis>>;
@@ -25,7 +26,7 @@ describeWithPeer('gateway with REDIS_URL', 'redis-server', 'redis-server', () =>
     expect((await get(query)).headers.get('x-cache')).toBe('MISS');
     const hit = await get(query);
     expect(hit.headers.get('x-cache')).toBe('HIT');
-    expect(((await hit.json()) as { data: { tour: { id: string } } }).data.tour.id).toBe('TOUR0004');
+    expect(((await hit.json()) as { data: { tour: { id: string } } }).data.tour.id).toBe(encodeGlobalId('Tour', 'TOUR0004'));
   });
 
   it('shares cached answers and their invalidation between gateway instances', async () => {
@@ -56,7 +57,7 @@ describeWithPeer('gateway with REDIS_URL', 'redis-server', 'redis-server', () =>
     const started = performance.now();
     const answer = await get(query);
     expect(answer.status).toBe(200);
-    expect(((await answer.json()) as { data: { tour: { id: string } } }).data.tour.id).toBe('TOUR0005');
+    expect(((await answer.json()) as { data: { tour: { id: string } } }).data.tour.id).toBe(encodeGlobalId('Tour', 'TOUR0005'));
     expect(performance.now() - started).toBeLessThan(2_000);
     const degraded = await health();
     expect(degraded.status).toBe('DEGRADED');

@@ -146,13 +146,13 @@ export function describeIngestSuite(label: string, start: () => Promise<TestGate
         await gw.gateway.services.pipeline!.settle();
 
         const after = await gw.request<{
-          events: { edges: { node: { id: string; offset: string | null } }[] };
+          events: { edges: { node: { eventId: string; offset: string | null } }[] };
           user: { profile: { totalBookings: number; totalSpend: number } };
           regionalStats: { bookings: number; revenue: number }[];
-        }>(`{ events(filter: { userId: "${user}" }) { edges { node { id offset } } } user(id: "${user}") { profile { totalBookings totalSpend } } regionalStats(regions: ["MV"]) { bookings revenue } }`);
+        }>(`{ events(filter: { userId: "${user}" }) { edges { node { eventId offset } } } user(id: "${user}") { profile { totalBookings totalSpend } } regionalStats(regions: ["MV"]) { bookings revenue } }`);
         expect(after.body.errors).toBeUndefined();
         const receipt = body.data!.ingestEvent;
-        expect(after.body.data!.events.edges.map((e) => e.node)).toEqual([{ id: receipt.eventId, offset: behaviour.queriedOffset(receipt) }]);
+        expect(after.body.data!.events.edges.map((e) => e.node)).toEqual([{ eventId: receipt.eventId, offset: behaviour.queriedOffset(receipt) }]);
         expect(after.body.data!.user.profile).toEqual({ totalBookings: 1, totalSpend: 1234.5 });
         expect(after.body.data!.regionalStats[0]!.bookings).toBe(before.bookings + 1);
         expect(after.body.data!.regionalStats[0]!.revenue).toBeCloseTo(before.revenue + 1234.5, 2);

@@ -28,9 +28,106 @@ export function describeQuerySuite(label: string, start: () => Promise<TestGatew
       tours: {
         totalCount: number;
         pageInfo: { hasNextPage: boolean; endCursor: string | null };
-        edges: { cursor: string; node: { id: string; region: string; price: number; category: string } }[];
+        edges: { cursor: string; node: { tourId: string; region: string; price: number; category: string } }[];
       };
     }
+
+    interface PageInfo {
+      hasNextPage: boolean;
+      hasPreviousPage: boolean;
+      startCursor: string | null;
+      endCursor: string | null;
+    }
+    type KeyedPage = { pageInfo: PageInfo; edges: { node: Record<string, string> }[] };
+
+    /**
+     * Every key of a connection read forward (`first`/`after`) and backward (`last`/`before`, from
+     * the end), in list order, with the page infos seen. `select` picks the connection out of `data`.
+     */
+    async function walk(query: string, select: (data: Record<string, unknown>) => KeyedPage, key: string, size: number, backward: boolean) {
+      const keys: string[] = [];
+      const infos: PageInfo[] = [];
+      let cursor: string | null = null;
+      for (let i = 0; i < 200; i += 1) {
+        const variables = backward ? { l: size, b: cursor } : { f: size, a: cursor };
+        const { body } = await gw.request<Record<string, unknown>>(query, variables);
+        expect(body.errors).toBeUndefined();
+        const page = select(body.data!);
+        infos.push(page.pageInfo);
+        const pageKeys = page.edges.map((e) => e.node[key]!);
+        if (backward) keys.unshift(...pageKeys);
+        else keys.push(...pageKeys);
+        if (!(backward ? page.pageInfo.hasPreviousPage : page.pageInfo.hasNextPage)) break;
+        cursor = backward ? page.pageInfo.startCursor : page.pageInfo.endCursor;
+      }
+      return { keys, infos };
+    }
+
+    describe('backward pagination', () => {
+      const PAGE_INFO = 'pageInfo { hasNextPage hasPreviousPage startCursor endCursor }';
+      const cases = [
+        {
+          name: 'tours (by id, filtered)',
+          query: `query ($f: Int, $a: String, $l: Int, $b: String) { tours(first: $f, after: $a, last: $l, before: $b, filter: { regions: ["VN", "TH"] }) { ${PAGE_INFO} edges { node { tourId } } } }`,
+          select: (d: Record<string, unknown>) => d['tours'] as KeyedPage,
+          key: 'tourId',
+        },
+        {
+          name: 'destinations (by id)',
+          query: `query ($f: Int, $a: String, $l: Int, $b: String) { destinations(first: $f, after: $a, last: $l, before: $b) { ${PAGE_INFO} edges { node { destinationId } } } }`,
+          select: (d: Record<string, unknown>) => d['destinations'] as KeyedPage,
+          key: 'destinationId',
+        },
+        {
+          name: 'events (newest first)',
+          query: `query ($f: Int, $a: String, $l: Int, $b: String) { events(first: $f, after: $a, last: $l, before: $b, filter: { userId: "USER000001" }) { ${PAGE_INFO} edges { node { eventId } } } }`,
+          select: (d: Record<string, unknown>) => d['events'] as KeyedPage,
+          key: 'eventId',
+          size: 15,
+        },
+        {
+          name: "a destination's tours",
+          query: `query ($f: Int, $a: String, $l: Int, $b: String) { destination(id: "DEST001") { tours(first: $f, after: $a, last: $l, before: $b) { ${PAGE_INFO} edges { node { tourId } } } } }`,
+          select: (d: Record<string, unknown>) => (d['destination'] as { tours: KeyedPage }).tours,
+          key: 'tourId',
+        },
+        {
+          name: "a user's bookings",
+          query: `query ($f: Int, $a: String, $l: Int, $b: String) { user(id: "USER000001") { bookings(first: $f, after: $a, last: $l, before: $b) { ${PAGE_INFO} edges { node { eventId } } } } }`,
+          select: (d: Record<string, unknown>) => (d['user'] as { bookings: KeyedPage }).bookings,
+          key: 'eventId',
+          size: 4,
+        },
+      ];
+
+      for (const { name, query, select, key, size = 3 } of cases) {
+        it(`reads ${name} backward as the forward pages reversed, with page infos for each direction`, async () => {
+          const forward = await walk(query, select, key, size, false);
+          const backward = await walk(query, select, key, size, true);
+          expect(forward.keys.length).toBeGreaterThan(size);
+          expect(backward.keys).toEqual(forward.keys);
+          // Backward from the end: nothing after the first page read, something before all but the last.
+          expect(backward.infos[0]).toMatchObject({ hasNextPage: false, hasPreviousPage: true });
+          expect(backward.infos.at(-1)).toMatchObject({ hasNextPage: true, hasPreviousPage: false });
+          expect(forward.infos[0]).toMatchObject({ hasNextPage: true, hasPreviousPage: false });
+          expect(forward.infos.at(-1)).toMatchObject({ hasNextPage: false, hasPreviousPage: true });
+        });
+      }
+
+      it('refuses paging both ways at once with BAD_USER_INPUT naming the arguments', async () => {
+        const { body } = await gw.request('{ tours(first: 2, last: 2) { totalCount } }');
+        expect(body.errors).toMatchObject([
+          { message: 'Page forward with "first"/"after" or backward with "last"/"before", not both; got "first", "last".', extensions: { code: 'BAD_USER_INPUT' } },
+        ]);
+        const mixed = await gw.request('{ events(after: "x", last: 2) { edges { cursor } } }');
+        expect(mixed.body.errors?.[0]?.extensions?.['code']).toBe('BAD_USER_INPUT');
+      });
+
+      it('refuses a forged `before` cursor naming that argument', async () => {
+        const { body } = await gw.request('{ destinations(last: 2, before: "bm90LWEtY3Vyc29y") { totalCount } }');
+        expect(body.errors?.[0]).toMatchObject({ extensions: { code: 'BAD_USER_INPUT', argumentName: 'before' } });
+      });
+    });
 
     describe('tours', () => {
       it('pages through every tour exactly once with cursors', async () => {
@@ -39,13 +136,13 @@ export function describeQuerySuite(label: string, start: () => Promise<TestGatew
         let total = 0;
         for (let i = 0; i < 100; i += 1) {
           const { body }: { body: GraphQLBody<TourPage> } = await gw.request<TourPage>(
-            'query ($after: String) { tours(first: 40, after: $after) { totalCount pageInfo { hasNextPage endCursor } edges { cursor node { id region price category } } } }',
+            'query ($after: String) { tours(first: 40, after: $after) { totalCount pageInfo { hasNextPage endCursor } edges { cursor node { tourId region price category } } } }',
             { after },
           );
           expect(body.errors).toBeUndefined();
           const tours: TourPage['tours'] = body.data!.tours;
           total = tours.totalCount;
-          seen.push(...tours.edges.map((e) => e.node.id));
+          seen.push(...tours.edges.map((e) => e.node.tourId));
           if (!tours.pageInfo.hasNextPage) break;
           after = tours.pageInfo.endCursor;
         }
@@ -78,11 +175,11 @@ export function describeQuerySuite(label: string, start: () => Promise<TestGatew
       });
 
       it('resolves one tour with its destination and analytics stats', async () => {
-        const { body } = await gw.request<{ tour: { id: string; destination: { name: string; countryCode: string }; region: string; stats: { bookings: number; views: number; conversion: number } } }>(
-          '{ tour(id: "TOUR0001") { id region destination { name countryCode } stats { bookings views conversion } } }',
+        const { body } = await gw.request<{ tour: { tourId: string; destination: { name: string; countryCode: string }; region: string; stats: { bookings: number; views: number; conversion: number } } }>(
+          '{ tour(id: "TOUR0001") { tourId region destination { name countryCode } stats { bookings views conversion } } }',
         );
         const tour = body.data!.tour;
-        expect(tour.id).toBe('TOUR0001');
+        expect(tour.tourId).toBe('TOUR0001');
         expect(tour.destination.countryCode).toBe(tour.region);
         expect(tour.stats.views).toBeGreaterThan(0);
         expect(tour.stats.conversion).toBeCloseTo(tour.stats.bookings / tour.stats.views, 3);
@@ -159,8 +256,8 @@ export function describeQuerySuite(label: string, start: () => Promise<TestGatew
 
       it('shows a user 360 consistent with their bookings', async () => {
         const { body } = await gw.request<{
-          user: { id: string; profile: { totalBookings: number; totalSpend: number; averageBookingValue: number; favouriteRegion: string; segment: string }; bookings: { edges: { node: { userId: string; eventType: string; amount: number } }[] }; recommendations: { tour: { id: string }; score: number; reason: string }[] };
-        }>('{ user(id: "USER000001") { id profile { totalBookings totalSpend averageBookingValue favouriteRegion segment } bookings(first: 100) { edges { node { userId eventType amount } } } recommendations(first: 3) { tour { id } score reason } } }');
+          user: { id: string; profile: { totalBookings: number; totalSpend: number; averageBookingValue: number; favouriteRegion: string; segment: string }; bookings: { edges: { node: { userId: string; eventType: string; amount: number } }[] }; recommendations: { tour: { tourId: string }; score: number; reason: string }[] };
+        }>('{ user(id: "USER000001") { id profile { totalBookings totalSpend averageBookingValue favouriteRegion segment } bookings(first: 100) { edges { node { userId eventType amount } } } recommendations(first: 3) { tour { tourId } score reason } } }');
         const user = body.data!.user;
         expect(user.profile.totalBookings).toBeGreaterThan(0);
         expect(user.bookings.edges.length).toBe(Math.min(100, user.profile.totalBookings));
@@ -171,7 +268,7 @@ export function describeQuerySuite(label: string, start: () => Promise<TestGatew
         expect(user.recommendations).toHaveLength(3);
         for (const r of user.recommendations) expect(r.reason.length).toBeGreaterThan(10);
         const booked = new Set((await gw.request<{ events: { edges: { node: { tourId: string } }[] } }>('{ events(first: 100, filter: { userId: "USER000001", eventTypes: [BOOKING] }) { edges { node { tourId } } } }')).body.data!.events.edges.map((e) => e.node.tourId));
-        for (const r of user.recommendations) expect(booked.has(r.tour.id)).toBe(false);
+        for (const r of user.recommendations) expect(booked.has(r.tour.tourId)).toBe(false);
       });
 
       it('answers null for a user who never produced an event', async () => {
@@ -279,10 +376,10 @@ export function describeQuerySuite(label: string, start: () => Promise<TestGatew
     describe('platform and health', () => {
       it('exposes sources, lineage, tables and quality', async () => {
         const { body } = await gw.request<{
-          platform: { dataSources: { id: string; topic: string }[]; lineage: { from: string; to: string }[]; tables: { name: string; rowCount: number }[]; dataQuality: { table: string; overallScore: number }[] };
-        }>('{ platform { dataSources { id topic } lineage { from to } tables { name rowCount } dataQuality { table overallScore } } }');
+          platform: { dataSources: { sourceId: string; topic: string }[]; lineage: { from: string; to: string }[]; tables: { name: string; rowCount: number }[]; dataQuality: { table: string; overallScore: number }[] };
+        }>('{ platform { dataSources { sourceId topic } lineage { from to } tables { name rowCount } dataQuality { table overallScore } } }');
         const platform = body.data!.platform;
-        expect(platform.dataSources.map((s) => s.id)).toEqual(['gateway_bookings', 'gateway_user_events', 'mobile_app_events', 'web_clickstream', 'oltp_cdc', 'weather_api', 'tourism_info_api', 'tour_catalogue']);
+        expect(platform.dataSources.map((s) => s.sourceId)).toEqual(['gateway_bookings', 'gateway_user_events', 'mobile_app_events', 'web_clickstream', 'oltp_cdc', 'weather_api', 'tourism_info_api', 'tour_catalogue']);
         expect(platform.dataSources.map((s) => s.topic)).toContain('topic_cdc_changes');
         expect(platform.lineage).toContainEqual({ from: 'topic:topic_booking_events', to: 'table:bronze.booking_events' });
         expect(platform.tables.find((t) => t.name === 'silver.tours')?.rowCount).toBeGreaterThan(0);

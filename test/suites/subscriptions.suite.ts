@@ -5,7 +5,7 @@ import type { TestGateway } from '../helpers/gateway.ts';
 import { BUS_BEHAVIOUR, type BusAdapter } from './ingest-bus.ts';
 
 interface LiveEvent {
-  id: string;
+  eventId: string;
   eventType: string;
   region: string | null;
   tourId: string | null;
@@ -16,7 +16,7 @@ interface LiveEvent {
 type Result = FormattedExecutionResult<Record<string, unknown>, unknown>;
 
 const SUBSCRIPTION = `subscription ($filter: EventSubscriptionFilter, $from: String) {
-  eventIngested(filter: $filter, fromOffset: $from) { id eventType region tourId amount offset }
+  eventIngested(filter: $filter, fromOffset: $from) { eventId eventType region tourId amount offset }
 }`;
 const INGEST = 'mutation ($input: EventInput!) { ingestEvent(input: $input) { eventId topic partition offset } }';
 
@@ -118,14 +118,14 @@ export function describeSubscriptionSuite(label: string, start: () => Promise<Te
 
         const delivered = eventOf(all.results[0]);
         behaviour.expectDeliveredOffset(delivered.offset, receipt);
-        const expected = { id: receipt.eventId, eventType: 'BOOKING', region: 'VN', tourId: 'TOUR0001', amount: 99, offset: delivered.offset };
+        const expected = { eventId: receipt.eventId, eventType: 'BOOKING', region: 'VN', tourId: 'TOUR0001', amount: 99, offset: delivered.offset };
         expect(all.results[0]).toEqual({ data: { eventIngested: expected } });
         expect(bookingsInVN.results[0]).toEqual({ data: { eventIngested: expected } });
 
         const view = await ingest({ eventType: 'VIEW', userId: 'USER000005', tourId: 'TOUR0002', region: 'TH' });
         await Promise.all([all.next(2), views.next(1)]);
-        expect(eventOf(views.results[0]).id).toBe(view.eventId);
-        expect(eventOf(all.results[1]).id).toBe(view.eventId);
+        expect(eventOf(views.results[0]).eventId).toBe(view.eventId);
+        expect(eventOf(all.results[1]).eventId).toBe(view.eventId);
         expect(bookingsInVN.results).toHaveLength(1);
         for (const s of [all, bookingsInVN, views]) s.dispose();
       });
@@ -137,7 +137,7 @@ export function describeSubscriptionSuite(label: string, start: () => Promise<Te
         expect(body.errors?.[0]?.extensions?.['code']).toBe('BAD_USER_INPUT');
         const ok = await ingest({ eventType: 'CLICK', userId: 'U', tourId: 'TOUR0003' });
         await sub.next(1);
-        expect(sub.results.map((r) => eventOf(r).id)).toEqual([ok.eventId]);
+        expect(sub.results.map((r) => eventOf(r).eventId)).toEqual([ok.eventId]);
         sub.dispose();
       });
 
@@ -147,7 +147,7 @@ export function describeSubscriptionSuite(label: string, start: () => Promise<Te
         await subscribers(1);
         const seen = await ingest({ eventType: 'VIEW', userId: 'USER000009', tourId: 'TOUR0001', region: 'ID' });
         await before.next(1);
-        expect(eventOf(before.results[0]).id).toBe(seen.eventId);
+        expect(eventOf(before.results[0]).eventId).toBe(seen.eventId);
         const from = eventOf(before.results[0]).offset;
         behaviour.expectDeliveredOffset(from, seen);
         before.dispose();
@@ -164,7 +164,7 @@ export function describeSubscriptionSuite(label: string, start: () => Promise<Te
         await resumed.next(4);
 
         expect(resumed.failure).toBeUndefined();
-        const ids = resumed.results.map((r) => eventOf(r).id);
+        const ids = resumed.results.map((r) => eventOf(r).eventId);
         expect(ids).toEqual([...missed.map((m) => m.eventId), live.eventId]);
         expect(ids).not.toContain(other.eventId);
         behaviour.expectLogOrder(resumed.results.map((r) => eventOf(r).offset));
@@ -177,7 +177,7 @@ export function describeSubscriptionSuite(label: string, start: () => Promise<Te
         const earlier = await ingest({ eventType: 'VIEW', userId: 'USER000010', tourId: 'TOUR0001', region: 'JP' });
         await first.next(1);
         const last = eventOf(first.results[0]);
-        expect(last.id).toBe(earlier.eventId);
+        expect(last.eventId).toBe(earlier.eventId);
         first.dispose();
         await subscribers(0);
 
@@ -186,7 +186,7 @@ export function describeSubscriptionSuite(label: string, start: () => Promise<Te
         await subscribers(1);
         const next = await ingest({ eventType: 'VIEW', userId: 'USER000010', tourId: 'TOUR0001', region: 'JP' });
         await resumed.next(1);
-        expect(resumed.results.map((r) => eventOf(r).id)).toEqual([next.eventId]);
+        expect(resumed.results.map((r) => eventOf(r).eventId)).toEqual([next.eventId]);
         resumed.dispose();
       });
 
@@ -194,11 +194,11 @@ export function describeSubscriptionSuite(label: string, start: () => Promise<Te
         const userId = `USER-RESUME-${bus}`;
         const stored = await ingest({ eventType: 'VIEW', userId, tourId: 'TOUR0002', region: 'TH' });
         await gw.gateway.services.pipeline!.settle();
-        const { body } = await gw.request<{ events: { edges: { node: { id: string; offset: string | null } }[] } }>(
-          'query ($user: ID!) { events(filter: { userId: $user }, first: 5) { edges { node { id offset } } } }',
+        const { body } = await gw.request<{ events: { edges: { node: { eventId: string; offset: string | null } }[] } }>(
+          'query ($user: ID!) { events(filter: { userId: $user }, first: 5) { edges { node { eventId offset } } } }',
           { user: userId },
         );
-        const node = body.data!.events.edges.find((e) => e.node.id === stored.eventId)?.node;
+        const node = body.data!.events.edges.find((e) => e.node.eventId === stored.eventId)?.node;
         expect(node?.offset).toEqual(expect.any(String));
 
         // The tail may still be on its way with the stored event (Kafka's lags the acknowledgement):
@@ -207,7 +207,7 @@ export function describeSubscriptionSuite(label: string, start: () => Promise<Te
         await subscribers(1);
         const next = await ingest({ eventType: 'VIEW', userId, tourId: 'TOUR0002', region: 'TH' });
         await resumed.next(1);
-        expect(resumed.results.map((r) => eventOf(r).id)).toEqual([next.eventId]);
+        expect(resumed.results.map((r) => eventOf(r).eventId)).toEqual([next.eventId]);
         resumed.dispose();
       });
 
@@ -230,7 +230,7 @@ export function describeSubscriptionSuite(label: string, start: () => Promise<Te
         await subscribers(1);
         const next = await ingest({ eventType: 'VIEW', userId: 'USER000012', tourId: 'TOUR0001', region: 'ID' });
         await ok.next(1);
-        expect(ok.results.map((r) => eventOf(r).id)).toEqual([next.eventId]);
+        expect(ok.results.map((r) => eventOf(r).eventId)).toEqual([next.eventId]);
         ok.dispose();
       });
 

@@ -25,8 +25,51 @@ export interface TourFilterInput {
 export interface Page<T> {
   rows: T[];
   hasNextPage: boolean;
+  hasPreviousPage: boolean;
   /** NaN when the page was read without counting. */
   totalCount: number;
+}
+
+/**
+ * A slice of an id-ordered list: the `first` rows after the id `afterId`, or the `last` rows
+ * before the id `beforeId` (each cursor exclusive; none: from that end of the list).
+ */
+export type IdSlice = { first: number; afterId?: string | null; last?: never; beforeId?: never } | { last: number; beforeId?: string | null; first?: never; afterId?: never };
+
+/** A slice of the newest-first event list, by keyset position: `first` older than `after`, or `last` newer than `before`. */
+export type EventSlice =
+  | { first: number; after?: EventPosition | null; last?: never; before?: never }
+  | { last: number; before?: EventPosition | null; first?: never; after?: never };
+
+/** A slice read in one direction: `size` rows past `cursor`, against the list's order when `backward`. */
+interface Keyset<K> {
+  size: number;
+  backward: boolean;
+  cursor: K | null;
+}
+
+function idKeyset(slice: IdSlice): Keyset<string> {
+  return slice.last === undefined
+    ? { size: slice.first, backward: false, cursor: slice.afterId ?? null }
+    : { size: slice.last, backward: true, cursor: slice.beforeId ?? null };
+}
+
+function eventKeyset(slice: EventSlice): Keyset<EventPosition> {
+  return slice.last === undefined
+    ? { size: slice.first, backward: false, cursor: slice.after ?? null }
+    : { size: slice.last, backward: true, cursor: slice.before ?? null };
+}
+
+/**
+ * The page of rows read nearest the cursor first, with one look-ahead row: in list order, and
+ * which sides have more. The side the cursor is on has more exactly when there is a cursor (it
+ * names a row there), as Relay's spec allows.
+ */
+function sliced<R>(rows: readonly R[], keyset: Keyset<unknown>): { rows: R[]; hasNextPage: boolean; hasPreviousPage: boolean } {
+  const more = rows.length > keyset.size;
+  const page = rows.slice(0, keyset.size);
+  if (!keyset.backward) return { rows: page, hasNextPage: more, hasPreviousPage: keyset.cursor !== null };
+  return { rows: page.reverse(), hasNextPage: keyset.cursor !== null, hasPreviousPage: more };
 }
 
 /** A WHERE clause under construction: conditions joined by AND, their parameters in order. */
@@ -75,10 +118,10 @@ function tableAsOf(engine: SqlEngine, table: string, asOf: Date | null | undefin
   return { sql: `${table} FOR TIMESTAMP AS OF CAST(? AS TIMESTAMP(6) WITH TIME ZONE)`, params: [asOf] };
 }
 
-/** One page of tours ordered by id, after the tour id `afterId`; with `withTotal`, the filter's count too. */
+/** One page of tours ordered by id (a slice of it); with `withTotal`, the filter's count too. */
 export async function toursPage(
   engine: SqlEngine,
-  args: { filter?: TourFilterInput | null; first: number; afterId?: string | null; asOf?: Date | null; withTotal?: boolean },
+  args: IdSlice & { filter?: TourFilterInput | null; asOf?: Date | null; withTotal?: boolean },
   options?: QueryOptions,
 ): Promise<Page<TourRow>> {
   const table = tableAsOf(engine, 'silver.tours', args.asOf);
@@ -87,8 +130,7 @@ export async function toursPage(
     columns: TOUR_COLUMNS,
     key: 'tour_id',
     where: tourWhere(args.filter),
-    first: args.first,
-    afterId: args.afterId ?? null,
+    keyset: idKeyset(args),
     withTotal: args.withTotal ?? true,
     map: tourFromRow,
   }, options);
@@ -105,48 +147,50 @@ async function keysetPage<T>(
     columns: string;
     key: string;
     where: Where;
-    first: number;
-    afterId: string | null;
+    keyset: Keyset<string>;
     withTotal: boolean;
     map: (row: Record<string, unknown>) => T;
   },
   options?: QueryOptions,
 ): Promise<Page<T>> {
-  const { table, columns, key, where, first, afterId } = args;
-  const afterParams = afterId === null ? [] : [afterId];
+  const { table, columns, key, where, keyset } = args;
+  // Backward reads the list from the other end: rows before the cursor, nearest first.
+  const [compare, order] = keyset.backward ? ['<', 'DESC'] : ['>', 'ASC'];
+  const cursorParams = keyset.cursor === null ? [] : [keyset.cursor];
   if (!args.withTotal) {
     const rows = await engine.query(
-      `SELECT ${columns} FROM ${table.sql} WHERE ${where.sql()} ${afterId === null ? '' : `AND ${key} > ?`} ORDER BY ${key} ${limit(first + 1)}`,
-      [...table.params, ...where.params, ...afterParams],
+      `SELECT ${columns} FROM ${table.sql} WHERE ${where.sql()} ${keyset.cursor === null ? '' : `AND ${key} ${compare} ?`} ORDER BY ${key} ${order} ${limit(keyset.size + 1)}`,
+      [...table.params, ...where.params, ...cursorParams],
       options,
     );
-    return { rows: rows.slice(0, first).map(args.map), hasNextPage: rows.length > first, totalCount: Number.NaN };
+    const page = sliced(rows, keyset);
+    return { ...page, rows: page.rows.map(args.map), totalCount: Number.NaN };
   }
   const rows = await engine.query(
     `WITH matching AS (SELECT ${columns} FROM ${table.sql} WHERE ${where.sql()})
-     , page AS (SELECT * FROM matching ${afterId === null ? '' : `WHERE ${key} > ?`} ORDER BY ${key} ${limit(first + 1)})
+     , page AS (SELECT * FROM matching ${keyset.cursor === null ? '' : `WHERE ${key} ${compare} ?`} ORDER BY ${key} ${order} ${limit(keyset.size + 1)})
      SELECT page.*, totals.total_count
      FROM (SELECT count(*) AS total_count FROM matching) totals LEFT JOIN page ON TRUE
-     ORDER BY page.${key}`,
-    [...table.params, ...where.params, ...afterParams],
+     ORDER BY page.${key} ${order}`,
+    [...table.params, ...where.params, ...cursorParams],
     options,
   );
-  return pageOf(rows, first, key, args.map);
+  return pageOf(rows, keyset, key, args.map);
 }
 
 /**
  * Reads a page statement's answer: the total rides on every row (one all-null row when the page
- * is empty), and one look-ahead row past `first` says whether a next page exists.
+ * is empty), and one look-ahead row past the page's size says whether more exist that way.
  */
 function pageOf<T>(
   rows: Record<string, unknown>[],
-  first: number,
+  keyset: Keyset<unknown>,
   key: string,
   map: (row: Record<string, unknown>) => T,
 ): Page<T> {
   const totalCount = rows.length > 0 ? Number(rows[0]?.['total_count'] ?? 0) : 0;
-  const present = rows.filter((row) => row[key] !== null && row[key] !== undefined);
-  return { rows: present.slice(0, first).map(map), hasNextPage: present.length > first, totalCount };
+  const page = sliced(rows.filter((row) => row[key] !== null && row[key] !== undefined), keyset);
+  return { ...page, rows: page.rows.map(map), totalCount };
 }
 
 /** Tours by id, in one statement. */
@@ -161,26 +205,28 @@ export async function toursByIds(engine: SqlEngine, ids: readonly string[], asOf
 }
 
 /**
- * The first `first` tours (by id, after `afterId`) of each destination, in one statement for
- * every destination of a request level.
+ * The same slice of tours (by id) of each destination, with one look-ahead row each, in one
+ * statement for every destination of a request level. Each destination's rows come nearest the
+ * cursor first (backward: highest id first); `totals` counts the rows on the slice's side of it.
  */
 export async function toursByDestinations(
   engine: SqlEngine,
-  args: { destinationIds: readonly string[]; first: number; afterId?: string | null },
+  args: IdSlice & { destinationIds: readonly string[] },
   options?: QueryOptions,
 ): Promise<{ rows: TourRow[]; totals: Map<string, number> }> {
-  const after = args.afterId == null ? '' : 'AND tour_id > ?';
+  const keyset = idKeyset(args);
+  const [compare, order] = keyset.backward ? ['<', 'DESC'] : ['>', 'ASC'];
   const rows = await engine.query(
     `SELECT * FROM (
        SELECT ${TOUR_COLUMNS},
-         row_number() OVER (PARTITION BY destination_id ORDER BY tour_id) AS position,
+         row_number() OVER (PARTITION BY destination_id ORDER BY tour_id ${order}) AS position,
          count(*) OVER (PARTITION BY destination_id) AS total_count
        FROM silver.tours
-       WHERE destination_id IN (${placeholders(args.destinationIds.length)}) ${after}
+       WHERE destination_id IN (${placeholders(args.destinationIds.length)}) ${keyset.cursor === null ? '' : `AND tour_id ${compare} ?`}
      ) ranked
      WHERE position <= ?
-     ORDER BY destination_id, tour_id`,
-    [...args.destinationIds, ...(args.afterId == null ? [] : [args.afterId]), args.first + 1],
+     ORDER BY destination_id, tour_id ${order}`,
+    [...args.destinationIds, ...(keyset.cursor === null ? [] : [keyset.cursor]), keyset.size + 1],
     options,
   );
   const totals = new Map<string, number>();
@@ -196,7 +242,7 @@ export interface DestinationFilterInput {
 /** One page of destinations ordered by id. */
 export async function destinationsPage(
   engine: SqlEngine,
-  args: { filter?: DestinationFilterInput | null; first: number; afterId?: string | null; withTotal?: boolean },
+  args: IdSlice & { filter?: DestinationFilterInput | null; withTotal?: boolean },
   options?: QueryOptions,
 ): Promise<Page<DestinationRow>> {
   const where = new Where().in('country_code', args.filter?.countryCodes);
@@ -206,8 +252,7 @@ export async function destinationsPage(
     columns: DESTINATION_COLUMNS,
     key: 'destination_id',
     where,
-    first: args.first,
-    afterId: args.afterId ?? null,
+    keyset: idKeyset(args),
     withTotal: args.withTotal ?? true,
     map: destinationFromRow,
   }, options);
@@ -273,63 +318,87 @@ function escapeLike(word: string): string {
   return word.replace(/[%_]/g, '');
 }
 
-/** Events newest first, after a keyset position; `withTotal` adds the filter's count. */
+/**
+ * The keyset condition and order of an event slice: newest first, so forward reads older events
+ * (smaller occurrence time, then smaller id) and backward reads newer ones, nearest the cursor first.
+ */
+function eventOrder(keyset: Keyset<EventPosition>): { where: Where; order: string } {
+  const where = new Where();
+  const [compare, order] = keyset.backward ? ['>', 'ASC'] : ['<', 'DESC'];
+  if (keyset.cursor) {
+    const at = isoNoZone(new Date(keyset.cursor.occurredAtMs));
+    where.add(`(occurred_at ${compare} CAST(? AS TIMESTAMP) OR (occurred_at = CAST(? AS TIMESTAMP) AND event_id ${compare} ?))`, at, at, keyset.cursor.id);
+  }
+  return { where, order: `occurred_at ${order}, event_id ${order}` };
+}
+
+/** Events newest first, a slice by keyset position; `withTotal` adds the filter's count. */
 export async function eventsPage(
   engine: SqlEngine,
-  args: { filter?: EventFilterInput | null; first: number; after?: EventPosition | null; withTotal?: boolean },
+  args: EventSlice & { filter?: EventFilterInput | null; withTotal?: boolean },
   options?: QueryOptions,
 ): Promise<Page<EventRow>> {
   const where = eventWhere(args.filter);
-  const keyset = new Where();
-  if (args.after) {
-    const at = isoNoZone(new Date(args.after.occurredAtMs));
-    keyset.add('(occurred_at < CAST(? AS TIMESTAMP) OR (occurred_at = CAST(? AS TIMESTAMP) AND event_id < ?))', at, at, args.after.id);
-  }
+  const slice = eventKeyset(args);
+  const { where: keyset, order } = eventOrder(slice);
   const total = args.withTotal ? `(SELECT count(*) FROM silver.events WHERE ${where.sql()})` : 'NULL';
   const rows = await engine.query(
     `SELECT ${EVENT_COLUMNS}, ${total} AS total_count
      FROM silver.events
      WHERE ${where.sql()} AND ${keyset.sql()}
-     ORDER BY occurred_at DESC, event_id DESC
-     ${limit(args.first + 1)}`,
+     ORDER BY ${order}
+     ${limit(slice.size + 1)}`,
     [...(args.withTotal ? where.params : []), ...where.params, ...keyset.params],
     options,
   );
   let totalCount = rows.length > 0 ? Number(rows[0]?.['total_count'] ?? 0) : 0;
-  if (args.withTotal && rows.length === 0 && args.after) {
+  if (args.withTotal && rows.length === 0 && slice.cursor) {
     const [row] = await engine.query(`SELECT count(*) AS n FROM silver.events WHERE ${where.sql()}`, where.params, options);
     totalCount = Number(row?.['n'] ?? 0);
   }
-  return { rows: rows.slice(0, args.first).map(eventFromRow), hasNextPage: rows.length > args.first, totalCount };
+  const page = sliced(rows, slice);
+  return { ...page, rows: page.rows.map(eventFromRow), totalCount };
+}
+
+/** Events by id, in one statement. */
+export async function eventsByIds(engine: SqlEngine, ids: readonly string[], options?: QueryOptions): Promise<EventRow[]> {
+  const rows = await engine.query(`SELECT ${EVENT_COLUMNS} FROM silver.events WHERE event_id IN (${placeholders(ids.length)})`, ids, options);
+  return rows.map(eventFromRow);
 }
 
 /**
- * The newest `first` bookings of each user (after a keyset position), in one statement for every
- * user of a request level.
+ * The same slice of bookings (newest first, by keyset position) of each user, with one look-ahead
+ * row each, in one statement for every user of a request level. Each user's rows come nearest
+ * the cursor first (backward: oldest first).
  */
 export async function bookingsByUsers(
   engine: SqlEngine,
-  args: { userIds: readonly string[]; first: number; after?: EventPosition | null },
+  args: EventSlice & { userIds: readonly string[] },
   options?: QueryOptions,
 ): Promise<EventRow[]> {
-  const keyset = new Where();
-  if (args.after) {
-    const at = isoNoZone(new Date(args.after.occurredAtMs));
-    keyset.add('(occurred_at < CAST(? AS TIMESTAMP) OR (occurred_at = CAST(? AS TIMESTAMP) AND event_id < ?))', at, at, args.after.id);
-  }
+  const slice = eventKeyset(args);
+  const { where: keyset, order } = eventOrder(slice);
   const rows = await engine.query(
     `SELECT * FROM (
        SELECT ${EVENT_COLUMNS},
-         row_number() OVER (PARTITION BY user_id ORDER BY occurred_at DESC, event_id DESC) AS position
+         row_number() OVER (PARTITION BY user_id ORDER BY ${order}) AS position
        FROM silver.events
        WHERE event_type = 'booking' AND user_id IN (${placeholders(args.userIds.length)}) AND ${keyset.sql()}
      ) ranked
      WHERE position <= ?
      ORDER BY user_id, position`,
-    [...args.userIds, ...keyset.params, args.first + 1],
+    [...args.userIds, ...keyset.params, slice.size + 1],
     options,
   );
   return rows.map(eventFromRow);
+}
+
+/** A parent's share of a per-parent slice read nearest the cursor first (`toursByDestinations`, `bookingsByUsers`): its page in list order. */
+export function childPage<R>(own: readonly R[], slice: IdSlice | EventSlice): { rows: R[]; hasNextPage: boolean; hasPreviousPage: boolean } {
+  const s = slice as { first?: number; last?: number; afterId?: unknown; beforeId?: unknown; after?: unknown; before?: unknown };
+  const backward = s.last !== undefined;
+  const cursor = (backward ? (s.beforeId ?? s.before) : (s.afterId ?? s.after)) ?? null;
+  return sliced(own, { size: s.last ?? s.first ?? 0, backward, cursor });
 }
 
 /** Which of these user ids exist (have a profile row or an event). */
