@@ -447,6 +447,11 @@ export type Query = {
   __typename?: 'Query';
   destination: Maybe<Destination>;
   destinations: Maybe<DestinationConnection>;
+  /**
+   * One event by its id, or null when there is none. Below the analyst role only the caller's own
+   * user's events are found (an event of another user answers null, as an unknown id does).
+   */
+  event: Maybe<Event>;
   /** Events, newest first. */
   events: Maybe<EventConnection>;
   health: Health;
@@ -496,6 +501,16 @@ export type QueryDestinationsArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   filter?: InputMaybe<DestinationFilter>;
   first?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
+/**
+ * Reads: lakehouse tables, analytics, search and platform metadata. Fields served by a backend are
+ * nullable on purpose: when that backend fails, only they become null (with a BACKEND_* error),
+ * never their siblings.
+ */
+export type QueryEventArgs = {
+  id: Scalars['ID']['input'];
 };
 
 
@@ -1323,6 +1338,7 @@ export type QuarantinedRecordResolvers<ContextType = GatewayContext, ParentType 
 export type QueryResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = {
   destination?: Resolver<Maybe<ResolversTypes['Destination']>, ParentType, ContextType, RequireFields<QueryDestinationArgs, 'id'>>;
   destinations?: Resolver<Maybe<ResolversTypes['DestinationConnection']>, ParentType, ContextType, RequireFields<QueryDestinationsArgs, 'first'>>;
+  event?: Resolver<Maybe<ResolversTypes['Event']>, ParentType, ContextType, RequireFields<QueryEventArgs, 'id'>>;
   events?: Resolver<Maybe<ResolversTypes['EventConnection']>, ParentType, ContextType, RequireFields<QueryEventsArgs, 'first'>>;
   health?: Resolver<ResolversTypes['Health'], ParentType, ContextType>;
   ping?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
