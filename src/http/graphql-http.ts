@@ -10,6 +10,7 @@ import { AuthenticationError, AuthenticationUnavailableError, httpCredentials, t
 import type { Principal } from '../security/principal.ts';
 import type { AllowList } from '../security/persisted-queries.ts';
 import { admitHttp, effectiveRole, rateLimitKey, type PrincipalRateLimiter } from '../security/rate-limit.ts';
+import type { HttpReply } from './http-reply.ts';
 import type { CachedResponse, ResponseCache } from './response-cache.ts';
 
 /** Options of the GraphQL-over-HTTP endpoint. */
@@ -36,11 +37,36 @@ export interface GraphQLHttpOptions {
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 
+/** One GraphQL-over-HTTP request, its body read and parsed. */
+export interface GraphQLHttpRequest {
+  method: 'GET' | 'POST';
+  /** The URL's query string (`?query=…` for GET), or `''`. */
+  search: string;
+  /** The raw POST body, or the query string for GET: what the response cache keys on. */
+  payload: string;
+  /** The parsed POST body; undefined for GET. */
+  body: unknown;
+  /** Headers Apollo sees instead of the request's own (e.g. `accept`, `content-type`). */
+  headers?: Readonly<Record<string, string>>;
+  /** Operations the gateway defines itself (the REST mapping): the allow list does not apply. */
+  trusted?: boolean;
+}
+
+/**
+ * The GraphQL-over-HTTP handler, with the pipeline behind it (authentication, rate limits, the
+ * allow list, the response cache, Apollo) open to other transports through `serveOperation`.
+ */
+export interface GraphQLHttpHandler {
+  (req: IncomingMessage, res: ServerResponse, search: string): void;
+  /** Runs an already-read request through the whole pipeline and writes the answer to `reply`. */
+  serveOperation(req: IncomingMessage, reply: HttpReply, request: GraphQLHttpRequest): Promise<void>;
+}
+
 /**
  * GraphQL over HTTP (GET for queries, POST) on Apollo's transport-neutral entry point, with the
  * response cache checked before anything is parsed.
  */
-export function createGraphQLHttpHandler(options: GraphQLHttpOptions): (req: IncomingMessage, res: ServerResponse, search: string) => void {
+export function createGraphQLHttpHandler(options: GraphQLHttpOptions): GraphQLHttpHandler {
   const { apollo, services, responseCache, logger, authenticator, rateLimiter, allowList } = options;
   const maxBodyBytes = options.maxBodyBytes ?? 1024 * 1024;
   const maxBatchOperations = options.maxBatchOperations ?? 1;
@@ -54,7 +80,7 @@ export function createGraphQLHttpHandler(options: GraphQLHttpOptions): (req: Inc
   /** Counts a request refused before execution (it never reaches Apollo's metrics plugin). */
   const refused = (code: string): void => services.metrics?.refused(code);
 
-  return (req, res, search) => {
+  const handler = (req: IncomingMessage, res: ServerResponse, search: string): void => {
     const method = req.method ?? 'GET';
     if (method !== 'GET' && method !== 'POST') {
       res.writeHead(405, { allow: 'GET, POST', 'content-type': JSON_TYPE });
@@ -63,7 +89,7 @@ export function createGraphQLHttpHandler(options: GraphQLHttpOptions): (req: Inc
       return;
     }
     if (method === 'GET') {
-      void serve(req, res, method, search, search, undefined);
+      void serve(req, res, { method, search, payload: search, body: undefined });
       return;
     }
     readBody(req, maxBodyBytes).then(
@@ -91,7 +117,7 @@ export function createGraphQLHttpHandler(options: GraphQLHttpOptions): (req: Inc
             return;
           }
         }
-        void serve(req, res, method, search, raw, body);
+        void serve(req, res, { method, search, payload: raw, body });
       },
       (error: Error & { status?: number }) => {
         res.writeHead(error.status ?? 400, { 'content-type': JSON_TYPE, connection: 'close' });
@@ -100,8 +126,10 @@ export function createGraphQLHttpHandler(options: GraphQLHttpOptions): (req: Inc
       },
     );
   };
+  return Object.assign(handler, { serveOperation: serve });
 
-  async function serve(req: IncomingMessage, res: ServerResponse, method: string, search: string, payload: string, body: unknown) {
+  async function serve(req: IncomingMessage, res: HttpReply, request: GraphQLHttpRequest): Promise<void> {
+    const { method, search, payload, body } = request;
     // Authenticated before the cache is consulted: bad credentials never get a cached answer, and
     // answers are cached per scope (role, and below analyst the user), so no role sees another's.
     let principal = authenticate(req, res);
@@ -110,8 +138,8 @@ export function createGraphQLHttpHandler(options: GraphQLHttpOptions): (req: Inc
     // Counted before the response cache: hits are cheap, but the budget protects the whole service.
     const limiting = rateLimiter?.consume(rateLimitKey(principal, req), principal.role, Array.isArray(body) ? body.length : 1);
     if (limiting && !admitHttp(res, await limiting)) return refused('RATE_LIMITED');
-    if (allowList && !allowList.admitHttp(res, effectiveRole(principal), method, search, body)) return refused('FORBIDDEN');
-    const accept = req.headers.accept ?? '';
+    if (allowList && !request.trusted && !allowList.admitHttp(res, effectiveRole(principal), method, search, body)) return refused('FORBIDDEN');
+    const accept = request.headers?.['accept'] ?? req.headers.accept ?? '';
     // A batch is never cached nor coalesced: its operations share one context and cache policy.
     const key = Array.isArray(body) ? undefined : responseCache?.keyOf(method, accept, answerScope(principal), payload);
     try {
@@ -139,7 +167,7 @@ export function createGraphQLHttpHandler(options: GraphQLHttpOptions): (req: Inc
       if (key !== undefined && !inflight.has(key)) inflight.set(key, new Promise((resolve) => (share = resolve)));
       let shareable: CachedResponse | undefined;
       try {
-        shareable = await execute(req, res, method, search, body, key, principal);
+        shareable = await execute(req, res, request, key, principal);
       } finally {
         if (share && key !== undefined) inflight.delete(key);
         share?.(shareable);
@@ -156,7 +184,7 @@ export function createGraphQLHttpHandler(options: GraphQLHttpOptions): (req: Inc
    * The caller's principal; undefined when credentials were refused, the answer (401, or 503 when
    * they cannot be checked now) already written.
    */
-  function authenticate(req: IncomingMessage, res: ServerResponse): Principal | undefined | Promise<Principal | undefined> {
+  function authenticate(req: IncomingMessage, res: HttpReply): Principal | undefined | Promise<Principal | undefined> {
     // Synchronous when the authenticator is (open mode, API keys): the cache-hit path awaits nothing.
     try {
       const principal = authenticator.authenticate(httpCredentials(req.headers), req.socket.remoteAddress);
@@ -167,7 +195,7 @@ export function createGraphQLHttpHandler(options: GraphQLHttpOptions): (req: Inc
   }
 
   /** Answers refused or uncheckable credentials (401, 503) and resolves to no principal. */
-  function refuseCredentials(res: ServerResponse, error: unknown): undefined {
+  function refuseCredentials(res: HttpReply, error: unknown): undefined {
     if (error instanceof AuthenticationError) {
       res.writeHead(401, { 'content-type': JSON_TYPE, 'www-authenticate': error.challenge });
       refused('UNAUTHENTICATED');
@@ -189,10 +217,8 @@ export function createGraphQLHttpHandler(options: GraphQLHttpOptions): (req: Inc
   /** Runs the operation through Apollo and writes the answer; returns it when it may be cached (and shared). */
   async function execute(
     req: IncomingMessage,
-    res: ServerResponse,
-    method: string,
-    search: string,
-    body: unknown,
+    res: HttpReply,
+    { method, search, body, headers: replaced }: GraphQLHttpRequest,
     key: string | undefined,
     principal: Principal,
   ): Promise<CachedResponse | undefined> {
@@ -201,6 +227,7 @@ export function createGraphQLHttpHandler(options: GraphQLHttpOptions): (req: Inc
     for (const [name, value] of Object.entries(req.headers)) {
       if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
     }
+    for (const [name, value] of Object.entries(replaced ?? {})) headers.set(name, value);
     const context = createRequestContext(services, headerValue(req.headers['x-request-id']), principal);
     // In an operation span when tracing (it parents the loader batches and backend calls).
     const response = await withOperationSpan(services.tracer, req.headers, () =>
