@@ -69,6 +69,10 @@ export interface Config {
   readonly backendExtensions: boolean;
   /** Serve the GraphiQL page at the GraphQL path for browsers. Default true. */
   readonly graphiql: boolean;
+  /** Serve the platform's REST routes under `/api/`, their OpenAPI document and docs page. Default true. */
+  readonly restApi: boolean;
+  /** The REST mapping (YAML). Default `src/http/rest/routes.yaml` of the gateway; a bad file fails start-up. */
+  readonly restRoutesFile: string | undefined;
   /** Delay before new events are promoted bronze → silver, in ms (debounce). Default 50. */
   readonly medallionDebounceMs: number;
   /** Time between scheduled medallion runs, in ms (runs also follow new events); 0 turns the schedule off. Default 60000. */
@@ -159,6 +163,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       MAX_BODY_BYTES: num({ default: 1_048_576 }),
       CACHE_MAX_ENTRIES: num({ default: 10_000 }),
       GRAPHIQL: bool({ default: true }),
+      REST_API: bool({ default: true }),
+      REST_ROUTES_FILE: str({ default: undefined }),
       RESPONSE_CACHE: bool({ default: true }),
       BACKEND_EXTENSIONS: bool({ default: true }),
       LOADER_CACHE_TTL_MS: num({ default: 30_000 }),
@@ -272,6 +278,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     maxBodyBytes: clean.MAX_BODY_BYTES,
     cacheMaxEntries: Math.floor(clean.CACHE_MAX_ENTRIES),
     graphiql: clean.GRAPHIQL,
+    restApi: clean.REST_API,
+    restRoutesFile: clean.REST_ROUTES_FILE === undefined ? undefined : path.resolve(clean.REST_ROUTES_FILE),
     responseCache: clean.RESPONSE_CACHE,
     backendExtensions: clean.BACKEND_EXTENSIONS,
     loaderCacheTtlMs: Math.max(0, clean.LOADER_CACHE_TTL_MS),

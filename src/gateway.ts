@@ -26,6 +26,8 @@ import { createGraphQLHttpHandler, errorBody } from './http/graphql-http.ts';
 import { serveGraphQLWs } from './http/graphql-ws-server.ts';
 import { GRAPHQL_PATH } from './http/paths.ts';
 import { ResponseCache } from './http/response-cache.ts';
+import { createRestHandler } from './http/rest/handler.ts';
+import { loadRestRoutes } from './http/rest/routes.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { medallionBusLag } from './observability/metrics-bus-lag.ts';
 import { operationPlugin } from './observability/metrics-plugin.ts';
@@ -195,6 +197,7 @@ export async function startGateway(config: Config, logger: Logger = createLogger
       allowList,
     });
     const graphiql = config.graphiql ? createGraphiQLHandler({ endpoint: GRAPHQL_PATH }) : undefined;
+    const rest = config.restApi ? createRestHandler({ routes: await loadRestRoutes(schema, config.restRoutesFile), graphql, logger, maxBodyBytes: config.maxBodyBytes }) : undefined;
     let draining = false;
 
     let inFlight = 0;
@@ -218,6 +221,7 @@ export async function startGateway(config: Config, logger: Logger = createLogger
         return;
       }
       if (graphiql && pathname.startsWith('/graphiql/') && graphiql(req, res)) return;
+      if (rest?.(req, res, pathname, search)) return;
       if (pathname === '/health' || pathname === '/ready') {
         void (async () => {
           const report = overallHealth(await backends.health());
