@@ -197,7 +197,7 @@ export async function startGateway(config: Config, logger: Logger = createLogger
       allowList,
     });
     const graphiql = config.graphiql ? createGraphiQLHandler({ endpoint: GRAPHQL_PATH }) : undefined;
-    const rest = config.restApi ? createRestHandler({ routes: await loadRestRoutes(schema, config.restRoutesFile), graphql, logger, maxBodyBytes: config.maxBodyBytes }) : undefined;
+    const rest = config.restApi ? createRestHandler({ routes: await loadRestRoutes(schema, config.restRoutesFile), graphql, logger, maxBodyBytes: config.maxBodyBytes, challenge: authenticator.challenge }) : undefined;
     let draining = false;
 
     let inFlight = 0;

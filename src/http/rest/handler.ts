@@ -24,6 +24,11 @@ export interface RestHandlerOptions {
   logger: Logger;
   /** Largest request body accepted, in bytes. Default 1 MiB; larger bodies get 413. */
   maxBodyBytes?: number;
+  /**
+   * `WWW-Authenticate` of a 401 that execution decided (an anonymous caller reading a field above
+   * the public role): GraphQL answers those with 200, so the pipeline sets no challenge for them.
+   */
+  challenge: string;
 }
 
 /** Handles a request if it is for the REST API, its OpenAPI document or docs page; returns false otherwise. */
@@ -110,6 +115,7 @@ export function createRestHandler(options: RestHandlerOptions): RestHandler {
       if (value !== undefined) headers[name] = String(value);
     }
     const answer = restAnswer(route, path, reply.text());
+    if (answer.status === 401) headers['www-authenticate'] ??= options.challenge;
     send(res, answer.status, answer.body, headers);
   }
 }

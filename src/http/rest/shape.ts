@@ -166,7 +166,7 @@ export function schemaOfInput(type: GraphQLInputType): JsonSchema {
     for (const field of Object.values(inner.getFields())) properties[field.name] = schemaOfInput(field.type);
     return nullableSchema({ type: 'object', properties }, nullable);
   }
-  return scalarSchema(getNamedType(inner).name);
+  return nullableSchema(scalarSchema(getNamedType(inner).name), nullable);
 }
 
 function scalarSchema(name: string): JsonSchema {
