@@ -143,6 +143,7 @@ export async function startGateway(config: Config, logger: Logger = createLogger
     };
 
     const schema = buildSchema();
+    const restRoutes = config.restApi ? await loadRestRoutes(schema, config.restRoutesFile) : undefined;
     const limits = queryLimitsOf(config);
     const costMeter = new QueryCostMeter(schema, limits);
     // Per principal, shared through Redis when configured (a Redis outage falls back to per-instance counts).
@@ -197,7 +198,7 @@ export async function startGateway(config: Config, logger: Logger = createLogger
       allowList,
     });
     const graphiql = config.graphiql ? createGraphiQLHandler({ endpoint: GRAPHQL_PATH }) : undefined;
-    const rest = config.restApi ? createRestHandler({ routes: await loadRestRoutes(schema, config.restRoutesFile), graphql, logger, maxBodyBytes: config.maxBodyBytes, challenge: authenticator.challenge }) : undefined;
+    const rest = restRoutes && createRestHandler({ routes: restRoutes, graphql, logger, maxBodyBytes: config.maxBodyBytes, challenge: authenticator.challenge });
     let draining = false;
 
     let inFlight = 0;

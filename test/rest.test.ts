@@ -9,6 +9,8 @@ import { createHash } from 'node:crypto';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ERROR_CODES } from '../src/errors.ts';
+import { httpStatusOf } from '../src/http/rest/status.ts';
 import { buildSchema } from '../src/schema.ts';
 import { compileRestRoutes, loadRestRoutes } from '../src/http/rest/routes.ts';
 import { startTestGateway, type TestGateway } from './helpers/gateway.ts';
@@ -256,7 +258,7 @@ describe('analytics and recommendations', () => {
     expect(badDate.body.detail).toMatch(/^Query parameter "from" got invalid value "yesterday"/);
     const tooMany = await call('GET', '/api/v1/tours?limit=1000');
     expect(tooMany.status).toBe(400);
-    expect(tooMany.body.code).toBe('BAD_USER_INPUT');
+    expect(tooMany.body).toEqual({ detail: 'Query parameter "limit" must be an integer between 0 and 100, got 1000.', code: 'BAD_USER_INPUT' });
   });
 });
 
@@ -388,5 +390,22 @@ describe('the mapping is checked at start-up', () => {
       'field "method": a mutation is served by POST only',
     );
     expect(compile(route({ path: 'api/probe' }))).toThrow(/routes\[0\] \(probe\): field "path" must match pattern/);
+  });
+});
+
+describe('HTTP status from extensions.code', () => {
+  it('maps every code of the closed set, and NOT_FOUND', () => {
+    expect(Object.fromEntries([...ERROR_CODES, 'NOT_FOUND', 'SOMETHING_ELSE'].map((code) => [code, httpStatusOf(code)]))).toEqual({
+      BAD_USER_INPUT: 400,
+      QUERY_TOO_COMPLEX: 400,
+      UNAUTHENTICATED: 401,
+      FORBIDDEN: 403,
+      NOT_FOUND: 404,
+      RATE_LIMITED: 429,
+      INTERNAL: 500,
+      SOMETHING_ELSE: 500,
+      BACKEND_UNAVAILABLE: 503,
+      BACKEND_TIMEOUT: 504,
+    });
   });
 });

@@ -52,11 +52,15 @@ export function variablesOf(route: RestRoute, input: RestInput): Record<string, 
   return variables;
 }
 
-/** Replaces the operation's variable names in a GraphQL message with the REST parameters they came from. */
+/**
+ * Speaks of the REST parameters in a GraphQL message: `Variable "$first"`, and `Argument "first"`
+ * where a variable is passed to the argument of its name (as the mapping's operations do).
+ */
 export function inParameterTerms(message: string, route: RestRoute): string {
   let out = message;
   for (const parameter of route.parameters) {
-    out = out.replaceAll(`Variable "$${parameter.variable}"`, `${LABELS[parameter.in]} "${parameter.name}"`);
+    const label = `${LABELS[parameter.in]} "${parameter.name}"`;
+    out = out.replaceAll(`Variable "$${parameter.variable}"`, label).replaceAll(`Argument "${parameter.variable}"`, label);
   }
   return out;
 }
