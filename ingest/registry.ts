@@ -100,7 +100,7 @@ export async function loadSourceRegistry(file = DEFAULT_REGISTRY_FILE): Promise<
 
   for (const [i, raw] of document.sources.entries()) {
     const label = `${file}: sources[${i}]${isRecord(raw) && typeof raw['source_id'] === 'string' ? ` (${raw['source_id']})` : ''}`;
-    if (!checkEntry(raw)) throw new Error(`${label}: ${describe(checkEntry.errors ?? [])}`);
+    if (!checkEntry(raw)) throw new Error(`${label}: ${describeEntryErrors(checkEntry.errors ?? [])}`);
     const entry = raw as unknown as Record<string, unknown>;
     const contractFile = path.resolve(path.dirname(file), String(entry['contract']));
     let validate = contracts.get(contractFile);
@@ -168,7 +168,8 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null;
 }
 
-function describe(errors: readonly ErrorObject[]): string {
+/** What a JSON Schema check of one YAML entry found, naming the fields. */
+export function describeEntryErrors(errors: readonly ErrorObject[]): string {
   return errors
     .map((e) => {
       const field = e.instancePath ? e.instancePath.slice(1).replace(/\//g, '.') : (e.params as { missingProperty?: string }).missingProperty;

@@ -72,6 +72,10 @@ export interface Config {
   readonly backendExtensions: boolean;
   /** Serve the GraphiQL page at the GraphQL path for browsers. Default true. */
   readonly graphiql: boolean;
+  /** Serve the platform's REST routes under `/api/`, their OpenAPI document and docs page. Default true. */
+  readonly restApi: boolean;
+  /** The REST mapping (YAML). Default `src/http/rest/routes.yaml` of the gateway; a bad file fails start-up. */
+  readonly restRoutesFile: string | undefined;
   /** Delay before new events are promoted bronze → silver, in ms (debounce). Default 50. */
   readonly medallionDebounceMs: number;
   /** Time between scheduled medallion runs, in ms (runs also follow new events); 0 turns the schedule off. Default 60000. */
@@ -168,6 +172,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       MAX_JSON_DEPTH: num({ default: 32 }),
       CACHE_MAX_ENTRIES: num({ default: 10_000 }),
       GRAPHIQL: bool({ default: true }),
+      REST_API: bool({ default: true }),
+      REST_ROUTES_FILE: str({ default: undefined }),
       RESPONSE_CACHE: bool({ default: true }),
       BACKEND_EXTENSIONS: bool({ default: true }),
       LOADER_CACHE_TTL_MS: num({ default: 30_000 }),
@@ -286,6 +292,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     maxJsonDepth: clean.MAX_JSON_DEPTH,
     cacheMaxEntries: Math.floor(clean.CACHE_MAX_ENTRIES),
     graphiql: clean.GRAPHIQL,
+    restApi: clean.REST_API,
+    restRoutesFile: clean.REST_ROUTES_FILE === undefined ? undefined : path.resolve(clean.REST_ROUTES_FILE),
     responseCache: clean.RESPONSE_CACHE,
     backendExtensions: clean.BACKEND_EXTENSIONS,
     loaderCacheTtlMs: Math.max(0, clean.LOADER_CACHE_TTL_MS),

@@ -31,6 +31,8 @@ import { GRAPHQL_PATH } from './http/paths.ts';
 import { ResponseCache } from './http/response-cache.ts';
 import { createSubscriptionPipeline } from './http/subscription-pipeline.ts';
 import { subscriptionTransportsPlugin } from './http/subscription-transports-plugin.ts';
+import { createRestHandler } from './http/rest/handler.ts';
+import { loadRestRoutes } from './http/rest/routes.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { medallionBusLag } from './observability/metrics-bus-lag.ts';
 import { operationPlugin } from './observability/metrics-plugin.ts';
@@ -146,6 +148,7 @@ export async function startGateway(config: Config, logger: Logger = createLogger
     };
 
     const schema = buildSchema({ maxJsonDepth: config.maxJsonDepth });
+    const restRoutes = config.restApi ? await loadRestRoutes(schema, config.restRoutesFile) : undefined;
     const limits = queryLimitsOf(config);
     const costMeter = new QueryCostMeter(schema, limits);
     // Per principal, shared through Redis when configured (a Redis outage falls back to per-instance counts).
@@ -206,6 +209,7 @@ export async function startGateway(config: Config, logger: Logger = createLogger
     // Subscriptions over graphql-ws and SSE: one admission, limits and shared execution.
     const subscriptions = createSubscriptionPipeline({ schema, services, limits, costMeter, rateLimiter, allowList, logger });
     const sse = createGraphQLSseHandler({ services, authenticator, pipeline: subscriptions, cors, logger, maxBodyBytes: config.maxBodyBytes });
+    const rest = restRoutes && createRestHandler({ routes: restRoutes, graphql, logger, maxBodyBytes: config.maxBodyBytes, challenge: authenticator.challenge });
     let draining = false;
 
     let inFlight = 0;
@@ -230,6 +234,7 @@ export async function startGateway(config: Config, logger: Logger = createLogger
         return;
       }
       if (graphiql && pathname.startsWith('/graphiql/') && graphiql(req, res)) return;
+      if (rest?.(req, res, pathname, search)) return;
       if (pathname === '/health' || pathname === '/ready') {
         void (async () => {
           const report = overallHealth(await backends.health());

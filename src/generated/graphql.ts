@@ -477,6 +477,11 @@ export type Query = {
   destination: Maybe<Destination>;
   /** Destinations ordered by id; `first`/`after` forward (default 20), `last`/`before` backward. */
   destinations: Maybe<DestinationConnection>;
+  /**
+   * One event by its id, or null when there is none. Below the analyst role only the caller's own
+   * user's events are found (an event of another user answers null, as an unknown id does).
+   */
+  event: Maybe<Event>;
   /** Events, newest first; `first`/`after` forward (default 20), `last`/`before` backward (toward newer events). */
   events: Maybe<EventConnection>;
   health: Health;
@@ -536,6 +541,16 @@ export type QueryDestinationsArgs = {
   filter?: InputMaybe<DestinationFilter>;
   first?: InputMaybe<Scalars['Int']['input']>;
   last?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
+/**
+ * Reads: lakehouse tables, analytics, search and platform metadata. Fields served by a backend are
+ * nullable on purpose: when that backend fails, only they become null (with a BACKEND_* error),
+ * never their siblings.
+ */
+export type QueryEventArgs = {
+  id: Scalars['ID']['input'];
 };
 
 
@@ -1421,6 +1436,7 @@ export type QuarantinedRecordResolvers<ContextType = GatewayContext, ParentType 
 export type QueryResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = {
   destination?: Resolver<Maybe<ResolversTypes['Destination']>, ParentType, ContextType, RequireFields<QueryDestinationArgs, 'id'>>;
   destinations?: Resolver<Maybe<ResolversTypes['DestinationConnection']>, ParentType, ContextType, Partial<QueryDestinationsArgs>>;
+  event?: Resolver<Maybe<ResolversTypes['Event']>, ParentType, ContextType, RequireFields<QueryEventArgs, 'id'>>;
   events?: Resolver<Maybe<ResolversTypes['EventConnection']>, ParentType, ContextType, Partial<QueryEventsArgs>>;
   health?: Resolver<ResolversTypes['Health'], ParentType, ContextType>;
   node?: Resolver<Maybe<ResolversTypes['Node']>, ParentType, ContextType, RequireFields<QueryNodeArgs, 'id'>>;

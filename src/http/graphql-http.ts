@@ -12,6 +12,7 @@ import type { AllowList } from '../security/persisted-queries.ts';
 import { admitHttp, effectiveRole, rateLimitKey, type PrincipalRateLimiter } from '../security/rate-limit.ts';
 import { refuseOversizedBody } from './body-limit.ts';
 import { legacyJsonStatus } from './legacy-json-status.ts';
+import type { HttpReply } from './http-reply.ts';
 import type { CachedResponse, ResponseCache } from './response-cache.ts';
 
 /** Options of the GraphQL-over-HTTP endpoint. */
@@ -38,11 +39,36 @@ export interface GraphQLHttpOptions {
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 
+/** One GraphQL-over-HTTP request, its body read and parsed. */
+export interface GraphQLHttpRequest {
+  method: 'GET' | 'POST';
+  /** The URL's query string (`?query=…` for GET), or `''`. */
+  search: string;
+  /** The raw POST body, or the query string for GET: what the response cache keys on. */
+  payload: string;
+  /** The parsed POST body; undefined for GET. */
+  body: unknown;
+  /** Headers Apollo sees instead of the request's own (e.g. `accept`, `content-type`). */
+  headers?: Readonly<Record<string, string>>;
+  /** Operations the gateway defines itself (the REST mapping): the allow list does not apply. */
+  trusted?: boolean;
+}
+
+/**
+ * The GraphQL-over-HTTP handler, with the pipeline behind it (authentication, rate limits, the
+ * allow list, the response cache, Apollo) open to other transports through `serveOperation`.
+ */
+export interface GraphQLHttpHandler {
+  (req: IncomingMessage, res: ServerResponse, search: string): void;
+  /** Runs an already-read request through the whole pipeline and writes the answer to `reply`. */
+  serveOperation(req: IncomingMessage, reply: HttpReply, request: GraphQLHttpRequest): Promise<void>;
+}
+
 /**
  * GraphQL over HTTP (GET for queries, POST) on Apollo's transport-neutral entry point, with the
  * response cache checked before anything is parsed.
  */
-export function createGraphQLHttpHandler(options: GraphQLHttpOptions): (req: IncomingMessage, res: ServerResponse, search: string) => void {
+export function createGraphQLHttpHandler(options: GraphQLHttpOptions): GraphQLHttpHandler {
   const { apollo, services, responseCache, logger, authenticator, rateLimiter, allowList } = options;
   const maxBodyBytes = options.maxBodyBytes ?? 1024 * 1024;
   const maxBatchOperations = options.maxBatchOperations ?? 1;
@@ -56,7 +82,7 @@ export function createGraphQLHttpHandler(options: GraphQLHttpOptions): (req: Inc
   /** Counts a request refused before execution (it never reaches Apollo's metrics plugin). */
   const refused = (code: string): void => services.metrics?.refused(code);
 
-  return (req, res, search) => {
+  const handler = (req: IncomingMessage, res: ServerResponse, search: string): void => {
     const method = req.method ?? 'GET';
     if (method !== 'GET' && method !== 'POST') {
       res.writeHead(405, { allow: 'GET, POST', 'content-type': JSON_TYPE });
@@ -65,7 +91,7 @@ export function createGraphQLHttpHandler(options: GraphQLHttpOptions): (req: Inc
       return;
     }
     if (method === 'GET') {
-      void serve(req, res, method, search, search, undefined);
+      void serve(req, res, { method, search, payload: search, body: undefined });
       return;
     }
     readBody(req, maxBodyBytes).then(
@@ -95,7 +121,7 @@ export function createGraphQLHttpHandler(options: GraphQLHttpOptions): (req: Inc
             return;
           }
         }
-        void serve(req, res, method, search, raw, body);
+        void serve(req, res, { method, search, payload: raw, body });
       },
       (error: Error & { status?: number }) => {
         refused('BAD_USER_INPUT');
@@ -105,8 +131,10 @@ export function createGraphQLHttpHandler(options: GraphQLHttpOptions): (req: Inc
       },
     );
   };
+  return Object.assign(handler, { serveOperation: serve });
 
-  async function serve(req: IncomingMessage, res: ServerResponse, method: string, search: string, payload: string, body: unknown) {
+  async function serve(req: IncomingMessage, res: HttpReply, request: GraphQLHttpRequest): Promise<void> {
+    const { method, search, payload, body } = request;
     // Authenticated before the cache is consulted: bad credentials never get a cached answer, and
     // answers are cached per scope (role, and below analyst the user), so no role sees another's.
     let principal = authenticate(req, res);
@@ -115,8 +143,8 @@ export function createGraphQLHttpHandler(options: GraphQLHttpOptions): (req: Inc
     // Counted before the response cache: hits are cheap, but the budget protects the whole service.
     const limiting = rateLimiter?.consume(rateLimitKey(principal, req), principal.role, Array.isArray(body) ? body.length : 1);
     if (limiting && !admitHttp(res, await limiting)) return refused('RATE_LIMITED');
-    if (allowList && !allowList.admitHttp(res, effectiveRole(principal), method, search, body)) return refused('FORBIDDEN');
-    const accept = req.headers.accept ?? '';
+    if (allowList && !request.trusted && !allowList.admitHttp(res, effectiveRole(principal), method, search, body)) return refused('FORBIDDEN');
+    const accept = request.headers?.['accept'] ?? req.headers.accept ?? '';
     // A batch is never cached nor coalesced: its operations share one context and cache policy.
     const key = Array.isArray(body) ? undefined : responseCache?.keyOf(method, accept, answerScope(principal), payload);
     try {
@@ -144,7 +172,7 @@ export function createGraphQLHttpHandler(options: GraphQLHttpOptions): (req: Inc
       if (key !== undefined && !inflight.has(key)) inflight.set(key, new Promise((resolve) => (share = resolve)));
       let shareable: CachedResponse | undefined;
       try {
-        shareable = await execute(req, res, method, search, body, key, principal);
+        shareable = await execute(req, res, request, key, principal);
       } finally {
         if (share && key !== undefined) inflight.delete(key);
         share?.(shareable);
@@ -161,7 +189,7 @@ export function createGraphQLHttpHandler(options: GraphQLHttpOptions): (req: Inc
    * The caller's principal; undefined when credentials were refused, the answer (401, or 503 when
    * they cannot be checked now) already written.
    */
-  function authenticate(req: IncomingMessage, res: ServerResponse): Principal | undefined | Promise<Principal | undefined> {
+  function authenticate(req: IncomingMessage, res: HttpReply): Principal | undefined | Promise<Principal | undefined> {
     // Synchronous when the authenticator is (open mode, API keys): the cache-hit path awaits nothing.
     try {
       const principal = authenticator.authenticate(httpCredentials(req.headers), req.socket.remoteAddress);
@@ -172,7 +200,7 @@ export function createGraphQLHttpHandler(options: GraphQLHttpOptions): (req: Inc
   }
 
   /** Answers refused or uncheckable credentials (401, 503) and resolves to no principal. */
-  function refuseCredentials(res: ServerResponse, error: unknown): undefined {
+  function refuseCredentials(res: HttpReply, error: unknown): undefined {
     refused(answerCredentialFailure(res, error, logger));
     return undefined;
   }
@@ -180,10 +208,8 @@ export function createGraphQLHttpHandler(options: GraphQLHttpOptions): (req: Inc
   /** Runs the operation through Apollo and writes the answer; returns it when it may be cached (and shared). */
   async function execute(
     req: IncomingMessage,
-    res: ServerResponse,
-    method: string,
-    search: string,
-    body: unknown,
+    res: HttpReply,
+    { method, search, body, headers: replaced }: GraphQLHttpRequest,
     key: string | undefined,
     principal: Principal,
   ): Promise<CachedResponse | undefined> {
@@ -192,6 +218,7 @@ export function createGraphQLHttpHandler(options: GraphQLHttpOptions): (req: Inc
     for (const [name, value] of Object.entries(req.headers)) {
       if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
     }
+    for (const [name, value] of Object.entries(replaced ?? {})) headers.set(name, value);
     const context = createRequestContext(services, headerValue(req.headers['x-request-id']), principal);
     // In an operation span when tracing (it parents the loader batches and backend calls).
     const response = await withOperationSpan(services.tracer, req.headers, () =>
@@ -263,7 +290,7 @@ function batchRefusal(size: number, max: number): string | undefined {
  * Answers credentials that were refused (401 with the challenge), could not be checked now (503)
  * or failed unexpectedly (500, logged); returns the error code sent.
  */
-export function answerCredentialFailure(res: ServerResponse, error: unknown, logger: Logger): 'UNAUTHENTICATED' | 'BACKEND_UNAVAILABLE' | 'INTERNAL' {
+export function answerCredentialFailure(res: HttpReply, error: unknown, logger: Logger): 'UNAUTHENTICATED' | 'BACKEND_UNAVAILABLE' | 'INTERNAL' {
   if (error instanceof AuthenticationError) {
     res.writeHead(401, { 'content-type': JSON_TYPE, 'www-authenticate': error.challenge });
     res.end(errorBody(error.message, 'UNAUTHENTICATED'));
@@ -303,7 +330,7 @@ export function errorBody(message: string, code: string): string {
   return JSON.stringify({ errors: [{ message, extensions: { code } }] });
 }
 
-/** The request body as text; rejects with `status` 413 past `limit` bytes. */
+/** Reads a request body up to `limit` bytes; larger bodies reject with `status: 413`. */
 export function readBody(req: IncomingMessage, limit: number): Promise<string> {
   return new Promise((resolve, reject) => {
     const declared = Number(req.headers['content-length'] ?? 0);

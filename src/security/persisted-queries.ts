@@ -1,4 +1,4 @@
-import type { ServerResponse } from 'node:http';
+import type { HttpReply } from '../http/http-reply.ts';
 import { GraphQLError } from 'graphql';
 import type { CachePort } from '../backends/cache/port.ts';
 import { sha256Hex, type PersistedQueryManifest } from './persisted-manifest.ts';
@@ -119,7 +119,7 @@ export class AllowList {
    * batch is judged operation by operation) and, when one is refused, answers 403 with its error
    * and returns false.
    */
-  admitHttp(res: ServerResponse, role: Role, method: string, search: string, body: unknown): boolean {
+  admitHttp(res: HttpReply, role: Role, method: string, search: string, body: unknown): boolean {
     for (const operation of httpOperations(method, search, body)) {
       const refused = this.check(operation, role);
       if (!refused) continue;

@@ -1,4 +1,5 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
+import type { HttpReply } from '../http/http-reply.ts';
 import { GraphQLError } from 'graphql';
 import { Redis } from 'ioredis';
 import { BurstyRateLimiter, RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
@@ -199,7 +200,7 @@ export function rateLimitedError(verdict: RateLimitVerdict): GraphQLError {
  * most clients read) and `true`; a refused one is answered 429 with `Retry-After` and a GraphQL
  * error body (`RATE_LIMITED`, `retryAfterMs`), and gets `false`.
  */
-export function admitHttp(res: ServerResponse, verdict: RateLimitVerdict): boolean {
+export function admitHttp(res: HttpReply, verdict: RateLimitVerdict): boolean {
   const resetSeconds = String(Math.ceil(verdict.resetMs / 1000));
   if (verdict.allowed) {
     res.setHeader('ratelimit-limit', String(verdict.limit));

@@ -268,6 +268,8 @@ export async function destinationsByIds(engine: SqlEngine, ids: readonly string[
 }
 
 export interface EventFilterInput {
+  /** Event ids (not a GraphQL filter: `Query.event` reads one event through it). */
+  ids?: readonly string[] | null;
   userId?: string | null;
   eventTypes?: readonly EventTypeName[] | null;
   regions?: readonly string[] | null;
@@ -288,6 +290,7 @@ export interface EventPosition {
 function eventWhere(filter: EventFilterInput | null | undefined): Where {
   const where = new Where();
   if (!filter) return where;
+  where.in('event_id', filter.ids);
   if (filter.userId != null) where.add('user_id = ?', filter.userId);
   where.in('event_type', filter.eventTypes);
   where.in('region', filter.regions);
