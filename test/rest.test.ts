@@ -175,7 +175,7 @@ describe('tours', () => {
   it('GET /api/v1/tours?region=VN lists the region\'s tours in the REST shape', async () => {
     const { status, body } = await call('GET', '/api/v1/tours?region=VN');
     expect(status).toBe(200);
-    const expected = await graphql('{ tours(filter: { regions: ["VN"] }) { totalCount edges { node { id durationDays } } } }');
+    const expected = await graphql('{ tours(filter: { regions: ["VN"] }) { totalCount edges { node { id: tourId durationDays } } } }');
     expect(body.total).toBe(expected.tours.totalCount);
     expect(body.items.map((t: any) => t.id)).toEqual(expected.tours.edges.map((e: any) => e.node.id));
     expect(body.items.length).toBeGreaterThan(0);
@@ -238,7 +238,7 @@ describe('analytics and recommendations', () => {
   it('GET /api/v1/recommendations?user_id= answers a user\'s own recommendations, refuses another\'s', async () => {
     const { status, body } = await call('GET', `/api/v1/recommendations?user_id=${USER}`, { key: KEYS.app });
     expect(status).toBe(200);
-    const expected = await graphql('query ($u: ID!) { recommendations(userId: $u) { score reason tour { id } } }', { u: USER });
+    const expected = await graphql('query ($u: ID!) { recommendations(userId: $u) { score reason tour { id: tourId } } }', { u: USER });
     expect(body.items.map((r: any) => [r.tour.id, r.score, r.reason])).toEqual(expected.recommendations.map((r: any) => [r.tour.id, r.score, r.reason]));
 
     const other = await call('GET', '/api/v1/recommendations?user_id=USER000002', { key: KEYS.app });
@@ -298,7 +298,7 @@ describe('events', () => {
   it('GET /api/events lists a user\'s events newest first; GET /api/events/{id} answers one of them', async () => {
     const { status, body } = await call('GET', `/api/events?user_id=${USER}&limit=5`, { key: KEYS.app });
     expect(status).toBe(200);
-    const expected = await graphql('query ($u: ID!) { events(filter: { userId: $u }, first: 5) { edges { node { id eventType occurredAt } } } }', { u: USER });
+    const expected = await graphql('query ($u: ID!) { events(filter: { userId: $u }, first: 5) { edges { node { id: eventId eventType occurredAt } } } }', { u: USER });
     expect(body.items.map((e: any) => e.id)).toEqual(expected.events.edges.map((e: any) => e.node.id));
     expect(body.items.length).toBeGreaterThan(0);
     const [first] = body.items;
