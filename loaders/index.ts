@@ -3,10 +3,12 @@ import DataLoader from 'dataloader';
 import type { DestinationRow, EventRow, RecommendationRow, TourRow, TourStatsRow, UserProfileRow } from '../src/domain.ts';
 import { tourStats } from '../src/backends/analytics/queries.ts';
 import { userProfilesFromGold } from '../src/backends/lakehouse/gold.ts';
-import { executionsOfRuns, latestExecutionsOfSources, type SourceExecutionRow } from '../src/backends/lakehouse/platform.ts';
+import { executionsOfRuns, latestExecutionsOfSources, pipelineRunsByIds, type SourceExecutionRow } from '../src/backends/lakehouse/platform.ts';
+import type { PipelineRunRecord } from '../ingest/medallion/runs.ts';
 import {
   bookingsByUsers,
   destinationsByIds,
+  eventsByIds,
   existingUsers,
   toursByDestinations,
   toursByIds,
@@ -65,6 +67,8 @@ export interface Loaders {
   tourStatsById: DataLoader<string, TourStatsRow>;
   userProfileById: DataLoader<string, UserProfileRow | null>;
   userExists: DataLoader<string, boolean>;
+  eventById: DataLoader<string, EventRow | null>;
+  pipelineRunById: DataLoader<string, PipelineRunRecord | null>;
   toursOfDestination: DataLoader<PageKey, ChildPage<TourRow>, string>;
   bookingsOfUser: DataLoader<PageKey & { position: EventPosition | null }, ChildPage<EventRow>, string>;
   recommendationsOfUser: DataLoader<{ userId: string; first: number }, RecommendationRow[], string>;
@@ -148,6 +152,10 @@ export function createLoaders(sources: LoaderSources): Loaders {
         const existing = await existingUsers(lakehouse, ids);
         return ids.map((id) => existing.has(id));
       }),
+    ),
+    eventById: new DataLoader(traced('eventById', async (ids) => byKey(ids, await eventsByIds(lakehouse, ids), (e) => e.id, () => null, (e) => e))),
+    pipelineRunById: new DataLoader(
+      traced('pipelineRunById', async (ids) => byKey(ids, await pipelineRunsByIds(lakehouse, ids), (r) => r.id, () => null, (r) => r)),
     ),
     toursOfDestination: new DataLoader(
       traced('toursOfDestination', async (keys) => {

@@ -69,6 +69,8 @@ export interface Config {
   readonly backendExtensions: boolean;
   /** Serve the GraphiQL page at the GraphQL path for browsers. Default true. */
   readonly graphiql: boolean;
+  /** Serve the schema as an Apollo Federation v2 subgraph (`_service`, `_entities`, `@key`s; src/federation/). Default false. */
+  readonly federation: boolean;
   /** Delay before new events are promoted bronze → silver, in ms (debounce). Default 50. */
   readonly medallionDebounceMs: number;
   /** Time between scheduled medallion runs, in ms (runs also follow new events); 0 turns the schedule off. Default 60000. */
@@ -159,6 +161,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       MAX_BODY_BYTES: num({ default: 1_048_576 }),
       CACHE_MAX_ENTRIES: num({ default: 10_000 }),
       GRAPHIQL: bool({ default: true }),
+      FEDERATION: bool({ default: false }),
       RESPONSE_CACHE: bool({ default: true }),
       BACKEND_EXTENSIONS: bool({ default: true }),
       LOADER_CACHE_TTL_MS: num({ default: 30_000 }),
@@ -272,6 +275,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     maxBodyBytes: clean.MAX_BODY_BYTES,
     cacheMaxEntries: Math.floor(clean.CACHE_MAX_ENTRIES),
     graphiql: clean.GRAPHIQL,
+    federation: clean.FEDERATION,
     responseCache: clean.RESPONSE_CACHE,
     backendExtensions: clean.BACKEND_EXTENSIONS,
     loaderCacheTtlMs: Math.max(0, clean.LOADER_CACHE_TTL_MS),

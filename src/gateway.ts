@@ -39,6 +39,7 @@ import { introspectionPlugin } from './security/introspection.ts';
 import { AllowList, persistedQueryStore } from './security/persisted-queries.ts';
 import { PrincipalRateLimiter } from './security/rate-limit.ts';
 import { buildSchema, rootCachePolicies } from './schema.ts';
+import { buildSubgraph } from './federation/subgraph.ts';
 
 export { GRAPHQL_PATH };
 
@@ -140,7 +141,7 @@ export async function startGateway(config: Config, logger: Logger = createLogger
       tracer: tracing.tracer,
     };
 
-    const schema = buildSchema();
+    const schema = config.federation ? buildSubgraph().schema : buildSchema();
     const limits = queryLimitsOf(config);
     const costMeter = new QueryCostMeter(schema, limits);
     // Per principal, shared through Redis when configured (a Redis outage falls back to per-instance counts).

@@ -15,13 +15,24 @@ export async function pipelineRuns(
   if (args.layer) where.add('layer = ?', args.layer);
   if (args.status) where.add('status = ?', args.status);
   const rows = await engine.query(
-    `SELECT run_id, batch_id, layer, status, run_trigger, started_at, finished_at, records_in, records_out, records_rejected, error
-     FROM platform.pipeline_runs WHERE ${where.sql()}
+    `SELECT ${RUN_COLUMNS} FROM platform.pipeline_runs WHERE ${where.sql()}
      ORDER BY started_at DESC, run_id ${limit(args.first)}`,
     where.params,
     options,
   );
-  return rows.map((row) => ({
+  return rows.map(runFromRow);
+}
+
+/** Pipeline runs by id, in one statement (unknown ids are absent). */
+export async function pipelineRunsByIds(engine: SqlEngine, ids: readonly string[], options?: QueryOptions): Promise<PipelineRunRecord[]> {
+  const rows = await engine.query(`SELECT ${RUN_COLUMNS} FROM platform.pipeline_runs WHERE run_id IN (${placeholders(ids.length)})`, ids, options);
+  return rows.map(runFromRow);
+}
+
+const RUN_COLUMNS = 'run_id, batch_id, layer, status, run_trigger, started_at, finished_at, records_in, records_out, records_rejected, error';
+
+function runFromRow(row: Record<string, unknown>): PipelineRunRecord {
+  return {
     id: String(row['run_id']),
     batchId: String(row['batch_id'] ?? row['run_id']),
     layer: String(row['layer']),
@@ -33,7 +44,7 @@ export async function pipelineRuns(
     recordsOut: Number(row['records_out']),
     recordsRejected: Number(row['records_rejected']),
     error: row['error'] == null ? null : String(row['error']),
-  }));
+  };
 }
 
 /** A source's part in a layer run, as `platform.sourceExecutions` shows it. */

@@ -332,6 +332,12 @@ export async function bookingsByUsers(
   return rows.map(eventFromRow);
 }
 
+/** Events by id, in one statement (unknown ids are absent). */
+export async function eventsByIds(engine: SqlEngine, ids: readonly string[], options?: QueryOptions): Promise<EventRow[]> {
+  const rows = await engine.query(`SELECT ${EVENT_COLUMNS} FROM silver.events WHERE event_id IN (${placeholders(ids.length)})`, ids, options);
+  return rows.map(eventFromRow);
+}
+
 /** Which of these user ids exist (have a profile row or an event). */
 export async function existingUsers(engine: SqlEngine, ids: readonly string[], options?: QueryOptions): Promise<Set<string>> {
   const rows = await engine.query(
