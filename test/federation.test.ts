@@ -3,13 +3,15 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import { createGatewayRuntime, type GatewayRuntime } from '@graphql-hive/gateway-runtime';
-import { composeServices } from '@theguild/federation-composition';
-import { execute, parse } from 'graphql';
+import { assertCompositionSuccess, composeServices } from '@theguild/federation-composition';
+import { buildASTSchema, execute, isObjectType, parse, type GraphQLObjectType, type GraphQLSchema } from 'graphql';
 import { createHandler } from 'graphql-http/lib/use/http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config.ts';
 import { buildSubgraph } from '../src/federation/subgraph.ts';
 import { createRequestContext } from '../src/request-context.ts';
 import { buildSchema } from '../src/schema.ts';
+import { authRuleOf } from '../src/security/auth-directive.ts';
 import type { Principal } from '../src/security/principal.ts';
 import { startTestGateway, type GraphQLBody, type TestGateway } from './helpers/gateway.ts';
 
@@ -87,8 +89,20 @@ describe('the subgraph schema', () => {
   });
 
   it('is off by default: the public schema has no federation fields', () => {
+    expect(loadConfig({}).federation).toBe(false);
     const fields = Object.keys(buildSchema().getQueryType()!.getFields());
     expect(fields.filter((f) => f.startsWith('_'))).toEqual([]);
+  });
+
+  it('gives every field an @auth rule, federation’s own included', () => {
+    const { schema } = subgraph;
+    const uncovered = Object.values(schema.getTypeMap())
+      .filter((type): type is GraphQLObjectType => isObjectType(type) && !type.name.startsWith('__'))
+      .flatMap((type) => Object.keys(type.getFields()).filter((field) => authRuleOf(schema, type, field) === undefined).map((field) => `${type.name}.${field}`));
+    expect(uncovered).toEqual([]);
+    const query = schema.getQueryType()!;
+    expect(authRuleOf(schema, query, '_entities')?.requires).toBe('public');
+    expect(authRuleOf(schema, query, '_service')?.requires).toBe('analyst');
   });
 
   it('answers `_service { sdl }` at the wire to analysts, and refuses it to public callers', async () => {
@@ -236,8 +250,16 @@ describe('in a supergraph with a second subgraph, through Hive Gateway', () => {
       { name: 'nexus', url: nexus.endpoint, typeDefs: parse(await sdlOf(nexus.endpoint, { 'x-api-key': KEYS.analyst })) },
       { name: 'reviews', url: reviewsUrl, typeDefs: parse(await sdlOf(reviewsUrl)) },
     ]);
-    expect(composed.errors).toBeUndefined();
-    expect(composed.supergraphSdl).toContain('join__graph(name: "nexus"');
+    assertCompositionSuccess(composed);
+    // The supergraph's API is Nexus's (every type and root field) plus the reviews.
+    const api = buildASTSchema(composed.publicDocumentNode);
+    const own = buildSchema();
+    const fieldsOf = (schema: GraphQLSchema, type: string) => Object.keys((schema.getType(type) as GraphQLObjectType | undefined)?.getFields() ?? {});
+    for (const root of ['Query', 'Mutation', 'Subscription']) expect(fieldsOf(api, root)).toEqual(expect.arrayContaining(fieldsOf(own, root)));
+    expect(fieldsOf(api, 'Tour')).toEqual([...fieldsOf(own, 'Tour'), 'reviews']);
+    // Nothing of the gateway's own access rules leaks into the company graph.
+    expect(api.getType('Role')).toBeUndefined();
+    expect(composed.supergraphSdl).not.toMatch(/@auth|@cached/);
     gateway = createGatewayRuntime({
       supergraph: composed.supergraphSdl!,
       logging: false,
