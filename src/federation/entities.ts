@@ -19,26 +19,28 @@ interface EntitySpec {
 }
 
 /** Entity types by name, each with `@key(fields: "id")` in the subgraph SDL. */
-export const ENTITIES: Readonly<Record<string, EntitySpec>> = {
-  Tour: { lookup: 'tour', load: (id, ctx) => ctx.loaders.tourById.load(id) },
-  Destination: { lookup: 'destination', load: (id, ctx) => ctx.loaders.destinationById.load(id) },
-  User: { lookup: 'user', load: async (id, ctx) => ((await ctx.loaders.userExists.load(id)) ? { id } : null) },
-  // An app may read only its own user's events, as with `events(filter: { userId })`.
-  Event: {
-    lookup: 'events',
-    load: (id, ctx) => ctx.loaders.eventById.load(id),
-    argsOf: (event) => ({ filter: { userId: (event as { userId: string }).userId } }),
-  },
-  // The registry is in memory: no backend call. A copy: the subgraph library marks what it returns with `__typename`.
-  DataSource: {
-    lookup: 'platform',
-    load: (id, ctx) => {
-      const source = ctx.services.registry.sources.find((s) => s.sourceId === id);
-      return source ? { ...source } : null;
+export const ENTITIES: ReadonlyMap<string, EntitySpec> = new Map(
+  Object.entries({
+    Tour: { lookup: 'tour', load: (id, ctx) => ctx.loaders.tourById.load(id) },
+    Destination: { lookup: 'destination', load: (id, ctx) => ctx.loaders.destinationById.load(id) },
+    User: { lookup: 'user', load: async (id, ctx) => ((await ctx.loaders.userExists.load(id)) ? { id } : null) },
+    // An app may read only its own user's events, as with `events(filter: { userId })`.
+    Event: {
+      lookup: 'events',
+      load: (id, ctx) => ctx.loaders.eventById.load(id),
+      argsOf: (event) => ({ filter: { userId: (event as { userId: string }).userId } }),
     },
-  },
-  PipelineRun: { lookup: 'platform', load: (id, ctx) => ctx.loaders.pipelineRunById.load(id) },
-};
+    // The registry is in memory: no backend call. A copy: the subgraph library marks what it returns with `__typename`.
+    DataSource: {
+      lookup: 'platform',
+      load: (id, ctx) => {
+        const source = ctx.services.registry.sources.find((s) => s.sourceId === id);
+        return source ? { ...source } : null;
+      },
+    },
+    PipelineRun: { lookup: 'platform', load: (id, ctx) => ctx.loaders.pipelineRunById.load(id) },
+  } satisfies Record<string, EntitySpec>),
+);
 
 /**
  * The raw id (the lakehouse key) an entity representation's `id` stands for. The one place where
@@ -54,26 +56,29 @@ export function rawIdOf(typeName: string, representation: Readonly<Record<string
   return id;
 }
 
-/** A `__resolveReference` per entity type, checking its lookup field's rule read from `schema` (before `@auth` is applied). */
-export function referenceResolvers(schema: GraphQLSchema): Record<string, (representation: Record<string, unknown>, ctx: GatewayContext) => Promise<object | null>> {
+/** Resolves one entity representation to its object, or null when no entity has its key. */
+export type ReferenceResolver = (representation: Record<string, unknown>, ctx: GatewayContext) => Promise<object | null>;
+
+/** A `__resolveReference` per entity type, checking its lookup field's rule as read from `schema`. */
+export function referenceResolvers(schema: GraphQLSchema): Map<string, ReferenceResolver> {
   const query = schema.getQueryType();
   if (!query) throw new Error('the subgraph schema has no Query type');
-  return Object.fromEntries(
-    Object.entries(ENTITIES).map(([typeName, spec]) => {
-      const rule = authRuleOf(schema, query, spec.lookup);
-      if (!rule) throw new Error(`Query.${spec.lookup}, the lookup of ${typeName} entities, has no @auth rule`);
-      return [typeName, resolveReference(typeName, spec, rule)];
-    }),
-  );
+  const resolvers = new Map<string, ReferenceResolver>();
+  for (const [typeName, spec] of ENTITIES) {
+    const rule = authRuleOf(schema, query, spec.lookup);
+    if (!rule) throw new Error(`Query.${spec.lookup}, the lookup of ${typeName} entities, has no @auth rule`);
+    resolvers.set(typeName, resolveReference(typeName, spec, rule));
+  }
+  return resolvers;
 }
 
-function resolveReference(typeName: string, spec: EntitySpec, rule: AuthRule) {
+function resolveReference(typeName: string, spec: EntitySpec, rule: AuthRule): ReferenceResolver {
   const coordinate = `_entities(${typeName})`;
   // Everything the key alone decides is checked before anything is read (so whether an id exists
   // is not told to a caller who may not read it); ownership named by the entity once it is loaded.
   const before: AuthRule = spec.argsOf ? { ...rule, ownUser: undefined, actingUser: undefined } : rule;
   const { argsOf } = spec;
-  return async (representation: Record<string, unknown>, ctx: GatewayContext): Promise<object | null> => {
+  return async (representation, ctx) => {
     const id = rawIdOf(typeName, representation);
     const refused = authorise(ctx.principal, before, { id }, coordinate);
     if (refused) throw refused;

@@ -22,7 +22,11 @@ const GATEWAY_DIRECTIVES = new Set(['auth', 'cached']);
  * because each entity type's references carry their lookup field's rule (entities.ts), and every
  * field of what it returns keeps its own; `_service` shows the schema, as introspection does.
  */
-const FEDERATION_RULES: Readonly<Record<string, string>> = { _entities: 'PUBLIC', _service: 'ANALYST', _Service: 'ANALYST' };
+const FEDERATION_RULES: ReadonlyMap<string, string> = new Map([
+  ['_entities', 'PUBLIC'],
+  ['_service', 'ANALYST'],
+  ['_Service', 'ANALYST'],
+]);
 const authExtension = (config: { extensions?: Readonly<Record<string, unknown>> | null | undefined }, requires: string) => ({
   ...config.extensions,
   directives: { auth: [{ requires }] },
@@ -48,8 +52,8 @@ export function buildSubgraph(documents: readonly DocumentNode[] = loadTypeDefs(
   const references = referenceResolvers(withResolvers);
   const withReferences = mapSchema(withResolvers, {
     [MapperKind.OBJECT_TYPE]: (type) => {
-      const resolveReference = references[type.name];
-      const requires = FEDERATION_RULES[type.name];
+      const resolveReference = references.get(type.name);
+      const requires = FEDERATION_RULES.get(type.name);
       if (!resolveReference && !requires) return type;
       const config = type.toConfig();
       // `extensions.apollo.subgraph` is where @apollo/subgraph's `_entities` looks for a type's `__resolveReference`.
@@ -57,23 +61,24 @@ export function buildSubgraph(documents: readonly DocumentNode[] = loadTypeDefs(
       return new GraphQLObjectType({ ...config, extensions });
     },
     [MapperKind.ROOT_FIELD]: (config, fieldName) => {
-      const requires = FEDERATION_RULES[fieldName];
+      const requires = FEDERATION_RULES.get(fieldName);
       return requires ? { ...config, extensions: authExtension(config, requires) } : config;
     },
   });
   return { schema: applyAuthDirective(withReferences), sdl };
 }
 
-const KEY: ConstDirectiveNode = (() => {
-  const [definition] = parse('type T @key(fields: "id")').definitions;
-  if (definition?.kind !== Kind.OBJECT_TYPE_DEFINITION || !definition.directives?.[0]) throw new Error('unreachable');
-  return definition.directives[0];
-})();
+/** `@key(fields: "id")` */
+const KEY: ConstDirectiveNode = {
+  kind: Kind.DIRECTIVE,
+  name: { kind: Kind.NAME, value: 'key' },
+  arguments: [{ kind: Kind.ARGUMENT, name: { kind: Kind.NAME, value: 'fields' }, value: { kind: Kind.STRING, value: 'id' } }],
+};
 
 /** Adds `@key(fields: "id")` to the definitions of the entity types. */
 function withKeys(document: DocumentNode): DocumentNode {
   return visit(document, {
-    [Kind.OBJECT_TYPE_DEFINITION]: (node) => (node.name.value in ENTITIES ? { ...node, directives: [...(node.directives ?? []), KEY] } : undefined),
+    [Kind.OBJECT_TYPE_DEFINITION]: (node) => (ENTITIES.has(node.name.value) ? { ...node, directives: [...(node.directives ?? []), KEY] } : undefined),
   });
 }
 
