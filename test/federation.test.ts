@@ -65,6 +65,16 @@ async function run(query: string, variables: Record<string, unknown>, principal:
   return { data: result.data, errors: result.errors?.map((e) => ({ message: e.message, path: e.path, code: e.extensions['code'] })), calls: context.calls };
 }
 
+/** POSTs an operation to the Nexus gateway over HTTP, with an API key when given. */
+async function post<T>(query: string, variables: Record<string, unknown>, key?: string) {
+  const response = await fetch(nexus.endpoint, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(key ? { 'x-api-key': key } : {}) },
+    body: JSON.stringify({ query, variables }),
+  });
+  return { status: response.status, body: (await response.json()) as GraphQLBody<T> };
+}
+
 const ENTITIES = `query ($representations: [_Any!]!) {
   _entities(representations: $representations) {
     __typename
@@ -106,16 +116,9 @@ describe('the subgraph schema', () => {
   });
 
   it('answers `_service { sdl }` at the wire to analysts, and refuses it to public callers', async () => {
-    const post = async (key?: string) => {
-      const response = await fetch(nexus.endpoint, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', ...(key ? { 'x-api-key': key } : {}) },
-        body: JSON.stringify({ query: '{ _service { sdl } }' }),
-      });
-      return (await response.json()) as GraphQLBody<{ _service: { sdl: string } }>;
-    };
-    expect((await post(KEYS.analyst)).data?._service.sdl).toBe(subgraph.sdl);
-    const refused = await post(KEYS.public);
+    const query = '{ _service { sdl } }';
+    expect((await post<{ _service: { sdl: string } }>(query, {}, KEYS.analyst)).body.data?._service.sdl).toBe(subgraph.sdl);
+    const { body: refused } = await post(query, {}, KEYS.public);
     expect(refused.data).toBeNull();
     expect(refused.errors?.[0]?.extensions?.['code']).toBe('FORBIDDEN');
     expect(refused.errors?.[0]?.message).toBe('Query._service requires the analyst role; this request has the public role.');
@@ -192,6 +195,20 @@ describe('_entities', () => {
         code: 'FORBIDDEN',
       },
     ]);
+  });
+
+  it('counts the selection once per representation against MAX_QUERY_COST', async () => {
+    const query = `query ($representations: [_Any!]!) {
+      _entities(representations: $representations) { ... on Tour { name destination { tours(first: 10) { edges { node { id } } } } } }
+    }`;
+    const tours = (n: number) => refs('Tour', ...Array.from({ length: n }, (_, i) => `TOUR${String(i + 1).padStart(4, '0')}`));
+    // Per tour: name 1, destination 1 + tours (1 + 10 × (edges, node, id)) = 33; 1 for `_entities`.
+    const refused = await post(query, { representations: tours(400) }, KEYS.analyst);
+    expect(refused.status).toBe(400);
+    expect(refused.body.errors?.[0]?.extensions).toEqual({ code: 'QUERY_TOO_COMPLEX', limit: 'cost', measured: 1 + 400 * 33, maximum: 10_000 });
+    const allowed = await post<{ _entities: unknown[] }>(query, { representations: tours(20) }, KEYS.analyst);
+    expect(allowed.body.errors).toBeUndefined();
+    expect(allowed.body.data?._entities).toHaveLength(20);
   });
 
   it('refuses a representation without a string id with BAD_USER_INPUT', async () => {

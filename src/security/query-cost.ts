@@ -23,12 +23,16 @@ import { queryTooComplex, type QueryLimits } from './limits.ts';
  * `edges`) multiplies by `MAX_PAGE_SIZE`. A `first` above `MAX_PAGE_SIZE` counts as
  * `MAX_PAGE_SIZE`: the resolver refuses it with BAD_USER_INPUT before fetching anything. Other
  * lists (a connection's `edges`, the regions of `regionalStats`, a health report's backends)
- * count once: their size is set by a `first` above them or is small and fixed.
+ * count once: their size is set by a `first` above them or is small and fixed. A federation
+ * subgraph's `_entities` multiplies by the number of `representations` it is sent (uncapped: only
+ * `maxCost` bounds it).
  */
 export function pageCostEstimator(maxPageSize: number): ComplexityEstimator {
   return ({ field, args, childComplexity }) => {
     const first = (field as GraphQLField<unknown, unknown>).args.find((arg) => arg.name === 'first');
     let multiplier = 1;
+    const representations: unknown = args['representations'];
+    if (field.name === '_entities' && Array.isArray(representations)) return 1 + representations.length * childComplexity;
     if (first) {
       const sent: unknown = args['first'];
       const fallback = typeof first.defaultValue === 'number' ? first.defaultValue : maxPageSize;
@@ -44,6 +48,8 @@ function isConnection(type: GraphQLOutputType): boolean {
   const named = getNamedType(type);
   return isObjectType(named) && 'edges' in named.getFields();
 }
+
+const COST_ARGUMENTS = new Set(['first', 'if', 'representations']);
 
 /** Measured costs of one document: which variables can change the cost, and the costs seen. */
 interface DocumentCosts {
@@ -83,7 +89,9 @@ export class QueryCostMeter {
       known = { costVariables: costVariablesOf(document), costs: new Map() };
       this.#documents.set(document, known);
     }
-    const key = `${name ?? ''}\n${known.costVariables.length === 0 ? '' : JSON.stringify(known.costVariables.map((v) => variables?.[v] ?? null))}`;
+    // A list (an `_entities` request's representations) counts by its length.
+    const costOf = (value: unknown) => (Array.isArray(value) ? value.length : (value ?? null));
+    const key = `${name ?? ''}\n${known.costVariables.length === 0 ? '' : JSON.stringify(known.costVariables.map((v) => costOf(variables?.[v])))}`;
     let cost = known.costs.get(key);
     if (cost === undefined) {
       const measured = this.#measure(document, name, variables);
@@ -132,12 +140,12 @@ export class QueryCostMeter {
   }
 }
 
-/** Names of the variables that can change a document's cost: those given to `first` or to a directive's `if`. */
+/** Names of the variables that can change a document's cost: those given to `first`, `representations` or a directive's `if`. */
 function costVariablesOf(document: DocumentNode): string[] {
   const names = new Set<string>();
   visit(document, {
     Argument(node) {
-      if ((node.name.value === 'first' || node.name.value === 'if') && node.value.kind === Kind.VARIABLE) names.add(node.value.name.value);
+      if (COST_ARGUMENTS.has(node.name.value) && node.value.kind === Kind.VARIABLE) names.add(node.value.name.value);
     },
   });
   return [...names].sort();
