@@ -90,12 +90,27 @@ const refs = (typeName: string, ...keys: string[]) => keys.map((id) => ({ __type
 
 describe('the subgraph schema', () => {
   it('prints a federation v2 SDL with a key on each entity and without the gateway’s own directives (update on purpose with --update)', async () => {
-    expect(subgraph.sdl).toMatch(/^extend schema @link\(url: "https:\/\/specs\.apollo\.dev\/federation\/v2\.3", import: \["@key"\]\)/);
+    expect(subgraph.sdl).toMatch(/^extend schema @link\(url: "https:\/\/specs\.apollo\.dev\/federation\/v2\.3", import: \["@key", "@shareable"\]\)/);
     for (const type of ['Tour', 'Destination', 'User', 'Event', 'DataSource', 'PipelineRun']) {
       expect(subgraph.sdl).toMatch(new RegExp(`^type ${type} @key\\(fields: "id"\\) \\{`, 'm'));
     }
     expect(subgraph.sdl).not.toMatch(/@auth|@cached|enum Role /);
     await expect(subgraph.sdl).toMatchFileSnapshot('./__snapshots__/subgraph.graphql');
+  });
+
+  it('composes with another Relay-style subgraph that defines PageInfo too', () => {
+    const composed = composeServices([
+      { name: 'nexus', typeDefs: parse(subgraph.sdl) },
+      {
+        name: 'bookings',
+        typeDefs: parse(`
+          extend schema @link(url: "https://specs.apollo.dev/federation/v2.3", import: ["@shareable"])
+          type PageInfo @shareable { hasNextPage: Boolean! hasPreviousPage: Boolean! startCursor: String endCursor: String }
+          type Query { partnerBookings(first: Int): PageInfo }
+        `),
+      },
+    ]);
+    expect(composed.errors).toBeUndefined();
   });
 
   it('is off by default: the public schema has no federation fields', () => {

@@ -1,7 +1,7 @@
 /**
  * The gateway's schema as an Apollo Federation v2 subgraph (`FEDERATION=true`): the same SDL and
- * resolvers as the public schema, plus `@key(fields: "id")` on the entity types, `_service { sdl }`
- * and `_entities` (https://www.apollographql.com/docs/graphos/schema-design/federated-schemas/reference/subgraph-spec).
+ * resolvers as the public schema, plus `@key(fields: "id")` on the entity types, `@shareable` on
+ * `PageInfo`, `_service { sdl }` and `_entities` (https://www.apollographql.com/docs/graphos/schema-design/federated-schemas/reference/subgraph-spec).
  * `@auth` is applied over all of it, `_entities` included.
  */
 import { buildSubgraphSchema } from '@apollo/subgraph';
@@ -40,7 +40,7 @@ export interface Subgraph {
 
 /** Builds the subgraph from schema/ and resolvers/. */
 export function buildSubgraph(documents: readonly DocumentNode[] = loadTypeDefs()): Subgraph {
-  const typeDefs = concatAST([parse(`extend schema @link(url: "${FEDERATION_SPEC}", import: ["@key"])`), ...documents.map(withKeys)]);
+  const typeDefs = concatAST([parse(`extend schema @link(url: "${FEDERATION_SPEC}", import: ["@key", "@shareable"])`), ...documents.map(withFederationDirectives)]);
   const sdl = print(withoutGatewayDirectives(typeDefs));
   // Apollo's library supplies the federation types and `_entities`; our resolvers go on with
   // graphql-tools, as for the public schema (scalars, enum values, subscriptions, strict matching).
@@ -68,17 +68,27 @@ export function buildSubgraph(documents: readonly DocumentNode[] = loadTypeDefs(
   return { schema: applyAuthDirective(withReferences), sdl };
 }
 
-/** `@key(fields: "id")` */
-const KEY: ConstDirectiveNode = {
-  kind: Kind.DIRECTIVE,
-  name: { kind: Kind.NAME, value: 'key' },
-  arguments: [{ kind: Kind.ARGUMENT, name: { kind: Kind.NAME, value: 'fields' }, value: { kind: Kind.STRING, value: 'id' } }],
-};
+/**
+ * Value types that Relay-style subgraphs all define alike: shareable, so the company's other
+ * subgraphs may define them too (marking them `@shareable` as well).
+ */
+const SHAREABLE_TYPES: ReadonlySet<string> = new Set(['PageInfo']);
 
-/** Adds `@key(fields: "id")` to the definitions of the entity types. */
-function withKeys(document: DocumentNode): DocumentNode {
+const directive = (name: string, fields?: string): ConstDirectiveNode => ({
+  kind: Kind.DIRECTIVE,
+  name: { kind: Kind.NAME, value: name },
+  arguments: fields === undefined ? [] : [{ kind: Kind.ARGUMENT, name: { kind: Kind.NAME, value: 'fields' }, value: { kind: Kind.STRING, value: fields } }],
+});
+const KEY = directive('key', 'id');
+const SHAREABLE = directive('shareable');
+
+/** Adds `@key(fields: "id")` to the definitions of the entity types, `@shareable` to the shareable ones. */
+function withFederationDirectives(document: DocumentNode): DocumentNode {
   return visit(document, {
-    [Kind.OBJECT_TYPE_DEFINITION]: (node) => (ENTITIES.has(node.name.value) ? { ...node, directives: [...(node.directives ?? []), KEY] } : undefined),
+    [Kind.OBJECT_TYPE_DEFINITION]: (node) => {
+      const added = ENTITIES.has(node.name.value) ? KEY : SHAREABLE_TYPES.has(node.name.value) ? SHAREABLE : undefined;
+      return added ? { ...node, directives: [...(node.directives ?? []), added] } : undefined;
+    },
   });
 }
 
