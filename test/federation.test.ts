@@ -260,7 +260,8 @@ const reviewsSchema = buildSubgraphSchema({
 describe('in a supergraph with a second subgraph, through Hive Gateway', () => {
   let reviews: Server;
   let gateway: GatewayRuntime;
-  const post = async <T>(query: string, key?: string) => {
+  /** Runs an operation through the supergraph gateway, with an API key when given. */
+  const viaGateway = async <T>(query: string, key?: string) => {
     const response = await gateway.fetch('http://gateway.test/graphql', {
       method: 'POST',
       headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json', ...(key ? { 'x-api-key': key } : {}) },
@@ -306,7 +307,7 @@ describe('in a supergraph with a second subgraph, through Hive Gateway', () => {
   });
 
   it('answers a query starting at Nexus with fields from the reviews subgraph', async () => {
-    const body = await post<{ tours: { edges: { node: { id: string; name: string; reviews: { rating: number }[] } }[] } }>(
+    const body = await viaGateway<{ tours: { edges: { node: { id: string; name: string; reviews: { rating: number }[] } }[] } }>(
       '{ tours(first: 3) { edges { node { id name reviews { rating text } } } } }',
     );
     expect(body.errors).toBeUndefined();
@@ -326,7 +327,7 @@ describe('in a supergraph with a second subgraph, through Hive Gateway', () => {
     const direct = await nexus.request<{ a: { name: string; destination: { name: string } }; b: { name: string } }>(
       '{ a: tour(id: "TOUR0001") { name destination { name } } b: tour(id: "TOUR0002") { name } }',
     );
-    const body = await post<{ latestReviews: { id: string; tour: { id: string; name: string; destination: { name: string } } }[] }>(
+    const body = await viaGateway<{ latestReviews: { id: string; tour: { id: string; name: string; destination: { name: string } } }[] }>(
       '{ latestReviews { id tour { id name destination { name } } } }',
     );
     expect(body.errors).toBeUndefined();
@@ -340,11 +341,11 @@ describe('in a supergraph with a second subgraph, through Hive Gateway', () => {
 
   it('enforces Nexus’s `@auth` on what the supergraph fetches by entity: tour analytics need an analyst key', async () => {
     const query = '{ latestReviews { tour { name stats { bookings } } } }';
-    const anonymous = await post<{ latestReviews: { tour: { name: string; stats: unknown } }[] }>(query);
+    const anonymous = await viaGateway<{ latestReviews: { tour: { name: string; stats: unknown } }[] }>(query);
     expect(anonymous.data?.latestReviews[0]?.tour.name).toEqual(expect.any(String));
     expect(anonymous.data?.latestReviews.map((r) => r.tour.stats)).toEqual([null, null, null]);
     expect(anonymous.errors?.[0]?.extensions?.['code']).toBe('UNAUTHENTICATED');
-    const withKey = await post<{ latestReviews: { tour: { stats: { bookings: number } } }[] }>(query, KEYS.analyst);
+    const withKey = await viaGateway<{ latestReviews: { tour: { stats: { bookings: number } } }[] }>(query, KEYS.analyst);
     expect(withKey.errors).toBeUndefined();
     expect(withKey.data?.latestReviews[0]?.tour.stats.bookings).toEqual(expect.any(Number));
   });
