@@ -76,6 +76,8 @@ export interface Config {
   readonly restApi: boolean;
   /** The REST mapping (YAML). Default `src/http/rest/routes.yaml` of the gateway; a bad file fails start-up. */
   readonly restRoutesFile: string | undefined;
+  /** Serve the schema as an Apollo Federation v2 subgraph (`_service`, `_entities`, `@key`s; src/federation/). Default false. */
+  readonly federation: boolean;
   /** Delay before new events are promoted bronze → silver, in ms (debounce). Default 50. */
   readonly medallionDebounceMs: number;
   /** Time between scheduled medallion runs, in ms (runs also follow new events); 0 turns the schedule off. Default 60000. */
@@ -174,6 +176,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       GRAPHIQL: bool({ default: true }),
       REST_API: bool({ default: true }),
       REST_ROUTES_FILE: str({ default: undefined }),
+      FEDERATION: bool({ default: false }),
       RESPONSE_CACHE: bool({ default: true }),
       BACKEND_EXTENSIONS: bool({ default: true }),
       LOADER_CACHE_TTL_MS: num({ default: 30_000 }),
@@ -294,6 +297,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     graphiql: clean.GRAPHIQL,
     restApi: clean.REST_API,
     restRoutesFile: clean.REST_ROUTES_FILE === undefined ? undefined : path.resolve(clean.REST_ROUTES_FILE),
+    federation: clean.FEDERATION,
     responseCache: clean.RESPONSE_CACHE,
     backendExtensions: clean.BACKEND_EXTENSIONS,
     loaderCacheTtlMs: Math.max(0, clean.LOADER_CACHE_TTL_MS),

@@ -25,13 +25,17 @@ import { queryTooComplex, type QueryLimits } from './limits.ts';
  * `first` (a type with `edges`) multiplies by `MAX_PAGE_SIZE`, and `nodes(ids:)` by the number of ids. A `first` above `MAX_PAGE_SIZE` counts as
  * `MAX_PAGE_SIZE`: the resolver refuses it with BAD_USER_INPUT before fetching anything. Other
  * lists (a connection's `edges`, the regions of `regionalStats`, a health report's backends)
- * count once: their size is set by a `first` above them or is small and fixed.
+ * count once: their size is set by a `first` above them or is small and fixed. A federation
+ * subgraph's `_entities` multiplies by the number of `representations` it is sent (uncapped: only
+ * `maxCost` bounds it).
  */
 export function pageCostEstimator(maxPageSize: number): ComplexityEstimator {
   return ({ field, args, childComplexity }) => {
     const fieldArgs = (field as GraphQLField<unknown, unknown>).args;
     const first = fieldArgs.find((arg) => arg.name === 'first');
     let multiplier = 1;
+    const representations: unknown = args['representations'];
+    if (field.name === '_entities' && Array.isArray(representations)) return 1 + representations.length * childComplexity;
     if (first) {
       const sent: unknown = args['first'] ?? args['last'];
       const bidirectional = fieldArgs.some((arg) => arg.name === 'last');
@@ -51,6 +55,8 @@ function isConnection(type: GraphQLOutputType): boolean {
   const named = getNamedType(type);
   return isObjectType(named) && 'edges' in named.getFields();
 }
+
+const COST_ARGUMENTS = new Set(['first', 'last', 'ids', 'if', 'representations']);
 
 /** Measured costs of one document: which variables can change the cost, and the costs seen. */
 interface DocumentCosts {
@@ -90,7 +96,9 @@ export class QueryCostMeter {
       known = { costVariables: costVariablesOf(document), costs: new Map() };
       this.#documents.set(document, known);
     }
-    const key = `${name ?? ''}\n${known.costVariables.length === 0 ? '' : JSON.stringify(known.costVariables.map((v) => variables?.[v] ?? null))}`;
+    // A list (an `_entities` request's representations) counts by its length.
+    const costOf = (value: unknown) => (Array.isArray(value) ? value.length : (value ?? null));
+    const key = `${name ?? ''}\n${known.costVariables.length === 0 ? '' : JSON.stringify(known.costVariables.map((v) => costOf(variables?.[v])))}`;
     let cost = known.costs.get(key);
     if (cost === undefined) {
       const measured = this.#measure(document, name, variables);
@@ -139,12 +147,12 @@ export class QueryCostMeter {
   }
 }
 
-/** Names of the variables that can change a document's cost: those given to `first`, `last`, `ids` or to a directive's `if`. */
+/** Names of the variables that can change a document's cost: those given to `first`, `last`, `ids`, `representations` or a directive's `if`. */
 function costVariablesOf(document: DocumentNode): string[] {
   const names = new Set<string>();
   visit(document, {
     Argument(node) {
-      if (['first', 'last', 'ids', 'if'].includes(node.name.value) && node.value.kind === Kind.VARIABLE) names.add(node.value.name.value);
+      if (COST_ARGUMENTS.has(node.name.value) && node.value.kind === Kind.VARIABLE) names.add(node.value.name.value);
     },
   });
   return [...names].sort();
