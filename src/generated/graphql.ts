@@ -22,6 +22,225 @@ export type Scalars = {
   JSON: { input: unknown; output: unknown; }
 };
 
+/** How a member appears in the rows of an answer. */
+export type AnalyticsColumn = {
+  __typename?: 'AnalyticsColumn';
+  /** The row field that holds it (`time` for the time bucket). */
+  field: Scalars['String']['output'];
+  /** `money` for amounts (whole cents), `number` otherwise; null for dimensions and time. */
+  format: Maybe<Scalars['String']['output']>;
+  kind: AnalyticsColumnKind;
+  /** The member (for the time bucket: its time dimension). */
+  member: AnalyticsMember;
+};
+
+export type AnalyticsColumnKind =
+  | 'DIMENSION'
+  | 'MEASURE'
+  | 'TIME';
+
+/** What `Query.analytics` can group by. */
+export type AnalyticsDimension =
+  /** The tour's category. */
+  | 'CATEGORY'
+  | 'CURRENCY'
+  /** The tour's destination id. */
+  | 'DESTINATION'
+  /** The destination's country name. */
+  | 'DESTINATION_COUNTRY'
+  | 'DESTINATION_NAME'
+  /** booking, view, search, click, cancel, review, ... */
+  | 'EVENT_TYPE'
+  /** Country code the event was recorded in. */
+  | 'REGION'
+  /** Channel the event came from. */
+  | 'SOURCE'
+  /** Tour id. */
+  | 'TOUR'
+  /** User id (analysts only). Requires the analyst role. */
+  | 'USER';
+
+/** What the engine expected the question to read, before it ran. */
+export type AnalyticsEstimate = {
+  __typename?: 'AnalyticsEstimate';
+  /** The analytics engine (duckdb, clickhouse, trino). */
+  engine: Scalars['String']['output'];
+  /** The caller's budget in rows. */
+  maximum: Scalars['Float']['output'];
+  /** How the figure was obtained, e.g. `explain`, `system.parts`. */
+  method: Scalars['String']['output'];
+  /** Rows the engine expected to read; null when it could not tell. */
+  rows: Maybe<Scalars['Float']['output']>;
+};
+
+/**
+ * A condition on one member; every operator given must hold. Values are compared as text, except
+ * on a time dimension, whose gte/lte values are timestamps (ISO 8601).
+ */
+export type AnalyticsFilter = {
+  equals?: InputMaybe<Scalars['String']['input']>;
+  gte?: InputMaybe<Scalars['String']['input']>;
+  in?: InputMaybe<Array<Scalars['String']['input']>>;
+  lte?: InputMaybe<Scalars['String']['input']>;
+  member: AnalyticsMember;
+  /** Matches none of these values (rows where the member is null do not match either). */
+  not?: InputMaybe<Array<Scalars['String']['input']>>;
+  /** true: the member has a value; false: it is null. */
+  set?: InputMaybe<Scalars['Boolean']['input']>;
+};
+
+/** What `Query.analytics` can aggregate. */
+export type AnalyticsMeasure =
+  /** Average booking amount (revenue / bookings); null without bookings. */
+  | 'AVG_AMOUNT'
+  /** Booking events. */
+  | 'BOOKINGS'
+  /** Cancelled bookings. */
+  | 'CANCELLATIONS'
+  /** Bookings per view; null without views. */
+  | 'CONVERSION'
+  /** Events of any type. */
+  | 'EVENTS'
+  /** bookings * 10 + views, the tour ranking key. */
+  | 'POPULARITY'
+  /** Sum of booking amounts (missing amounts count as 0), in whole cents. */
+  | 'REVENUE'
+  /** Distinct users (analysts only). Requires the analyst role. */
+  | 'UNIQUE_USERS'
+  /** Tour page views. */
+  | 'VIEWS';
+
+/** Any member of the analytics model (filters and ordering). */
+export type AnalyticsMember =
+  /** Average booking amount (revenue / bookings); null without bookings. */
+  | 'AVG_AMOUNT'
+  /** Booking events. */
+  | 'BOOKINGS'
+  /** Cancelled bookings. */
+  | 'CANCELLATIONS'
+  /** The tour's category. */
+  | 'CATEGORY'
+  /** Bookings per view; null without views. */
+  | 'CONVERSION'
+  | 'CURRENCY'
+  /** The tour's destination id. */
+  | 'DESTINATION'
+  /** The destination's country name. */
+  | 'DESTINATION_COUNTRY'
+  | 'DESTINATION_NAME'
+  /** Events of any type. */
+  | 'EVENTS'
+  /** booking, view, search, click, cancel, review, ... */
+  | 'EVENT_TYPE'
+  /** When the event happened (UTC). */
+  | 'OCCURRED_AT'
+  /** bookings * 10 + views, the tour ranking key. */
+  | 'POPULARITY'
+  /** Country code the event was recorded in. */
+  | 'REGION'
+  /** Sum of booking amounts (missing amounts count as 0), in whole cents. */
+  | 'REVENUE'
+  /** Channel the event came from. */
+  | 'SOURCE'
+  /** Tour id. */
+  | 'TOUR'
+  /** Distinct users (analysts only). Requires the analyst role. */
+  | 'UNIQUE_USERS'
+  /** User id (analysts only). Requires the analyst role. */
+  | 'USER'
+  /** Tour page views. */
+  | 'VIEWS';
+
+export type AnalyticsOrder = {
+  direction?: InputMaybe<SortDirection>;
+  member: AnalyticsMember;
+};
+
+/**
+ * A question to the analytics model (src/analytics/model.yaml): measures grouped by dimensions and
+ * optionally by a time bucket, filtered, ordered and limited. Compiled to one SQL statement.
+ */
+export type AnalyticsQuery = {
+  /** What to group by. */
+  dimensions?: InputMaybe<Array<AnalyticsDimension>>;
+  /** Conditions on dimensions (and on the time dimension), all of which must hold. */
+  filters?: InputMaybe<Array<AnalyticsFilter>>;
+  /** Most rows to return; default and maximum come from the model (100 and 5000). */
+  limit?: InputMaybe<Scalars['Int']['input']>;
+  /** What to aggregate (at least one). */
+  measures: Array<AnalyticsMeasure>;
+  /** Sort order; ties are broken by the time bucket, then the dimensions, ascending. */
+  orderBy?: InputMaybe<Array<AnalyticsOrder>>;
+  /** A time bucket to group by, and the time range to read. */
+  timeDimension?: InputMaybe<AnalyticsTimeDimensionInput>;
+};
+
+export type AnalyticsResult = {
+  __typename?: 'AnalyticsResult';
+  /** The answer's columns, in the order the question named them. */
+  columns: Array<AnalyticsColumn>;
+  estimate: AnalyticsEstimate;
+  rows: Array<AnalyticsRow>;
+};
+
+/** One row of an analytics answer: the members the question asked for are set, the others null. */
+export type AnalyticsRow = {
+  __typename?: 'AnalyticsRow';
+  /** Average booking amount (revenue / bookings); null without bookings. */
+  avgAmount: Maybe<Scalars['Float']['output']>;
+  /** Booking events. */
+  bookings: Maybe<Scalars['Float']['output']>;
+  /** Cancelled bookings. */
+  cancellations: Maybe<Scalars['Float']['output']>;
+  /** The tour's category. */
+  category: Maybe<Scalars['String']['output']>;
+  /** Bookings per view; null without views. */
+  conversion: Maybe<Scalars['Float']['output']>;
+  currency: Maybe<Scalars['String']['output']>;
+  /** The tour's destination id. */
+  destination: Maybe<Scalars['String']['output']>;
+  /** The destination's country name. */
+  destinationCountry: Maybe<Scalars['String']['output']>;
+  destinationName: Maybe<Scalars['String']['output']>;
+  /** booking, view, search, click, cancel, review, ... */
+  eventType: Maybe<Scalars['String']['output']>;
+  /** Events of any type. */
+  events: Maybe<Scalars['Float']['output']>;
+  /** bookings * 10 + views, the tour ranking key. */
+  popularity: Maybe<Scalars['Float']['output']>;
+  /** Country code the event was recorded in. */
+  region: Maybe<Scalars['String']['output']>;
+  /** Sum of booking amounts (missing amounts count as 0), in whole cents. */
+  revenue: Maybe<Scalars['Float']['output']>;
+  /** Channel the event came from. */
+  source: Maybe<Scalars['String']['output']>;
+  /** Start of the time bucket (UTC), when the question has a time dimension. */
+  time: Maybe<Scalars['DateTime']['output']>;
+  /** Tour id. */
+  tour: Maybe<Scalars['String']['output']>;
+  /** Distinct users (analysts only). */
+  uniqueUsers: Maybe<Scalars['Float']['output']>;
+  /** User id (analysts only). */
+  user: Maybe<Scalars['String']['output']>;
+  /** Tour page views. */
+  views: Maybe<Scalars['Float']['output']>;
+};
+
+/** Timestamps `Query.analytics` can bucket by. */
+export type AnalyticsTimeDimension =
+  /** When the event happened (UTC). */
+  | 'OCCURRED_AT';
+
+export type AnalyticsTimeDimensionInput = {
+  dimension: AnalyticsTimeDimension;
+  /** Inclusive start of the range. */
+  from?: InputMaybe<Scalars['DateTime']['input']>;
+  /** Bucket size; without it the range only filters. */
+  granularity?: InputMaybe<TimeGranularity>;
+  /** Exclusive end of the range. */
+  to?: InputMaybe<Scalars['DateTime']['input']>;
+};
+
 export type BackendHealth = {
   __typename?: 'BackendHealth';
   /** Which adapter serves the role, e.g. `duckdb`, `trino`, `lru`, `redis`. */
@@ -445,6 +664,13 @@ export type QuarantinedRecord = {
  */
 export type Query = {
   __typename?: 'Query';
+  /**
+   * Any question to the analytics model: measures by dimensions and time buckets, filtered,
+   * ordered and limited; one SQL statement on the analytics engine. An `app` caller sees only its
+   * own user's rows. Refused with QUERY_TOO_COMPLEX (and the engine's estimate) when it would read
+   * more rows than the caller's role may.
+   */
+  analytics: Maybe<AnalyticsResult>;
   destination: Maybe<Destination>;
   destinations: Maybe<DestinationConnection>;
   /** Events, newest first. */
@@ -474,6 +700,16 @@ export type Query = {
   tours: Maybe<TourConnection>;
   /** A user by id. Users exist once they have produced an event; unknown ids give null. */
   user: Maybe<User>;
+};
+
+
+/**
+ * Reads: lakehouse tables, analytics, search and platform metadata. Fields served by a backend are
+ * nullable on purpose: when that backend fails, only they become null (with a BACKEND_* error),
+ * never their siblings.
+ */
+export type QueryAnalyticsArgs = {
+  query: AnalyticsQuery;
 };
 
 
@@ -685,6 +921,10 @@ export type SearchInput = {
   userId?: InputMaybe<Scalars['ID']['input']>;
 };
 
+export type SortDirection =
+  | 'ASC'
+  | 'DESC';
+
 /** One source's part in a layer run. */
 export type SourceExecution = {
   __typename?: 'SourceExecution';
@@ -743,6 +983,14 @@ export type TableSnapshot = {
   operation: Scalars['String']['output'];
   totalRecords: Maybe<Scalars['Int']['output']>;
 };
+
+/** Size of a time bucket; buckets start at UTC midnight, weeks on Monday. */
+export type TimeGranularity =
+  | 'DAY'
+  | 'MONTH'
+  | 'QUARTER'
+  | 'WEEK'
+  | 'YEAR';
 
 export type TimeWindow =
   | 'ALL_TIME'
@@ -966,6 +1214,19 @@ export type DirectiveResolverFn<TResult = Record<PropertyKey, never>, TParent = 
 
 /** Mapping between all available schema types and the resolvers types */
 export type ResolversTypes = {
+  AnalyticsColumn: ResolverTypeWrapper<AnalyticsColumn>;
+  AnalyticsColumnKind: AnalyticsColumnKind;
+  AnalyticsDimension: AnalyticsDimension;
+  AnalyticsEstimate: ResolverTypeWrapper<AnalyticsEstimate>;
+  AnalyticsFilter: AnalyticsFilter;
+  AnalyticsMeasure: AnalyticsMeasure;
+  AnalyticsMember: AnalyticsMember;
+  AnalyticsOrder: AnalyticsOrder;
+  AnalyticsQuery: AnalyticsQuery;
+  AnalyticsResult: ResolverTypeWrapper<AnalyticsResult>;
+  AnalyticsRow: ResolverTypeWrapper<AnalyticsRow>;
+  AnalyticsTimeDimension: AnalyticsTimeDimension;
+  AnalyticsTimeDimensionInput: AnalyticsTimeDimensionInput;
   BackendHealth: ResolverTypeWrapper<BackendHealth>;
   BackendRole: null;
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
@@ -1012,11 +1273,13 @@ export type ResolversTypes = {
   RunStatus: RunStatus;
   RunTrigger: RunTrigger;
   SearchInput: SearchInput;
+  SortDirection: SortDirection;
   SourceExecution: ResolverTypeWrapper<SourceExecutionRow>;
   String: ResolverTypeWrapper<Scalars['String']['output']>;
   Subscription: ResolverTypeWrapper<Record<PropertyKey, never>>;
   TableInfo: ResolverTypeWrapper<TableInfoRow>;
   TableSnapshot: ResolverTypeWrapper<TableSnapshot>;
+  TimeGranularity: TimeGranularity;
   TimeWindow: TimeWindow;
   Tour: ResolverTypeWrapper<TourRow>;
   TourConnection: ResolverTypeWrapper<Omit<TourConnection, 'edges'> & { edges: Array<ResolversTypes['TourEdge']> }>;
@@ -1035,6 +1298,14 @@ export type ResolversTypes = {
 
 /** Mapping between all available schema types and the resolvers parents */
 export type ResolversParentTypes = {
+  AnalyticsColumn: AnalyticsColumn;
+  AnalyticsEstimate: AnalyticsEstimate;
+  AnalyticsFilter: AnalyticsFilter;
+  AnalyticsOrder: AnalyticsOrder;
+  AnalyticsQuery: AnalyticsQuery;
+  AnalyticsResult: AnalyticsResult;
+  AnalyticsRow: AnalyticsRow;
+  AnalyticsTimeDimensionInput: AnalyticsTimeDimensionInput;
   BackendHealth: BackendHealth;
   Boolean: Scalars['Boolean']['output'];
   Coordinates: Coordinates;
@@ -1106,6 +1377,49 @@ export type CachedDirectiveArgs = {
 };
 
 export type CachedDirectiveResolver<Result, Parent, ContextType = GatewayContext, Args = CachedDirectiveArgs> = DirectiveResolverFn<Result, Parent, ContextType, Args>;
+
+export type AnalyticsColumnResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['AnalyticsColumn'] = ResolversParentTypes['AnalyticsColumn']> = {
+  field?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  format?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  kind?: Resolver<ResolversTypes['AnalyticsColumnKind'], ParentType, ContextType>;
+  member?: Resolver<ResolversTypes['AnalyticsMember'], ParentType, ContextType>;
+};
+
+export type AnalyticsEstimateResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['AnalyticsEstimate'] = ResolversParentTypes['AnalyticsEstimate']> = {
+  engine?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  maximum?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+  method?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  rows?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
+};
+
+export type AnalyticsResultResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['AnalyticsResult'] = ResolversParentTypes['AnalyticsResult']> = {
+  columns?: Resolver<Array<ResolversTypes['AnalyticsColumn']>, ParentType, ContextType>;
+  estimate?: Resolver<ResolversTypes['AnalyticsEstimate'], ParentType, ContextType>;
+  rows?: Resolver<Array<ResolversTypes['AnalyticsRow']>, ParentType, ContextType>;
+};
+
+export type AnalyticsRowResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['AnalyticsRow'] = ResolversParentTypes['AnalyticsRow']> = {
+  avgAmount?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
+  bookings?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
+  cancellations?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
+  category?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  conversion?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
+  currency?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  destination?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  destinationCountry?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  destinationName?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  eventType?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  events?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
+  popularity?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
+  region?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  revenue?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
+  source?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  time?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  tour?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  uniqueUsers?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
+  user?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  views?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
+};
 
 export type BackendHealthResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['BackendHealth'] = ResolversParentTypes['BackendHealth']> = {
   adapter?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
@@ -1321,6 +1635,7 @@ export type QuarantinedRecordResolvers<ContextType = GatewayContext, ParentType 
 };
 
 export type QueryResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = {
+  analytics?: Resolver<Maybe<ResolversTypes['AnalyticsResult']>, ParentType, ContextType, RequireFields<QueryAnalyticsArgs, 'query'>>;
   destination?: Resolver<Maybe<ResolversTypes['Destination']>, ParentType, ContextType, RequireFields<QueryDestinationArgs, 'id'>>;
   destinations?: Resolver<Maybe<ResolversTypes['DestinationConnection']>, ParentType, ContextType, RequireFields<QueryDestinationsArgs, 'first'>>;
   events?: Resolver<Maybe<ResolversTypes['EventConnection']>, ParentType, ContextType, RequireFields<QueryEventsArgs, 'first'>>;
@@ -1475,6 +1790,10 @@ export type UserProfileResolvers<ContextType = GatewayContext, ParentType extend
 };
 
 export type Resolvers<ContextType = GatewayContext> = {
+  AnalyticsColumn?: AnalyticsColumnResolvers<ContextType>;
+  AnalyticsEstimate?: AnalyticsEstimateResolvers<ContextType>;
+  AnalyticsResult?: AnalyticsResultResolvers<ContextType>;
+  AnalyticsRow?: AnalyticsRowResolvers<ContextType>;
   BackendHealth?: BackendHealthResolvers<ContextType>;
   BackendRole?: BackendRoleResolvers;
   Coordinates?: CoordinatesResolvers<ContextType>;
