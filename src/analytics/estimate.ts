@@ -44,7 +44,8 @@ export async function estimateRows(engine: SqlEngine, compiled: CompiledQuestion
       const io = JSON.parse(String(row ? Object.values(row)[0] : '{}')) as { inputTableColumnInfos?: { estimate?: { outputRowCount?: number | string } }[] };
       let total: number | null = 0;
       for (const input of io.inputTableColumnInfos ?? []) {
-        const count = Number(input.estimate?.outputRowCount);
+        const raw = input.estimate?.outputRowCount;
+        const count = raw == null ? Number.NaN : Number(raw);
         // Trino says NaN for a table without statistics.
         total = total === null || !Number.isFinite(count) ? null : total + count;
       }
