@@ -1,3 +1,4 @@
+import { userInputError } from '../errors.ts';
 import { bucketExpression, timestampParameter } from './dialect.ts';
 import { limit as limitClause, placeholders, type SqlDialect, type SqlValue } from '../backends/sql/port.ts';
 import type { AggregateMeasure, AnalyticsModel, Dimension, Granularity, Measure, TimeDimension } from './model.ts';
@@ -139,7 +140,9 @@ export function compileQuestion(model: AnalyticsModel, question: Question, diale
   const members: (Dimension | TimeDimension)[] = [...question.dimensions, ...question.filters.map((f) => f.member)];
   const joins = model.joins.filter((j) => members.some((m) => 'join' in m && m.join === j.name));
   // ClickHouse before 20.x joins one table per SELECT (the model keeps to one join per question).
-  if (dialect === 'clickhouse' && joins.length > 1) throw new RangeError(`ClickHouse joins one table per statement; this question needs ${joins.map((j) => j.name).join(', ')}`);
+  if (dialect === 'clickhouse' && joins.length > 1) {
+    throw userInputError(`The analytics engine (ClickHouse) joins one dimension table per question; this one needs ${joins.map((j) => j.name).join(' and ')}. Ask for members of one of them at a time.`);
+  }
   const from = [`${model.table} AS ${FACT}`, ...joins.map((j) => `LEFT JOIN ${j.table} AS ${joinAlias(j.name)} ON ${joinAlias(j.name)}.${j.references} = ${FACT}.${j.column}`)].join(' ');
 
   const where: Fragment[] = [];
