@@ -1,5 +1,9 @@
 import type { Resolvers, TimeWindow } from '../src/generated/graphql.ts';
 import { regionalStats, revenueSeries, tourPopularity } from '../src/backends/analytics/queries.ts';
+import { answerQuestion } from '../src/analytics/answer.ts';
+import { analyticsModel } from '../src/analytics/default-model.ts';
+import { questionOf } from '../src/analytics/question.ts';
+import { roleAtLeast } from '../src/security/principal.ts';
 import { userInputError } from '../src/errors.ts';
 import { pageSize } from '../src/pagination.ts';
 
@@ -41,6 +45,14 @@ export const analyticsResolvers: Resolvers = {
       const windowMs = WINDOW_MS[args.window];
       const since = windowMs === null ? null : new Date(Date.now() - windowMs);
       return tourPopularity(ctx.analytics, { since, first: pageSize(args.first, ctx.services.config.maxPageSize, 10) });
+    },
+    analytics: (_, args, ctx) => {
+      const question = questionOf(analyticsModel, args.query, ctx.principal);
+      const budgets = ctx.services.config.analyticsMaxRows;
+      return answerQuestion(ctx.analytics, analyticsModel, question, {
+        maxRows: roleAtLeast(ctx.principal.role, 'analyst') ? budgets.analyst : budgets.app,
+        engineKey: ctx.services.backends.analytics,
+      });
     },
     recommendations: (_, args, ctx) =>
       ctx.loaders.recommendationsOfUser.load({ userId: args.userId, first: pageSize(args.first, ctx.services.config.maxPageSize, 5) }),

@@ -48,6 +48,12 @@ export interface Config {
   };
   /** Largest `first` a connection accepts. Default 100; more is BAD_USER_INPUT. */
   readonly maxPageSize: number;
+  /**
+   * Rows one `Query.analytics` question may read, by the engine's estimate, per role
+   * (ANALYTICS_MAX_ROWS_APP default 1000000; ANALYTICS_MAX_ROWS_ANALYST default 100000000, also
+   * admin's). More is QUERY_TOO_COMPLEX before the question runs.
+   */
+  readonly analyticsMaxRows: Readonly<{ app: number; analyst: number }>;
   /** Deepest field nesting an operation may have. Default 10; deeper is QUERY_TOO_COMPLEX before execution. */
   readonly maxQueryDepth: number;
   /** Aliased fields an operation may use. Default 30; more is QUERY_TOO_COMPLEX. */
@@ -156,6 +162,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       BACKEND_TIMEOUT_MS: num({ default: 10_000 }),
       LAKEHOUSE_TIMEOUT_MS: num({ default: undefined }),
       ANALYTICS_TIMEOUT_MS: num({ default: undefined }),
+      ANALYTICS_MAX_ROWS_APP: num({ default: 1_000_000 }),
+      ANALYTICS_MAX_ROWS_ANALYST: num({ default: 100_000_000 }),
       SEARCH_TIMEOUT_MS: num({ default: undefined }),
       BUS_TIMEOUT_MS: num({ default: undefined }),
       BACKEND_RETRIES: num({ default: 1 }),
@@ -240,6 +248,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     problems.push(`  BREAKER_ERROR_PERCENT: must be a percentage above 0 and at most 100, got ${clean.BREAKER_ERROR_PERCENT}`);
   }
   positive('MAX_PAGE_SIZE', clean.MAX_PAGE_SIZE);
+  positive('ANALYTICS_MAX_ROWS_APP', clean.ANALYTICS_MAX_ROWS_APP);
+  positive('ANALYTICS_MAX_ROWS_ANALYST', clean.ANALYTICS_MAX_ROWS_ANALYST);
   for (const name of ['MAX_QUERY_DEPTH', 'MAX_QUERY_ALIASES', 'MAX_QUERY_COST', 'MAX_QUERY_TOKENS', 'MAX_BATCH_OPERATIONS', 'MAX_BODY_BYTES', 'MAX_JSON_DEPTH'] as const) {
     if (!Number.isInteger(clean[name]) || clean[name] < 1) problems.push(`  ${name}: must be a positive integer, got ${clean[name]}`);
   }
@@ -286,6 +296,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       windowMs: clean.BREAKER_WINDOW_MS,
     }),
     maxPageSize: Math.floor(clean.MAX_PAGE_SIZE),
+    analyticsMaxRows: Object.freeze({ app: Math.floor(clean.ANALYTICS_MAX_ROWS_APP), analyst: Math.floor(clean.ANALYTICS_MAX_ROWS_ANALYST) }),
     maxQueryDepth: clean.MAX_QUERY_DEPTH,
     maxQueryAliases: clean.MAX_QUERY_ALIASES,
     maxQueryCost: clean.MAX_QUERY_COST,

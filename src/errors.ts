@@ -30,6 +30,8 @@ export class BackendError extends Error {
   readonly adapter: string;
   readonly timedOut: boolean;
   readonly queryId: string | undefined;
+  /** The engine stopped the statement at a ceiling the caller set (`QueryOptions.limits`). */
+  readonly limitExceeded: boolean;
 
   constructor(options: {
     role: BackendRole;
@@ -38,6 +40,7 @@ export class BackendError extends Error {
     cause?: unknown;
     timedOut?: boolean;
     queryId?: string;
+    limitExceeded?: boolean;
   }) {
     super(`${options.role} (${options.adapter}): ${options.message}`, { cause: options.cause });
     this.name = 'BackendError';
@@ -45,6 +48,7 @@ export class BackendError extends Error {
     this.adapter = options.adapter;
     this.timedOut = options.timedOut ?? false;
     this.queryId = options.queryId;
+    this.limitExceeded = options.limitExceeded ?? false;
   }
 }
 

@@ -110,7 +110,8 @@ export function isTransient(error: unknown): boolean {
 /** Whether a failure says something about the backend's health (what the breaker counts). */
 export function isBackendFailure(error: unknown, signal?: AbortSignal): boolean {
   if (signal?.aborted) return false; // the caller went away; the backend may be fine
-  return error instanceof BackendError;
+  // A statement stopped at a ceiling its caller set was too big, not the backend unwell.
+  return error instanceof BackendError && !error.limitExceeded;
 }
 
 /** SQL that cannot change anything: a query (SELECT, WITH … SELECT, SHOW, DESCRIBE, EXPLAIN, VALUES). */

@@ -295,8 +295,12 @@ export async function startTrinoFixture(options: TrinoFixtureOptions): Promise<T
       connection = await acquire();
       if (query.cancelled) throw new TrinoFailure('USER_CANCELED', 3, 'Query was canceled');
       const reading = connection;
-      const update = await translateUpdate(sql, params, query.session, (schema, table) => columnsOf(reading, schema, table));
-      const rewritten = update ? bindUpdate(update) : rewrite(sql, params, query.session, histories);
+      // EXPLAIN (TYPE IO, FORMAT JSON): DuckDB's plan of the statement, told in Trino's IO-plan shape.
+      const explainIo = EXPLAIN_IO.exec(sql);
+      const planned = explainIo ? sql.slice(explainIo[0].length) : sql;
+      const update = explainIo ? undefined : await translateUpdate(sql, params, query.session, (schema, table) => columnsOf(reading, schema, table));
+      const rewritten = update ? bindUpdate(update) : rewrite(planned, params, query.session, histories);
+      if (explainIo) rewritten.sql = `EXPLAIN (FORMAT JSON) ${rewritten.sql}`;
       query.duckdbSql = rewritten.sql;
       query.connection = connection;
       query.state = 'RUNNING';
@@ -314,6 +318,9 @@ export async function startTrinoFixture(options: TrinoFixtureOptions): Promise<T
             query.updateCount = Number(count);
             query.result = { columns: [{ name: 'rows', ...trinoTypeOf(BIGINT) }], rows: [[rawJson(String(count))]] };
           }
+        } else if (explainIo) {
+          const plan = String(reader.getRowObjects().find((row) => row['explain_key'] === 'physical_plan')?.['explain_value'] ?? '[]');
+          query.result = { columns: [{ name: 'Query Plan', ...trinoTypeOf(VARCHAR) }], rows: [[JSON.stringify(ioPlan(JSON.parse(plan) as unknown, query.session.catalog))]] };
         } else {
           const types = reader.columnTypes();
           query.result = {
@@ -524,6 +531,31 @@ function rewrite(
   });
   const bound = params.filter((_, i) => !consumed.has(i)).map(duckValue);
   return { sql: out, values: bound.map((b) => b.value), types: bound.map((b) => b.type) };
+}
+
+const EXPLAIN_IO = /^\s*EXPLAIN\s*\(\s*TYPE\s+IO\s*,\s*FORMAT\s+JSON\s*\)\s*/i;
+
+/**
+ * Trino's `EXPLAIN (TYPE IO, FORMAT JSON)` answer (`inputTableColumnInfos` with each input
+ * table's `estimate.outputRowCount`), from a DuckDB JSON plan's table scans and their estimated
+ * cardinalities.
+ */
+function ioPlan(plan: unknown, catalog: string): unknown {
+  const inputs: { table: { catalog: string; schemaTable: { schema: string; table: string } }; estimate: Record<string, number> }[] = [];
+  const visit = (node: unknown): void => {
+    if (Array.isArray(node)) return node.forEach(visit);
+    if (!node || typeof node !== 'object') return;
+    const { children, extra_info: info } = node as { children?: unknown[]; extra_info?: Record<string, unknown> };
+    if (info && typeof info['Table'] === 'string') {
+      const [schema = '', table = ''] = info['Table'].split('.').slice(-2);
+      const rows = Number(info['Estimated Cardinality'] ?? Number.NaN);
+      inputs.push({ table: { catalog, schemaTable: { schema, table } }, estimate: { outputRowCount: rows, outputSizeInBytes: Number.NaN, cpuCost: Number.NaN, maxMemory: Number.NaN, networkCost: Number.NaN } });
+    }
+    visit(children ?? []);
+  };
+  visit(plan);
+  const total = inputs.reduce((n, input) => n + (input.estimate['outputRowCount'] ?? 0), 0);
+  return { inputTableColumnInfos: inputs, estimate: { outputRowCount: total, outputSizeInBytes: Number.NaN, cpuCost: Number.NaN, maxMemory: Number.NaN, networkCost: Number.NaN } };
 }
 
 /** A catalog-changing statement's DuckDB SQL and its bound literals. */

@@ -1,4 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { answerQuestion } from '../../src/analytics/answer.ts';
+import { analyticsModel } from '../../src/analytics/default-model.ts';
+import { questionOf } from '../../src/analytics/question.ts';
 import type { GraphQLBody, TestGateway } from '../helpers/gateway.ts';
 
 /** Which adapter each role is expected to run on. */
@@ -351,6 +354,29 @@ export function describeQuerySuite(label: string, start: () => Promise<TestGatew
         expect(rows.map((r) => r.rank)).toEqual([1, 2, 3, 4, 5]);
         for (const r of rows) expect(r.score).toBe(r.bookings * 10 + r.views);
         for (let i = 1; i < rows.length; i += 1) expect(rows[i - 1]!.score).toBeGreaterThanOrEqual(rows[i]!.score);
+      });
+
+      it('answers "bookings and revenue by destination country per month for 2026, top 10" with the numbers of the lakehouse events', async () => {
+        const { body } = await gw.request<{ analytics: { rows: Record<string, unknown>[]; estimate: { engine: string; rows: number } } }>(
+          `query BookingsByCountry { analytics(query: {
+            measures: [BOOKINGS, REVENUE], dimensions: [DESTINATION_COUNTRY], orderBy: [{ member: BOOKINGS, direction: DESC }], limit: 10
+            timeDimension: { dimension: OCCURRED_AT, granularity: MONTH, from: "2026-01-01T00:00:00Z", to: "2027-01-01T00:00:00Z" }
+          }) { rows { time destinationCountry bookings revenue } estimate { engine rows } } }`,
+        );
+        const answer = body.data!.analytics;
+        expect(answer.estimate.engine).toBe(adapters.analytics);
+        expect(answer.rows).toHaveLength(10);
+        // The same question asked of the lakehouse engine directly (its analytics views), whichever engine answered the gateway.
+        const question = questionOf(analyticsModel, {
+          measures: ['BOOKINGS', 'REVENUE'],
+          dimensions: ['DESTINATION_COUNTRY'],
+          orderBy: [{ member: 'BOOKINGS', direction: 'DESC' }],
+          limit: 10,
+          timeDimension: { dimension: 'OCCURRED_AT', granularity: 'MONTH', from: new Date('2026-01-01T00:00:00Z'), to: new Date('2027-01-01T00:00:00Z') },
+        }, { kind: 'open', id: 'suite', role: 'analyst', userId: null });
+        const lakehouse = gw.gateway.services.backends.lakehouse;
+        const expected = await answerQuestion(lakehouse, analyticsModel, question, { maxRows: Number.MAX_SAFE_INTEGER, engineKey: lakehouse });
+        expect(answer.rows).toEqual(JSON.parse(JSON.stringify(expected.rows)));
       });
 
       it('rejects an inverted time range', async () => {

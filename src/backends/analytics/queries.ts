@@ -1,35 +1,22 @@
 import type { RegionalStatsRow, RevenuePointRow, TourPopularityRow, TourStatsRow, UserProfileRow } from '../../domain.ts';
-import { isoNoZone } from '../lakehouse/queries.ts';
-import { limit, placeholders, type QueryOptions, type SqlDialect, type SqlEngine, type SqlValue } from '../sql/port.ts';
+import { cents, runQuestion } from '../../analytics/answer.ts';
+import type { Question } from '../../analytics/compile.ts';
+import { analyticsModel } from '../../analytics/default-model.ts';
+import type { Dimension, Measure, TimeDimension } from '../../analytics/model.ts';
+import { placeholders, type QueryOptions, type SqlEngine } from '../sql/port.ts';
 
 /**
- * Analytics reads over `analytics.events`. The SQL is the subset DuckDB, Trino and ClickHouse
- * share (CASE inside aggregates instead of FILTER/countIf, count(DISTINCT), `1 = 1` rather than
- * TRUE, unknown to older ClickHouse such as 18.16); the dialect differences, time bucketing and
- * timestamp parameters, go through `bucketExpression` and `timestampParameter`.
+ * Analytics reads over `analytics.events`. `regionalStats`, `revenueSeries` and `tourPopularity`
+ * are named questions over the analytics model (src/analytics/model.yaml), compiled like any
+ * `Query.analytics` question; `tourStats` and `userProfiles` are the loaders' batch reads. The SQL
+ * is the subset DuckDB, Trino and ClickHouse share (CASE inside aggregates instead of
+ * FILTER/countIf, count(DISTINCT), `1 = 1` rather than TRUE, unknown to ClickHouse 18.16).
  */
 
 export type BucketInterval = 'day' | 'week' | 'month';
 
-/** Start-of-bucket expression of `column` (weeks start on Monday everywhere). */
-export function bucketExpression(dialect: SqlDialect, interval: BucketInterval, column: string): string {
-  switch (dialect) {
-    case 'duckdb':
-    case 'trino':
-      return `date_trunc('${interval}', ${column})`;
-    case 'clickhouse':
-      return interval === 'day' ? `toStartOfDay(${column})` : interval === 'week' ? `toMonday(${column})` : `toStartOfMonth(${column})`;
-    default: {
-      const unknown: never = dialect;
-      throw new Error(`no bucketing for dialect ${String(unknown)}`);
-    }
-  }
-}
-
-/** Money sums are floating point on some engines; answers carry whole cents. */
-function cents(value: number): number {
-  return Math.round(value * 100) / 100;
-}
+// Kept here for existing importers.
+export { bucketExpression, timestampParameter } from '../../analytics/dialect.ts';
 
 const BOOKINGS = "sum(CASE WHEN event_type = 'booking' THEN 1 ELSE 0 END)";
 const REVENUE = "sum(CASE WHEN event_type = 'booking' THEN coalesce(amount, 0) ELSE 0 END)";
@@ -97,70 +84,30 @@ export async function userProfiles(engine: SqlEngine, userIds: readonly string[]
   return [...profiles.values()].map(({ regionEvents: _ignored, ...profile }) => ({ ...profile, totalSpend: cents(profile.totalSpend) }));
 }
 
-/**
- * A timestamp bound to `?` for comparison with a UTC timestamp column. DuckDB and Trino take a
- * zone-less text cast to TIMESTAMP; ClickHouse takes the Date itself, which its binding writes as
- * a DateTime in UTC (a bare string there would be read in the server's time zone).
- */
-export function timestampParameter(dialect: SqlDialect, date: Date): { sql: string; value: SqlValue } {
-  switch (dialect) {
-    case 'duckdb':
-    case 'trino':
-      return { sql: 'CAST(? AS TIMESTAMP)', value: isoNoZone(date) };
-    case 'clickhouse':
-      return { sql: '?', value: date };
-    default: {
-      const unknown: never = dialect;
-      throw new Error(`no timestamp parameter for dialect ${String(unknown)}`);
-    }
-  }
-}
-
-function timeRange(dialect: SqlDialect, from: Date | null | undefined, to: Date | null | undefined): { sql: string; params: SqlValue[] } {
-  const conditions: string[] = [];
-  const params: SqlValue[] = [];
-  if (from) {
-    const at = timestampParameter(dialect, from);
-    conditions.push(`occurred_at >= ${at.sql}`);
-    params.push(at.value);
-  }
-  if (to) {
-    const at = timestampParameter(dialect, to);
-    conditions.push(`occurred_at < ${at.sql}`);
-    params.push(at.value);
-  }
-  return { sql: conditions.length === 0 ? '1 = 1' : conditions.join(' AND '), params };
-}
-
-/** Activity per region in a time range. */
+/** Activity per region in a time range: a named question over the analytics model. */
 export async function regionalStats(
   engine: SqlEngine,
   args: { from?: Date | null; to?: Date | null; regions?: readonly string[] | null },
   options?: QueryOptions,
 ): Promise<RegionalStatsRow[]> {
-  const range = timeRange(engine.dialect, args.from, args.to);
+  const region = dimension('region');
   const regions = args.regions && args.regions.length > 0 ? args.regions : null;
-  const rows = await engine.query(
-    `SELECT region, count(*) AS events, ${BOOKINGS} AS bookings, ${REVENUE} AS revenue, count(DISTINCT user_id) AS unique_users
-     FROM analytics.events
-     WHERE region IS NOT NULL AND ${range.sql} ${regions ? `AND region IN (${placeholders(regions.length)})` : ''}
-     GROUP BY region
-     ORDER BY region`,
-    [...range.params, ...(regions ?? [])],
-    options,
-  );
-  return rows.map((row) => {
-    const bookings = Number(row['bookings']);
-    const revenue = cents(Number(row['revenue']));
-    return {
-      region: String(row['region']),
-      events: Number(row['events']),
-      bookings,
-      revenue,
-      avgAmount: bookings === 0 ? 0 : cents(revenue / bookings),
-      uniqueUsers: Number(row['unique_users']),
-    };
-  });
+  const rows = await runQuestion(engine, analyticsModel, {
+    ...EMPTY,
+    measures: ['events', 'bookings', 'revenue', 'avgAmount', 'uniqueUsers'].map(measure),
+    dimensions: [region],
+    time: args.from || args.to ? { dimension: timeDimension('occurredAt'), granularity: null, from: args.from ?? null, to: args.to ?? null } : null,
+    filters: [{ member: region, set: true }, ...(regions ? [{ member: region, in: regions }] : [])],
+    limit: UNLIMITED,
+  }, options);
+  return rows.map((row) => ({
+    region: String(row['region']),
+    events: Number(row['events']),
+    bookings: Number(row['bookings']),
+    revenue: Number(row['revenue']),
+    avgAmount: Number(row['avgAmount'] ?? 0),
+    uniqueUsers: Number(row['uniqueUsers']),
+  }));
 }
 
 /** Booking revenue per bucket; buckets without bookings are present with zeros. */
@@ -169,22 +116,18 @@ export async function revenueSeries(
   args: { interval: BucketInterval; from: Date; to: Date; region?: string | null },
   options?: QueryOptions,
 ): Promise<RevenuePointRow[]> {
-  const range = timeRange(engine.dialect, args.from, args.to);
-  const bucket = bucketExpression(engine.dialect, args.interval, 'occurred_at');
-  const rows = await engine.query(
-    `SELECT ${bucket} AS bucket, count(*) AS bookings, sum(coalesce(amount, 0)) AS revenue
-     FROM analytics.events
-     WHERE event_type = 'booking' AND ${range.sql} ${args.region ? 'AND region = ?' : ''}
-     GROUP BY ${bucket}
-     ORDER BY bucket`,
-    [...range.params, ...(args.region ? [args.region] : [])],
-    options,
-  );
-  const found = new Map(rows.map((row) => [new Date(row['bucket'] as Date).getTime(), row]));
+  const rows = await runQuestion(engine, analyticsModel, {
+    ...EMPTY,
+    measures: [measure('bookings'), measure('revenue')],
+    time: { dimension: timeDimension('occurredAt'), granularity: args.interval, from: args.from, to: args.to },
+    filters: [{ member: dimension('eventType'), equals: 'booking' }, ...(args.region ? [{ member: dimension('region'), equals: args.region }] : [])],
+    limit: UNLIMITED,
+  }, options);
+  const found = new Map(rows.map((row) => [new Date(row['time'] as Date).getTime(), row]));
   const points: RevenuePointRow[] = [];
   for (let at = bucketStart(args.from, args.interval); at < args.to; at = nextBucket(at, args.interval)) {
     const row = found.get(at.getTime());
-    points.push({ bucket: at, bookings: Number(row?.['bookings'] ?? 0), revenue: cents(Number(row?.['revenue'] ?? 0)) });
+    points.push({ bucket: at, bookings: Number(row?.['bookings'] ?? 0), revenue: Number(row?.['revenue'] ?? 0) });
   }
   return points;
 }
@@ -205,30 +148,43 @@ function nextBucket(date: Date, interval: BucketInterval): Date {
   return d;
 }
 
-/** Tours ranked by `bookings * 10 + views` since `since`. */
+/** Tours ranked by `bookings * 10 + views` (the model's popularity) since `since`. */
 export async function tourPopularity(
   engine: SqlEngine,
   args: { since: Date | null; first: number },
   options?: QueryOptions,
 ): Promise<TourPopularityRow[]> {
-  const range = timeRange(engine.dialect, args.since, null);
-  const rows = await engine.query(
-    `SELECT tour_id, ${VIEWS} AS views, ${BOOKINGS} AS bookings, ${REVENUE} AS revenue,
-       ${BOOKINGS} * 10 + ${VIEWS} AS score
-     FROM analytics.events
-     WHERE tour_id IS NOT NULL AND ${range.sql}
-     GROUP BY tour_id
-     ORDER BY score DESC, tour_id
-     ${limit(args.first)}`,
-    range.params,
-    options,
-  );
+  const tour = dimension('tour');
+  const popularity = measure('popularity');
+  const rows = await runQuestion(engine, analyticsModel, {
+    ...EMPTY,
+    measures: [measure('views'), measure('bookings'), measure('revenue'), popularity],
+    dimensions: [tour],
+    time: args.since ? { dimension: timeDimension('occurredAt'), granularity: null, from: args.since, to: null } : null,
+    filters: [{ member: tour, set: true }],
+    orderBy: [{ member: popularity, direction: 'DESC' }],
+    limit: args.first,
+  }, options);
   return rows.map((row, i) => ({
     rank: i + 1,
-    tourId: String(row['tour_id']),
+    tourId: String(row['tour']),
     views: Number(row['views']),
     bookings: Number(row['bookings']),
-    revenue: cents(Number(row['revenue'])),
-    score: Number(row['score']),
+    revenue: Number(row['revenue']),
+    score: Number(row['popularity']),
   }));
 }
+
+/** Rows enough for any named question without a row limit of its own (regions, buckets). */
+const UNLIMITED = 1_000_000;
+
+const EMPTY: Question = { measures: [], dimensions: [], time: null, filters: [], orderBy: [], limit: UNLIMITED, userId: null };
+
+function named<T extends { name: string }>(list: readonly T[], kind: string, name: string): T {
+  const found = list.find((m) => m.name === name);
+  if (!found) throw new Error(`the analytics model has no ${kind} ${name}, which the named questions need`);
+  return found;
+}
+const measure = (name: string): Measure => named(analyticsModel.measures, 'measure', name);
+const dimension = (name: string): Dimension => named(analyticsModel.dimensions, 'dimension', name);
+const timeDimension = (name: string): TimeDimension => named(analyticsModel.timeDimensions, 'time dimension', name);

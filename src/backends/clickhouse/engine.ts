@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { ClickHouseLogLevel, createClient, type ClickHouseClient, type ClickHouseSettings } from '@clickhouse/client';
 import { BackendError, type BackendRole, backendTimeout } from '../../errors.ts';
 import { probeHealth } from '../health.ts';
-import type { QueryOptions, SqlEngine, SqlRow, SqlValue } from '../sql/port.ts';
+import type { QueryOptions, SqlEngine, SqlRow, SqlValue, StatementLimits } from '../sql/port.ts';
 import { prepareStatement, quoteValue } from './quote.ts';
 import { zoneOffsetMs } from '../time-zones.ts';
 
@@ -154,6 +154,10 @@ export function createClickHouseEngine(options: ClickHouseEngineOptions): ClickH
       if (!controller.signal.aborted) {
         // The server's own limit (max_execution_time) struck first: a timeout all the same.
         if (isServerTimeout(error)) throw backendTimeout(role, adapter, budget, queryId);
+        if (isServerLimit(error)) {
+          const text = error instanceof Error ? error.message.split('\n')[0]?.slice(0, 300) ?? '' : String(error);
+          throw new BackendError({ role, adapter, message: `${text} (query ${queryId})`, cause: error, queryId, limitExceeded: true });
+        }
         throw wrap(error, queryId);
       }
       await kill(queryId);
@@ -210,7 +214,7 @@ export function createClickHouseEngine(options: ClickHouseEngineOptions): ClickH
           format: 'JSON',
           query_id: queryId,
           abort_signal: signal,
-          clickhouse_settings: settings,
+          clickhouse_settings: { ...settings, ...READ_SETTINGS, ...limitSettings(queryOptions.limits) },
         });
         const body = await result.json<Record<string, unknown>>();
         return decodeRows(body.meta ?? [], body.data, server.timeZone) as R[];
@@ -266,6 +270,25 @@ function atLeast(version: readonly number[], wanted: readonly number[]): boolean
     if (have !== want) return have > want;
   }
   return true;
+}
+
+/** Settings of every read: joins answer NULL for a row without a match, as standard SQL does (not the type's default value). */
+const READ_SETTINGS = { join_use_nulls: 1 } satisfies ClickHouseSettings;
+
+/** `QueryOptions.limits` as ClickHouse settings; over one the server fails the read ('throw'). */
+function limitSettings(limits: StatementLimits | undefined): ClickHouseSettings {
+  if (!limits) return {};
+  return {
+    ...(limits.maxRowsToRead === undefined ? {} : { max_rows_to_read: String(limits.maxRowsToRead), read_overflow_mode: 'throw' }),
+    ...(limits.maxResultRows === undefined ? {} : { max_result_rows: String(limits.maxResultRows), result_overflow_mode: 'throw' }),
+  } as ClickHouseSettings;
+}
+
+/** ClickHouse errors 158 TOO_MANY_ROWS and 396 TOO_MANY_ROWS_OR_BYTES: a `max_rows_to_read`/`max_result_rows` ceiling struck. */
+function isServerLimit(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const code = (error as { code?: unknown }).code;
+  return code === '158' || code === '396' || /^Code: (158|396)\b/.test(error.message);
 }
 
 /** ClickHouse error 159, TIMEOUT_EXCEEDED (18.16 words it `Code: 159, e.displayText() = ...`). */

@@ -1,6 +1,7 @@
 import { limit, type SqlEngine, type SqlRow } from '../sql/port.ts';
 import type { ClickHouseEngine } from './engine.ts';
-import { eventColumns, eventsTableDdl, identifier, migrateAnalytics } from './migrations.ts';
+import { DIMENSION_TABLES } from '../analytics/dimensions.ts';
+import { dimensionTableDdl, dimensionTableName, eventColumns, eventsTableDdl, identifier, migrateAnalytics } from './migrations.ts';
 import { utcText } from './quote.ts';
 
 /** Options of `copyEventsToClickHouse`. */
@@ -18,6 +19,8 @@ export interface CopyEventsOptions {
 /** What a copy did. */
 export interface CopyEventsReport {
   events: number;
+  /** Rows of the dimension tables (tours). */
+  dimensionRows: number;
   batches: number;
   elapsedMs: number;
 }
@@ -77,7 +80,37 @@ export async function copyEventsToClickHouse(lakehouse: SqlEngine, clickhouse: C
     await clickhouse.command(`DROP TABLE IF EXISTS ${staging}`).catch(() => undefined);
     throw error;
   }
-  return { events, batches, elapsedMs: performance.now() - started };
+  const dimensionRows = await copyDimensionsToClickHouse(lakehouse, clickhouse, statementOptions);
+  return { events, dimensionRows, batches, elapsedMs: performance.now() - started };
+}
+
+/**
+ * Replaces ClickHouse's copies of the dimension tables (src/backends/analytics/dimensions.ts)
+ * with the lakehouse's rows, by the same staging table and RENAME as the events; resolves with
+ * the rows copied. Dimensions are small (one row per tour): one read, one insert each.
+ */
+export async function copyDimensionsToClickHouse(lakehouse: SqlEngine, clickhouse: ClickHouseEngine, statementOptions: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<number> {
+  const database = identifier(clickhouse.database);
+  let copied = 0;
+  for (const dimension of DIMENSION_TABLES) {
+    const table = dimensionTableName(dimension);
+    const staging = `${table}_loading`;
+    const replaced = `${table}_replaced`;
+    const rows = await lakehouse.query(`SELECT * FROM (${dimension.query}) dimension ORDER BY ${identifier(dimension.key)}`, [], statementOptions);
+    await clickhouse.command(`DROP TABLE IF EXISTS ${database}.${staging}`, statementOptions);
+    await clickhouse.command(`DROP TABLE IF EXISTS ${database}.${replaced}`, statementOptions);
+    await clickhouse.command(dimensionTableDdl(database, staging, dimension), statementOptions);
+    const values = rows.map((row) => Object.fromEntries(dimension.columns.map(([name, type]) => {
+      const value = row[name];
+      if (value == null && !type.startsWith('Nullable')) throw new TypeError(`${dimension.name}: ${name} is NULL but not nullable in ClickHouse`);
+      return [name, value == null ? null : String(value)];
+    })));
+    await clickhouse.insert(`${database}.${staging}`, values, statementOptions);
+    await clickhouse.command(`RENAME TABLE ${database}.${table} TO ${database}.${replaced}, ${database}.${staging} TO ${database}.${table}`, statementOptions);
+    await clickhouse.command(`DROP TABLE ${database}.${replaced}`, statementOptions);
+    copied += rows.length;
+  }
+  return copied;
 }
 
 /** The watermark `appendPromotedEvents` keeps in the lakehouse's `platform.watermarks`. */

@@ -1,3 +1,4 @@
+import { DIMENSION_TABLES, type DimensionTable } from '../analytics/dimensions.ts';
 import type { ClickHouseEngine, ClickHouseFeatures } from './engine.ts';
 
 /**
@@ -44,6 +45,17 @@ PARTITION BY toYYYYMM(occurred_at)
 ORDER BY (event_type, user_id, occurred_at)`;
 }
 
+/** `CREATE TABLE IF NOT EXISTS` of a dimension table (its copy from the lakehouse) named `database.table`. */
+export function dimensionTableDdl(database: string, table: string, dimension: DimensionTable): string {
+  const columns = dimension.columns.map(([name, type]) => `  ${identifier(name)} ${type}`).join(',\n');
+  return `CREATE TABLE IF NOT EXISTS ${identifier(database)}.${identifier(table)} (\n${columns}\n)\nENGINE = MergeTree\nORDER BY ${identifier(dimension.key)}`;
+}
+
+/** The table part of a dimension's `analytics.<table>` name. */
+export function dimensionTableName(dimension: DimensionTable): string {
+  return identifier(dimension.name.split('.')[1] ?? '');
+}
+
 /** A database or table name as a ClickHouse identifier; only plain names, so nothing else reaches DDL. */
 export function identifier(name: string): string {
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new RangeError(`not a plain ClickHouse identifier: ${JSON.stringify(name)}`);
@@ -66,7 +78,11 @@ export interface MigrationReport {
  */
 export async function migrateAnalytics(engine: ClickHouseEngine): Promise<MigrationReport> {
   const features = await engine.features();
-  const statements = [`CREATE DATABASE IF NOT EXISTS ${identifier(engine.database)}`, eventsTableDdl(engine.database, 'events', features)];
+  const statements = [
+    `CREATE DATABASE IF NOT EXISTS ${identifier(engine.database)}`,
+    eventsTableDdl(engine.database, 'events', features),
+    ...DIMENSION_TABLES.map((dimension) => dimensionTableDdl(engine.database, dimensionTableName(dimension), dimension)),
+  ];
   for (const statement of statements) await engine.command(statement);
   await checkEventsTable(engine, engine.database, 'events', features);
   return { database: engine.database, statements, serverVersion: features.version.join('.') };

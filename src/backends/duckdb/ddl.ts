@@ -1,3 +1,5 @@
+import { TOURS_DIMENSION } from '../analytics/dimensions.ts';
+
 /**
  * Tables of the embedded lakehouse, in the medallion layout the platform uses on Iceberg
  * (schemas `bronze`, `silver`, `gold`, `platform`) plus `analytics`, the analytics role's own
@@ -217,4 +219,7 @@ ALTER TABLE platform.watermarks ADD COLUMN IF NOT EXISTS position VARCHAR;
 CREATE OR REPLACE VIEW analytics.events AS
   SELECT event_id, user_id, event_type, tour_id, region, amount, currency, occurred_at, source
   FROM silver.events;
+
+-- The analytics model's dimension tables (src/backends/analytics/dimensions.ts), views here too.
+CREATE OR REPLACE VIEW ${TOURS_DIMENSION.name} AS ${TOURS_DIMENSION.query};
 `;

@@ -14,6 +14,20 @@ export interface QueryOptions {
   timeoutMs?: number;
   /** Aborts (and cancels) the query, e.g. when the client went away. */
   signal?: AbortSignal;
+  /**
+   * Ceilings the engine itself enforces while the statement runs, where it has them (ClickHouse:
+   * `max_rows_to_read`, `max_result_rows`; Trino: `query_max_run_time` from the time budget).
+   * Over one, the statement fails with a `BackendError` whose `limitExceeded` is true.
+   */
+  limits?: StatementLimits;
+}
+
+/** Engine-side ceilings of one statement (see `QueryOptions.limits`). */
+export interface StatementLimits {
+  /** Rows the statement may read from tables. */
+  maxRowsToRead?: number;
+  /** Rows its answer may have. */
+  maxResultRows?: number;
 }
 
 /**

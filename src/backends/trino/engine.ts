@@ -251,6 +251,9 @@ export function createTrinoEngine(options: TrinoEngineOptions): SqlEngine {
     // (a TypeError/RangeError, masked as INTERNAL), not a backend failure.
     const statement = statementOf(sql, params, settings.sessionHeaders);
     const budget = queryOptions.timeoutMs ?? timeoutMs;
+    // Trino has no ceiling on rows read; a statement that carries limits gets the server-side
+    // run-time ceiling of its budget, so it stops even if our cancel cannot reach the server.
+    if (queryOptions.limits) statement.headers['X-Trino-Session'] = `query_max_run_time=${Math.ceil(budget / 1000)}s`;
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(TIMED_OUT), budget);
     const callerSignal = queryOptions.signal;

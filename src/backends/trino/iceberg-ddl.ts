@@ -1,4 +1,5 @@
 import { trinoLiteral } from './literal.ts';
+import { DIMENSION_TABLES } from '../analytics/dimensions.ts';
 
 /**
  * The lakehouse's tables as Iceberg tables behind Trino: the same layout as the embedded
@@ -231,12 +232,13 @@ export function bronzeSourceTable(name: string): IcebergTable {
   ]);
 }
 
-/** Views of the lakehouse: analytics reads its own schema, a view over the silver events. */
+/** Views of the lakehouse: analytics reads its own schema, views over the silver events and dimensions. */
 export const LAKEHOUSE_VIEWS: readonly IcebergView[] = [
   {
     name: 'analytics.events',
     query: 'SELECT event_id, user_id, event_type, tour_id, region, amount, currency, occurred_at, source FROM silver.events',
   },
+  ...DIMENSION_TABLES.map((table) => ({ name: table.name, query: table.query })),
 ];
 
 /** The fixed tables plus one bronze table per source (the registry's `bronzeTable` of each enabled source). */
