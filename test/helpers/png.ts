@@ -86,11 +86,21 @@ function predictor(filter: number | undefined, left: number, up: number, upLeft:
   }
 }
 
-/** How many pixels are within `tolerance` (per channel) of a `#rrggbb` colour. */
-export function countPixels(image: RgbaImage, hex: string, tolerance = 12): number {
+/** Options of {@link countPixels}. */
+export interface CountOptions {
+  /** Per-channel distance still counted as the colour. Default 12 (anti-aliasing, colour management). */
+  tolerance?: number;
+  /** Rows to look at: from `top` (default 0) up to, not including, `bottom` (default the height). */
+  top?: number;
+  bottom?: number;
+}
+
+/** How many pixels (in the rows chosen) are within the tolerance of a `#rrggbb` colour. */
+export function countPixels(image: RgbaImage, hex: string, options: CountOptions = {}): number {
+  const { tolerance = 12, top = 0, bottom = image.height } = options;
   const [r, g, b] = [1, 3, 5].map((i) => Number.parseInt(hex.slice(i, i + 2), 16)) as [number, number, number];
   let count = 0;
-  for (let i = 0; i < image.rgba.length; i += 4) {
+  for (let i = top * image.width * 4; i < Math.min(bottom, image.height) * image.width * 4; i += 4) {
     if (
       Math.abs((image.rgba[i] ?? 0) - r) <= tolerance &&
       Math.abs((image.rgba[i + 1] ?? 0) - g) <= tolerance &&
