@@ -62,7 +62,8 @@ export function chartConfig(spec: PlotSpec): ChartConfiguration<'line' | 'bar', 
       interaction: { mode: 'index', intersect: false },
       plugins: { legend: { position: 'bottom' } },
       scales: {
-        x: { title: { display: true, text: spec.xTitle } },
+        // Every category gets its label (a bar without one is unreadable); time labels may thin out.
+        x: { title: { display: true, text: spec.xTitle }, ticks: { autoSkip: spec.kind === 'line' } },
         y: { position: 'left', beginAtZero: true, title: { display: true, text: spec.axes.y.join(', ') } },
         ...(twoAxes
           ? {
