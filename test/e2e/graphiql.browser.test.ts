@@ -1,13 +1,16 @@
 /**
  * The offline GraphiQL page against the real gateway: served at the endpoint to browsers only,
  * and in headless Chromium it loads only from the gateway (nothing leaves localhost), runs a
- * query over HTTP, and a subscription over graphql-ws on the same URL.
+ * query over HTTP, and a subscription over graphql-ws on the same URL; an analyst builds a
+ * question by clicking in the explorer, runs it, and the chart panel draws it.
  */
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { buildGraphiQL } from '../../scripts/build-graphiql.ts';
+import { PALETTE } from '../../web/graphiql/chart-spec.ts';
 import { chromiumPath, launchChromium } from '../helpers/chromium.ts';
 import { startTestGateway } from '../helpers/gateway.ts';
+import { countPixels, decodePng } from '../helpers/png.ts';
 
 const noChromium = chromiumPath() === undefined;
 const underCI = process.env['CI'] === 'true';
@@ -165,6 +168,115 @@ describe.skipIf(noChromium)(
       await executeButton('Stop').click();
       await expect.poll(() => socket.sent).toEqual(['connection_init', 'subscribe', 'complete']);
       await executeButton('Execute').waitFor();
+    });
+
+    /** The explorer's node for a field, under the path of fields above it (`['revenueSeries']`). */
+    const explorerField = (...path: string[]) =>
+      path
+        .reduce((scope, name) => scope.locator(`.graphiql-explorer-${name}`).first(), page.locator('.graphiql-explorer-root'))
+        .locator(`[data-field-name="${path.at(-1)}"]`)
+        .first();
+    const explorerArg = (field: string, arg: string) =>
+      page.locator(`.graphiql-explorer-${field} [data-arg-name="${arg}"]`).first();
+    const chartPanel = () => page.locator('.nexus-chart-panel');
+
+    /** Empties the operation editor, so the explorer starts from a blank query. */
+    async function clearOperation(): Promise<void> {
+      await queryEditor().locator('.monaco-editor').click();
+      await page.keyboard.press('ControlOrMeta+A');
+      await page.keyboard.press('Delete');
+    }
+
+    /** Runs the operation with GraphiQL's run button and returns the gateway's answer. */
+    async function runAndAnswer(field: string): Promise<{ data?: Record<string, unknown[]>; errors?: unknown }> {
+      const answer = page.waitForResponse(
+        (r) => r.request().method() === 'POST' && r.url() === gateway.endpoint && !!r.request().postData()?.includes(field),
+      );
+      await executeButton('Execute').click();
+      return (await (await answer).json()) as { data?: Record<string, unknown[]>; errors?: unknown };
+    }
+
+    /**
+     * Pixels of the first two series' colours in a screenshot of the chart's canvas, above its
+     * bottom fifth: the legend and the x-axis labels live there, so what is counted was drawn
+     * as data (a legend swatch alone is up to 40 × 12 pixels).
+     */
+    async function seriesPixels(): Promise<number[]> {
+      await chartPanel().locator('figure[data-drawn="true"]').waitFor();
+      const image = decodePng(await chartPanel().locator('canvas').screenshot());
+      expect(image.width).toBeGreaterThan(200);
+      expect(image.height).toBeGreaterThan(300);
+      const plotArea = { bottom: Math.floor(image.height * 0.8) };
+      return [countPixels(image, PALETTE[0], plotArea), countPixels(image, PALETTE[1], plotArea)];
+    }
+
+    // Loading GraphiQL takes seconds, many more on a busy machine; clicking through the explorer adds more.
+    const EXPLORER_TEST = { timeout: 90_000 };
+
+    it('builds a monthly revenue series by clicking in the explorer, runs it, and charts it as lines', EXPLORER_TEST, async () => {
+      await openPage();
+      await clearOperation();
+      await page.locator('[aria-label="Show GraphiQL Explorer"]').click();
+
+      // Ticking the field fills in its required arguments; then tick what to see and set the range.
+      await explorerField('revenueSeries').click();
+      for (const field of ['bucket', 'bookings', 'revenue']) await explorerField('revenueSeries', field).click();
+      await explorerArg('revenueSeries', 'interval').locator('select').selectOption('MONTH');
+      await explorerArg('revenueSeries', 'from').locator('input').fill('2026-01-01T00:00:00Z');
+      await explorerArg('revenueSeries', 'to').locator('input').fill('2027-01-01T00:00:00Z');
+      await queryEditor().locator('.view-lines', { hasText: 'interval: MONTH' }).waitFor();
+      await queryEditor().locator('.view-lines', { hasText: 'revenue' }).waitFor();
+
+      const body = await runAndAnswer('revenueSeries');
+      expect(body.errors).toBeUndefined();
+      expect(body.data?.['revenueSeries']).toHaveLength(12);
+
+      await page.locator('[aria-label="Show Chart"]').click();
+      await expect.poll(() => chartPanel().getAttribute('data-chart-kind')).toBe('line');
+      expect(await chartPanel().getAttribute('data-source')).toBe('data.revenueSeries');
+      expect(await chartPanel().getAttribute('data-series')).toBe('bookings,revenue');
+      const [bookings, revenue] = await seriesPixels();
+      // Two lines of 12 points each, 2 px wide, with 3 px markers: hundreds of pixels per colour.
+      expect(bookings).toBeGreaterThan(150);
+      expect(revenue).toBeGreaterThan(150);
+    });
+
+    it('builds regional bookings and revenue by ticking fields, and charts them as bars per region', EXPLORER_TEST, async () => {
+      await openPage();
+      await clearOperation();
+      await page.locator('[aria-label="Show GraphiQL Explorer"]').click();
+
+      await explorerField('regionalStats').click();
+      for (const field of ['region', 'bookings', 'revenue']) await explorerField('regionalStats', field).click();
+      await queryEditor().locator('.view-lines', { hasText: 'revenue' }).waitFor();
+
+      const body = await runAndAnswer('regionalStats');
+      expect(body.errors).toBeUndefined();
+      expect(Object.keys(body.data?.['regionalStats']?.[0] ?? {})).toEqual(['region', 'bookings', 'revenue']);
+
+      await page.locator('[aria-label="Show Chart"]').click();
+      await expect.poll(() => chartPanel().getAttribute('data-chart-kind')).toBe('bar');
+      expect(await chartPanel().getAttribute('data-source')).toBe('data.regionalStats');
+      expect(await chartPanel().getAttribute('data-series')).toBe('bookings,revenue');
+      const [bookings, revenue] = await seriesPixels();
+      // Solid bars, one per region and measure.
+      expect(bookings).toBeGreaterThan(500);
+      expect(revenue).toBeGreaterThan(500);
+    });
+
+    it('shows rows it cannot chart as a table', EXPLORER_TEST, async () => {
+      await openPage();
+      // Cursors and ids, no numbers: neither lines nor bars.
+      await clearOperation();
+      await page.keyboard.type('{ tours(first: 3) { edges { cursor node { id } } } }');
+      await page.keyboard.press('Escape');
+      const body = await runAndAnswer('tours');
+      expect(body.errors).toBeUndefined();
+
+      await page.locator('[aria-label="Show Chart"]').click();
+      await expect.poll(() => chartPanel().getAttribute('data-chart-kind')).toBe('table');
+      expect(await chartPanel().locator('th').allTextContents()).toEqual(['cursor', 'node.id']);
+      expect(await chartPanel().locator('tbody tr').count()).toBe(3);
     });
   },
 );

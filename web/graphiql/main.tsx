@@ -5,11 +5,15 @@
  */
 import './workers.ts';
 import 'graphiql/style.css';
+import '@graphiql/plugin-explorer/style.css';
+import { explorerPlugin } from '@graphiql/plugin-explorer';
 import { createGraphiQLFetcher } from '@graphiql/toolkit';
 import { GraphiQL } from 'graphiql';
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
+import { chartPlugin } from './chart-panel.tsx';
 import { endpointUrls } from './endpoint.ts';
+import { defaultScalarArgValue } from './explorer-defaults.ts';
 
 const DEFAULT_QUERY = `# Ctrl-Enter runs the query, Ctrl-Space completes fields.
 {
@@ -40,11 +44,15 @@ const fetcher = createGraphiQLFetcher({
   enableIncrementalDelivery: false,
 });
 
+// Point and click through the schema (the explorer), then see the result drawn (the chart panel).
+// Created once: GraphiQL tells plugins apart by identity.
+const plugins = [explorerPlugin({ getDefaultScalarArgValue: defaultScalarArgValue }), chartPlugin];
+
 const root = document.getElementById('graphiql');
 if (!root) throw new Error('GraphiQL page: element #graphiql is missing from index.html');
 
 createRoot(root).render(
   <StrictMode>
-    <GraphiQL fetcher={fetcher} defaultQuery={DEFAULT_QUERY} />
+    <GraphiQL fetcher={fetcher} defaultQuery={DEFAULT_QUERY} plugins={plugins} />
   </StrictMode>,
 );
