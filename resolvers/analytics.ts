@@ -3,6 +3,7 @@ import { regionalStats, revenueSeries, tourPopularity } from '../src/backends/an
 import { answerQuestion } from '../src/analytics/answer.ts';
 import { analyticsModel } from '../src/analytics/default-model.ts';
 import { questionOf } from '../src/analytics/question.ts';
+import { selectedBelow } from './selection.ts';
 import { roleAtLeast } from '../src/security/principal.ts';
 import { userInputError } from '../src/errors.ts';
 import { pageSize } from '../src/pagination.ts';
@@ -46,8 +47,8 @@ export const analyticsResolvers: Resolvers = {
       const since = windowMs === null ? null : new Date(Date.now() - windowMs);
       return tourPopularity(ctx.analytics, { since, first: pageSize(args.first, ctx.services.config.maxPageSize, 10) });
     },
-    analytics: (_, args, ctx) => {
-      const question = questionOf(analyticsModel, args.query, ctx.principal);
+    analytics: (_, args, ctx, info) => {
+      const question = questionOf(analyticsModel, args.query, ctx.principal, selectedBelow(info, 'rows'));
       const budgets = ctx.services.config.analyticsMaxRows;
       return answerQuestion(ctx.analytics, analyticsModel, question, {
         maxRows: roleAtLeast(ctx.principal.role, 'analyst') ? budgets.analyst : budgets.app,

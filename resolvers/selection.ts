@@ -16,3 +16,23 @@ export function selects(info: GraphQLResolveInfo, name: string): boolean {
   };
   return info.fieldNodes.some((node) => visit(node.selectionSet, 0));
 }
+
+/**
+ * Names of the fields selected below the current field's `child` (e.g. the fields of `rows`),
+ * through fragments too, in the order first met.
+ */
+export function selectedBelow(info: GraphQLResolveInfo, child: string): string[] {
+  const names = new Set<string>();
+  const collect = (set: SelectionSetNode | undefined, depth: number, below: boolean): void => {
+    if (!set || depth > 8) return;
+    for (const selection of set.selections) {
+      if (selection.kind === Kind.FIELD) {
+        if (below) names.add(selection.name.value);
+        else if (selection.name.value === child) collect(selection.selectionSet, depth + 1, true);
+      } else if (selection.kind === Kind.INLINE_FRAGMENT) collect(selection.selectionSet, depth + 1, below);
+      else collect(info.fragments[selection.name.value]?.selectionSet, depth + 1, below);
+    }
+  };
+  for (const node of info.fieldNodes) collect(node.selectionSet, 0, false);
+  return [...names];
+}

@@ -91,6 +91,27 @@ describe('Query.analytics', () => {
     expect(answer.estimate).toMatchObject({ engine: 'duckdb', method: 'explain', maximum: 1_000_000 });
   });
 
+  it('takes the measures and dimensions left out of the arguments from the fields selected on rows', async () => {
+    const clicked = DONE_MEANS.replace('measures: [BOOKINGS, REVENUE]\n', '').replace('dimensions: [DESTINATION_COUNTRY]\n', '');
+    expect(clicked).not.toContain('measures:');
+    expect(clicked).not.toContain('dimensions:');
+    const [explicit, selected] = await Promise.all([ask(KEYS.app, DONE_MEANS, YEAR_2026), ask(KEYS.app, clicked, YEAR_2026)]);
+    expect(selected.body.errors).toBeUndefined();
+    expect(selected.body.data!.analytics!.rows.length).toBeGreaterThan(0);
+    expect(selected.body.data!.analytics!.rows).toEqual(explicit.body.data!.analytics!.rows);
+    expect(selected.body.data!.analytics!.columns).toEqual(explicit.body.data!.analytics!.columns);
+
+    // Nothing measurable selected: the question says what is missing.
+    const none = await ask(KEYS.app, '{ analytics(query: {}) { rows { time region } } }');
+    expect(none.body.errors?.[0]).toMatchObject({
+      message: 'measures: expected at least one measure, in `measures` or selected on `rows`; got none.',
+      extensions: { code: 'BAD_USER_INPUT' },
+    });
+    // A selected member above the caller's role is refused as if it had been named.
+    const forbidden = await ask(KEYS.app, '{ analytics(query: {}) { rows { bookings uniqueUsers } } }');
+    expect(forbidden.body.errors?.[0]).toMatchObject({ extensions: { code: 'FORBIDDEN', member: 'UNIQUE_USERS' } });
+  });
+
   it("confines an app caller to its user's rows", async () => {
     const question = '{ analytics(query: { measures: [EVENTS] }) { rows { events } } }';
     const own = await ask(KEYS.app, question);
@@ -144,7 +165,7 @@ describe('Query.analytics', () => {
       ['measures: [EVENTS], filters: [{ member: OCCURRED_AT, gte: "yesterday" }]', 'filters[0].gte: expected an ISO 8601 timestamp for OCCURRED_AT, got "yesterday".'],
       ['measures: [EVENTS], limit: 5001', 'limit: expected 1 to 5000, got 5001.'],
       ['measures: [EVENTS, EVENTS]', 'measures names EVENTS twice.'],
-      ['measures: []', 'measures: expected at least one measure, got none.'],
+      ['measures: []', 'measures: expected at least one measure, in `measures` or selected on `rows`; got none.'],
     ];
     for (const [args, message] of cases) {
       const { body } = await ask(KEYS.app, `{ analytics(query: { ${args} }) { rows { events } } }`);

@@ -6,7 +6,9 @@ import { enumValueOf, type AnalyticsModel, type Dimension, type Granularity, typ
 
 /** `Query.analytics`'s argument, as GraphQL delivers it (enum values by name). */
 export interface AnalyticsQueryInput {
-  measures: readonly string[];
+  /** Absent: the measures among the fields selected on the result's rows. */
+  measures?: readonly string[] | null;
+  /** Absent: the dimensions among the fields selected on the result's rows. */
   dimensions?: readonly string[] | null;
   timeDimension?: { dimension: string; granularity?: string | null; from?: Date | null; to?: Date | null } | null;
   filters?: readonly {
@@ -27,7 +29,7 @@ export interface AnalyticsQueryInput {
  * impossible combinations are BAD_USER_INPUT, members above the caller's role FORBIDDEN (naming
  * them), and an `app` caller's question is confined to its own user's rows.
  */
-export function questionOf(model: AnalyticsModel, input: AnalyticsQueryInput, principal: Principal): Question {
+export function questionOf(model: AnalyticsModel, input: AnalyticsQueryInput, principal: Principal, rowFields: readonly string[] = []): Question {
   const byEnum = new Map<string, Member>([...model.measures, ...model.dimensions, ...model.timeDimensions].map((m) => [enumValueOf(m.name), m]));
   const member = (value: string, argument: string): Member => {
     const found = byEnum.get(value);
@@ -45,10 +47,15 @@ export function questionOf(model: AnalyticsModel, input: AnalyticsQueryInput, pr
     }
   };
 
-  if (input.measures.length === 0) throw userInputError('measures: expected at least one measure, got none.', { argumentName: 'measures' });
-  once(input.measures, 'measures');
-  const measures = input.measures.map((m) => member(m, 'measures') as Measure);
-  const dimensionNames = input.dimensions ?? [];
+  // Members left out of the arguments are the ones the selection of `rows` asks for, so a
+  // question can be clicked together field by field (GraphiQL's explorer edits one value per list).
+  const measureNames = input.measures ?? model.measures.filter((m) => rowFields.includes(m.name)).map((m) => enumValueOf(m.name));
+  if (measureNames.length === 0) {
+    throw userInputError('measures: expected at least one measure, in `measures` or selected on `rows`; got none.', { argumentName: 'measures' });
+  }
+  once(measureNames, 'measures');
+  const measures = measureNames.map((m) => member(m, 'measures') as Measure);
+  const dimensionNames = input.dimensions ?? model.dimensions.filter((d) => rowFields.includes(d.name)).map((d) => enumValueOf(d.name));
   once(dimensionNames, 'dimensions');
   const dimensions = dimensionNames.map((d) => member(d, 'dimensions') as Dimension);
 

@@ -162,14 +162,14 @@ export type AnalyticsOrder = {
  * optionally by a time bucket, filtered, ordered and limited. Compiled to one SQL statement.
  */
 export type AnalyticsQuery = {
-  /** What to group by. */
+  /** What to group by. Absent: the dimensions selected on `rows`. */
   dimensions?: InputMaybe<Array<AnalyticsDimension>>;
   /** Conditions on dimensions (and on the time dimension), all of which must hold. */
   filters?: InputMaybe<Array<AnalyticsFilter>>;
   /** Most rows to return; default and maximum come from the model (100 and 5000). */
   limit?: InputMaybe<Scalars['Int']['input']>;
-  /** What to aggregate (at least one). */
-  measures: Array<AnalyticsMeasure>;
+  /** What to aggregate (at least one). Absent: the measures selected on `rows`. */
+  measures?: InputMaybe<Array<AnalyticsMeasure>>;
   /** Sort order; ties are broken by the time bucket, then the dimensions, ascending. */
   orderBy?: InputMaybe<Array<AnalyticsOrder>>;
   /** A time bucket to group by, and the time range to read. */
