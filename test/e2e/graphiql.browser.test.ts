@@ -264,6 +264,71 @@ describe.skipIf(noChromium)(
       expect(revenue).toBeGreaterThan(500);
     });
 
+    it('answers "bookings and revenue by destination country per month for 2026, top 10" built by clicking, as lines per country', EXPLORER_TEST, async () => {
+      await openPage();
+      await clearOperation();
+      await page.locator('[aria-label="Show GraphiQL Explorer"]').click();
+
+      // Ticking `analytics` adds its required `query`; an input-object argument opens on a click
+      // of its name, an optional one is ticked the same way and then set.
+      const tickArg = (field: string, arg: string) => explorerArg(field, arg).locator(':scope > span').first().click();
+      await explorerField('analytics').click();
+      await tickArg('query', 'timeDimension');
+      await tickArg('timeDimension', 'granularity');
+      await explorerArg('timeDimension', 'granularity').locator('select').selectOption('MONTH');
+      await tickArg('timeDimension', 'from');
+      await explorerArg('timeDimension', 'from').locator('input').fill('2026-01-01T00:00:00Z');
+      await tickArg('timeDimension', 'to');
+      await explorerArg('timeDimension', 'to').locator('input').fill('2027-01-01T00:00:00Z');
+      await tickArg('query', 'orderBy');
+      await explorerArg('orderBy', 'member').locator('select').selectOption('BOOKINGS');
+      await tickArg('orderBy', 'direction');
+      await explorerArg('orderBy', 'direction').locator('select').selectOption('DESC');
+      await tickArg('query', 'limit');
+      await explorerArg('query', 'limit').locator('input').fill('10');
+      // No `measures` or `dimensions`: the question takes them from the fields ticked on `rows`.
+      await explorerField('analytics', 'rows').click();
+      for (const field of ['time', 'destinationCountry', 'bookings', 'revenue']) {
+        await explorerField('analytics', 'rows', field).click();
+      }
+      for (const text of ['granularity: MONTH', 'direction: DESC', 'limit: 10', 'destinationCountry', 'revenue']) {
+        await queryEditor().locator('.view-lines', { hasText: text }).waitFor();
+      }
+
+      const body = await runAndAnswer('analytics');
+      expect(body.errors).toBeUndefined();
+      const answer = body.data?.['analytics'] as unknown as { rows: Record<string, unknown>[] } | undefined;
+      const rows = answer?.rows ?? [];
+      expect(rows.length).toBeGreaterThan(0);
+      expect(rows.length).toBeLessThanOrEqual(10);
+      for (const row of rows) {
+        expect(Object.keys(row)).toEqual(['time', 'destinationCountry', 'bookings', 'revenue']);
+        expect(row['time']).toMatch(/^2026-\d{2}-01T00:00:00(\.000)?Z$/);
+        expect(row['destinationCountry']).toEqual(expect.any(String));
+        expect(row['bookings']).toEqual(expect.any(Number));
+        expect(row['revenue']).toEqual(expect.any(Number));
+      }
+      // Top 10: the most bookings first.
+      const bookingCounts = rows.map((row) => row['bookings'] as number);
+      expect(bookingCounts).toEqual([...bookingCounts].sort((a, b) => b - a));
+      const countries = [...new Set(rows.map((row) => row['destinationCountry'] as string))];
+      expect(countries.length).toBeGreaterThan(1);
+
+      // Months along x, a colour per country, a line per country and measure (revenue dashed).
+      await page.locator('[aria-label="Show Chart"]').click();
+      await expect.poll(() => chartPanel().getAttribute('data-chart-kind')).toBe('line');
+      expect(await chartPanel().getAttribute('data-source')).toBe('data.analytics.rows');
+      expect(await chartPanel().getAttribute('data-measures')).toBe('bookings,revenue');
+      expect(await chartPanel().getAttribute('data-categories')).toBe(countries.join(','));
+      expect(await chartPanel().getAttribute('data-series')).toBe(
+        countries.flatMap((country) => [`${country} bookings`, `${country} revenue`]).join(','),
+      );
+      const [firstCountry, secondCountry] = await seriesPixels();
+      // The first two countries' lines (a few months each), not just their legend swatches.
+      expect(firstCountry).toBeGreaterThan(50);
+      expect(secondCountry).toBeGreaterThan(50);
+    });
+
     it('shows rows it cannot chart as a table', EXPLORER_TEST, async () => {
       await openPage();
       // Cursors and ids, no numbers: neither lines nor bars.
