@@ -256,11 +256,14 @@ function slotsOf(type: GraphQLInputType, path: string, wrap: (value: unknown) =>
   return [];
 }
 
+/** Enums whose first value is not valid everywhere: an analytics filter takes a dimension, not a measure. */
+const ORDINARY_ENUM_VALUES: Readonly<Record<string, string>> = { AnalyticsMember: 'REGION' };
+
 /** A valid value for a required input (the injection goes elsewhere); `to` comes after `from`. */
 function baselineValue(type: GraphQLInputType, name = ''): unknown {
   if (isNonNullType(type)) return baselineValue(type.ofType, name);
   if (isListType(type)) return [baselineValue(type.ofType, name)];
-  if (isEnumType(type)) return type.getValues()[0]!.name;
+  if (isEnumType(type)) return ORDINARY_ENUM_VALUES[type.name] ?? type.getValues()[0]!.name;
   if (isInputObjectType(type)) return baselineOf(type);
   switch (type.name) {
     case 'Int':
