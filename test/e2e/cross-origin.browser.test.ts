@@ -138,8 +138,8 @@ describe.skipIf(noChromium)(noChromium ? 'cross-origin web app in Chromium (skip
 
     // Two spellings: identical live operations would share one execution (one fan-out subscriber),
     // and counting the fan-out's subscribers is how the test knows both are live.
-    const overWs = 'subscription { eventIngested(filter: { regions: ["MV"] }) { id region offset } }';
-    const overSse = 'subscription { eventIngested(filter: { regions: ["MV"] }) { region id offset } }';
+    const overWs = 'subscription { eventIngested(filter: { regions: ["MV"] }) { id: eventId region offset } }';
+    const overSse = 'subscription { eventIngested(filter: { regions: ["MV"] }) { region id: eventId offset } }';
     await page.evaluate(([ws, sse]) => {
       window.app.started = { ws: window.app.subscribeWs(ws), sse: window.app.subscribeSse(sse) };
     }, [overWs, overSse] as const);
