@@ -16,7 +16,7 @@ const API_KEYS = JSON.stringify([
   { id: 'ops', sha256: sha256(KEYS.admin), role: 'admin' },
 ]);
 
-const SUBSCRIPTION = 'subscription ($filter: EventSubscriptionFilter) { eventIngested(filter: $filter) { id eventType region offset } }';
+const SUBSCRIPTION = 'subscription ($filter: EventSubscriptionFilter) { eventIngested(filter: $filter) { id: eventId eventType region offset } }';
 const INGEST = 'mutation ($input: EventInput!) { ingestEvent(input: $input) { eventId offset } }';
 
 interface LiveEvent {
@@ -88,7 +88,12 @@ async function ingest(input: Record<string, unknown>): Promise<{ eventId: string
 
 /** Resolves once the gateway has exactly `n` live event subscribers. */
 async function subscribers(n: number): Promise<void> {
-  while (gw.gateway.services.fanout.size !== n) await new Promise((resolve) => setImmediate(resolve));
+  // Bounded, so a failed test that leaves a stream open fails its hook instead of hanging the run.
+  const deadline = Date.now() + 10_000;
+  while (gw.gateway.services.fanout.size !== n) {
+    if (Date.now() > deadline) throw new Error(`expected ${n} live subscribers, the gateway has ${gw.gateway.services.fanout.size}`);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
 }
 
 const eventOf = (result: Result | undefined) => result?.data?.['eventIngested'] as LiveEvent;
