@@ -8,7 +8,7 @@ import { startKafkaMock, type KafkaMock } from '../helpers/kafka-mock.ts';
 import { describeWithPeer } from '../helpers/peers.ts';
 
 const INGEST = 'mutation ($input: EventInput!) { ingestEvent(input: $input) { eventId } }';
-const EVENTS = 'query ($user: ID!) { events(filter: { userId: $user }, first: 10) { edges { node { id } } } }';
+const EVENTS = 'query ($user: ID!) { events(filter: { userId: $user }, first: 10) { edges { node { id: eventId } } } }';
 
 describeWithPeer('one DATA_DIR, the embedded bus then Kafka, then embedded again', 'kcat', 'kcat', () => {
   let dataDir: string;
