@@ -7,6 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
+import { sendStatic } from './static-reply.ts';
 
 /** URL path under which the page's scripts, styles, workers and fonts are served. */
 export const GRAPHIQL_ASSET_PREFIX = '/graphiql/';
@@ -90,10 +91,10 @@ export function createGraphiQLHandler(options: GraphiQLHandlerOptions): GraphiQL
       if (url.searchParams.has('query') || !prefersHtml(req.headers.accept)) return false;
       const current = loaded();
       if (!current) {
-        send(req, res, 503, NOT_BUILT, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
+        sendStatic(req, res, 503, NOT_BUILT, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
         return true;
       }
-      send(req, res, 200, current.html, {
+      sendStatic(req, res, 200, current.html, {
         'content-type': 'text/html; charset=utf-8',
         'cache-control': 'no-cache',
         'content-security-policy': CONTENT_SECURITY_POLICY,
@@ -106,22 +107,22 @@ export function createGraphiQLHandler(options: GraphiQLHandlerOptions): GraphiQL
     // Lookups only hit the in-memory map, so nothing outside assetsDir is reachable;
     // traversal attempts still get a 400 rather than looking like a missing file.
     if (name.includes('..') || name.includes('\\') || name.includes('%')) {
-      send(req, res, 400, 'Bad asset path\n', { 'content-type': 'text/plain; charset=utf-8' });
+      sendStatic(req, res, 400, 'Bad asset path\n', { 'content-type': 'text/plain; charset=utf-8' });
       return true;
     }
     const asset = loaded()?.assets.get(name);
     if (!asset) {
-      send(req, res, 404, 'Not found\n', { 'content-type': 'text/plain; charset=utf-8' });
+      sendStatic(req, res, 404, 'Not found\n', { 'content-type': 'text/plain; charset=utf-8' });
       return true;
     }
     const headers = { 'content-type': asset.contentType, 'cache-control': asset.cacheControl };
     if (!asset.compressible) {
-      send(req, res, 200, asset.body, headers);
+      sendStatic(req, res, 200, asset.body, headers);
     } else if (acceptsGzip(req.headers['accept-encoding'])) {
       asset.gzipped ??= gzipSync(asset.body);
-      send(req, res, 200, asset.gzipped, { ...headers, 'content-encoding': 'gzip', vary: 'accept-encoding' });
+      sendStatic(req, res, 200, asset.gzipped, { ...headers, 'content-encoding': 'gzip', vary: 'accept-encoding' });
     } else {
-      send(req, res, 200, asset.body, { ...headers, vary: 'accept-encoding' });
+      sendStatic(req, res, 200, asset.body, { ...headers, vary: 'accept-encoding' });
     }
     return true;
   };
@@ -201,16 +202,4 @@ function acceptsGzip(acceptEncoding: string | undefined): boolean {
 
 function escapeAttribute(value: string): string {
   return value.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-}
-
-function send(
-  req: IncomingMessage,
-  res: ServerResponse,
-  status: number,
-  body: string | Buffer,
-  headers: Record<string, string>,
-): void {
-  const bytes = typeof body === 'string' ? Buffer.from(body) : body;
-  res.writeHead(status, { ...headers, 'content-length': String(bytes.length), 'x-content-type-options': 'nosniff' });
-  res.end(req.method === 'HEAD' ? undefined : bytes);
 }

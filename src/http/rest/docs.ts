@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { sendStatic } from '../static-reply.ts';
 
 /** Where the page is served; its assets live under `/docs/`. */
 export const DOCS_PATH = '/docs';
@@ -54,17 +55,17 @@ export function createSwaggerUiHandler(options: SwaggerUiOptions): SwaggerUiHand
   return (req, res, pathname) => {
     if (pathname !== DOCS_PATH && !pathname.startsWith(`${DOCS_PATH}/`)) return false;
     if (req.method !== 'GET' && req.method !== 'HEAD') {
-      send(req, res, 405, Buffer.from('Method Not Allowed\n'), { 'content-type': 'text/plain; charset=utf-8', allow: 'GET, HEAD' });
+      sendStatic(req, res, 405, Buffer.from('Method Not Allowed\n'), { 'content-type': 'text/plain; charset=utf-8', allow: 'GET, HEAD' });
       return true;
     }
     // `/docs/` too: the page's relative asset URLs resolve under /docs/ either way.
     const name = pathname === DOCS_PATH || pathname === `${DOCS_PATH}/` ? 'index.html' : pathname.slice(DOCS_PATH.length + 1);
     const asset = loaded().get(name);
     if (!asset) {
-      send(req, res, 404, Buffer.from('Not found\n'), { 'content-type': 'text/plain; charset=utf-8' });
+      sendStatic(req, res, 404, Buffer.from('Not found\n'), { 'content-type': 'text/plain; charset=utf-8' });
       return true;
     }
-    send(req, res, 200, asset.body, {
+    sendStatic(req, res, 200, asset.body, {
       'content-type': asset.contentType,
       'cache-control': 'no-cache',
       ...(name === 'index.html' ? { 'content-security-policy': CONTENT_SECURITY_POLICY } : {}),
@@ -99,9 +100,4 @@ function loadAssets(specUrl: string): ReadonlyMap<string, Asset> {
   const init = `window.ui = SwaggerUIBundle(${JSON.stringify({ url: specUrl, dom_id: '#swagger-ui', deepLinking: true })});\n`;
   assets.set('init.js', { body: Buffer.from(init), contentType: 'text/javascript; charset=utf-8' });
   return assets;
-}
-
-function send(req: IncomingMessage, res: ServerResponse, status: number, body: Buffer, headers: Record<string, string>): void {
-  res.writeHead(status, { ...headers, 'content-length': String(body.length), 'x-content-type-options': 'nosniff' });
-  res.end(req.method === 'HEAD' ? undefined : body);
 }
