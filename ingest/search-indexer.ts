@@ -5,7 +5,8 @@ import { eventFromLogEntry } from './event-record.ts';
 
 /** Options of the event indexer. */
 export interface EventIndexerOptions {
-  bus: BusPort;
+  /** Where accepted events come from: the bus's tail, or the worker's feed of landed records. */
+  bus: Pick<BusPort, 'tail'>;
   /** A search adapter with an event index of its own (`indexEvents`). */
   search: SearchPort & Required<Pick<SearchPort, 'indexEvents'>>;
   /** Topics carrying platform events. */

@@ -88,6 +88,18 @@ export interface Config {
   readonly medallionDebounceMs: number;
   /** Time between scheduled medallion runs, in ms (runs also follow new events); 0 turns the schedule off. Default 60000. */
   readonly medallionIntervalMs: number;
+  /**
+   * Where the medallion runs: `in-process` (default: inside the gateway, as embedded) or `off`
+   * (the `npm run medallion` worker runs it; the gateway then also leaves the search event index
+   * to the worker).
+   */
+  readonly medallion: 'in-process' | 'off';
+  /** Worker: most records one medallion pass lands (a fuller buffer runs a pass at once). Default 10000. */
+  readonly medallionBatchSize: number;
+  /** Worker: wait after records arrive before a pass, so they share one batch, in ms. Default 1000. */
+  readonly medallionBatchIntervalMs: number;
+  /** Worker: Kafka consumer group of the medallion worker's replicas. Default `nexus-medallion`. */
+  readonly medallionGroupId: string;
   /** The source registry (YAML). Default `ingest/sources.yaml` of the gateway. */
   readonly sourcesFile: string | undefined;
   /** Worker threads of the embedded DuckDB. Default: the cores this process may run on. */
@@ -190,6 +202,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       LOADER_CACHE_TTL_MS: num({ default: 30_000 }),
       MEDALLION_DEBOUNCE_MS: num({ default: 50 }),
       MEDALLION_INTERVAL_MS: num({ default: 60_000 }),
+      MEDALLION: str({ default: 'in-process', choices: ['in-process', 'off'] as const }),
+      MEDALLION_BATCH_SIZE: num({ default: 10_000 }),
+      MEDALLION_BATCH_INTERVAL_MS: num({ default: 1_000 }),
+      MEDALLION_GROUP_ID: str({ default: 'nexus-medallion' }),
       SOURCES_FILE: str({ default: undefined }),
       DUCKDB_THREADS: num({ default: undefined }),
       METRICS: bool({ default: true }),
@@ -314,6 +330,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     loaderCacheTtlMs: Math.max(0, clean.LOADER_CACHE_TTL_MS),
     medallionDebounceMs: clean.MEDALLION_DEBOUNCE_MS,
     medallionIntervalMs: Math.max(0, clean.MEDALLION_INTERVAL_MS),
+    medallion: clean.MEDALLION,
+    medallionBatchSize: Math.max(1, Math.floor(clean.MEDALLION_BATCH_SIZE)),
+    medallionBatchIntervalMs: Math.max(0, clean.MEDALLION_BATCH_INTERVAL_MS),
+    medallionGroupId: clean.MEDALLION_GROUP_ID,
     sourcesFile: clean.SOURCES_FILE === undefined ? undefined : path.resolve(clean.SOURCES_FILE),
     duckdbThreads: clean.DUCKDB_THREADS,
     metrics: clean.METRICS,

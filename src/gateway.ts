@@ -106,8 +106,8 @@ export async function startGateway(config: Config, logger: Logger = createLogger
     fanout = new EventFanout({ bus: backends.bus, eventTopics });
     fanout.start();
     // The embedded medallion runs wherever the lakehouse is embedded, reading the bus (the
-    // embedded log or Kafka); with Trino, the platform's Spark jobs fill Iceberg instead.
-    if (backends.embedded && !config.trinoUrl) {
+    // embedded log or Kafka), unless MEDALLION=off leaves it to the `npm run medallion` worker.
+    if (backends.embedded && !config.trinoUrl && config.medallion === 'in-process') {
       pipeline = new MedallionRunner({
         database: backends.embedded,
         bus: backends.bus,
@@ -131,8 +131,9 @@ export async function startGateway(config: Config, logger: Logger = createLogger
       }
       await pipeline.start();
     }
-    // A search engine with an event index of its own is kept current from the bus.
-    const searchWithEvents = backends.search.indexEvents ? (backends.search as SearchPort & Required<Pick<SearchPort, 'indexEvents'>>) : undefined;
+    // A search engine with an event index of its own is kept current from the bus, once: by the
+    // worker when the medallion runs there, else by this gateway.
+    const searchWithEvents = backends.search.indexEvents && config.medallion === 'in-process' ? (backends.search as SearchPort & Required<Pick<SearchPort, 'indexEvents'>>) : undefined;
     const indexer = searchWithEvents ? new EventIndexer({ bus: backends.bus, search: searchWithEvents, eventTopics, logger }) : undefined;
     indexer?.start();
     const services: GatewayServices = {

@@ -1,14 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { isUnknownPosition, type BusPort } from '../../src/backends/bus/port.ts';
+import type { BusPort } from '../../src/backends/bus/port.ts';
 import type { DuckDbDatabase } from '../../src/backends/duckdb/database.ts';
 import type { Logger } from '../../src/logger.ts';
 import { Channel } from '../../subscriptions/channel.ts';
 import type { SourceRegistry } from '../registry.ts';
-import { bronzeBatchQuality, ensureBronzeTables, landRecords, readBus } from './bronze.ts';
+import { bronzeBatchQuality, ensureBronzeTables, landRecords } from './bronze.ts';
 import { GOLD_TABLES, refreshGold, type GoldTable } from './gold.ts';
 import { MEASURED_TABLES, measureTables, recordLineage, recordQuality, recordRun, type LineageRecord, type PipelineRunRecord, type QualityMeasure, type RunTrigger, type SourceExecution } from './runs.ts';
+import { busCursorSource, type RecordSource } from './record-source.ts';
 import { promoteEvents } from './silver-events.ts';
 import { inTransaction, rowsOf, run } from './sql.ts';
 
@@ -17,8 +18,13 @@ export type { PipelineRunRecord, RunTrigger } from './runs.ts';
 /** Options of the embedded medallion runner. */
 export interface MedallionOptions {
   database: DuckDbDatabase;
-  /** Where accepted records are read from (the embedded log or Kafka) and dead letters go. */
+  /** Where dead letters go, and where accepted records are read from unless `source` says otherwise. */
   bus: BusPort;
+  /**
+   * Where the bronze landing takes its records: default, the bus after the cursor stored in
+   * `platform.watermarks` (embedded); the production worker passes a Kafka consumer group.
+   */
+  source?: RecordSource;
   registry: SourceRegistry;
   /** Wait after new records arrive before running, so bursts share a run. */
   debounceMs: number;
@@ -35,6 +41,18 @@ export interface MedallionOptions {
   sinks?: readonly { name: string; drain: () => Promise<number> }[];
   /** Called after a pass that changed silver or gold (e.g. to invalidate cached answers). */
   onPromoted?: (runs: readonly PipelineRunRecord[]) => void;
+  /** Called after every pass that completed (whatever it changed), before `runNow` resolves. */
+  onPass?: (pass: MedallionPass) => Promise<void> | void;
+}
+
+/** What one completed pass did, and up to where on the bus it landed. */
+export interface MedallionPass {
+  trigger: RunTrigger;
+  runs: readonly PipelineRunRecord[];
+  /** Bus cursor the bronze watermark now stands at (the landed batch's position). */
+  position: string;
+  /** Publish time of the newest record the pass landed; null when it landed none. */
+  newestRecordAt: Date | null;
 }
 
 const BRONZE_CURSOR = 'bronze';
@@ -46,7 +64,8 @@ const BRONZE_CURSOR = 'bronze';
  * refreshes the gold tables for the keys those rows touched, and records a pipeline run per
  * layer with its source executions, data-quality measures and lineage. Passes run at start, a
  * debounce after new records, on a schedule, and on demand (`runPipeline`); one at a time.
- * In production the platform's Spark jobs do the same from Kafka into Iceberg.
+ * In production the same runner is its own process (`npm run medallion`, worker.ts), taking its
+ * records from a Kafka consumer group instead of the bus cursor.
  */
 export class MedallionRunner {
   /** Emits `'finished'` with a `PipelineRunRecord` for every layer run. */
@@ -58,16 +77,20 @@ export class MedallionRunner {
   private again = false;
   private unsubscribe: (() => void) | undefined;
   private stopped = false;
+  private readonly source: RecordSource;
 
   constructor(options: MedallionOptions) {
     this.options = options;
+    this.source = options.source ?? busCursorSource({ bus: options.bus, logger: options.logger });
     this.runs.setMaxListeners(0);
   }
 
   /** Creates the sources' bronze tables, follows the bus, starts the schedule and runs once. */
   async start(): Promise<void> {
     await this.options.database.withWriter((connection) => ensureBronzeTables(connection, this.options.registry));
-    this.unsubscribe = this.options.bus.tail(() => this.schedule());
+    await this.source.start?.();
+    // A full batch runs at once; a smaller one after the debounce, so bursts share a pass.
+    this.unsubscribe = this.source.onAvailable((full) => (full ? void this.runNow('EVENTS').catch(() => undefined) : this.schedule()));
     if (this.options.intervalMs > 0) {
       this.interval = setInterval(() => void this.runNow('SCHEDULE').catch(() => undefined), this.options.intervalMs);
       this.interval.unref();
@@ -117,27 +140,6 @@ export class MedallionRunner {
     }
   }
 
-  /**
-   * The bus records after the bronze position. A position this bus never made (stored by the
-   * other bus on the same DATA_DIR, e.g. the embedded log's before KAFKA_BROKERS was set, or by a
-   * cluster since reset) must not stop the gateway: bronze starts again from the bus's start,
-   * says so, and silver skips the event ids it already has.
-   */
-  private async landingBatch(cursor: string): Promise<Awaited<ReturnType<typeof readBus>>> {
-    const { bus, logger } = this.options;
-    const max = this.options.maxRecordsPerRun ?? 100_000;
-    try {
-      return await readBus(bus, cursor, max);
-    } catch (error) {
-      if (!isUnknownPosition(error) || cursor === bus.startCursor) throw error;
-      logger?.warn(
-        { pipeline: BRONZE_CURSOR, position: cursor.slice(0, 80), bus: bus.adapter, reason: (error as Error).message },
-        `medallion: the stored bronze position is not a position on this ${bus.adapter} bus (stored by another bus on this DATA_DIR, or before the bus was reset); bronze reset to the start of the bus: its records are landed again and silver keeps each event id once`,
-      );
-      return readBus(bus, bus.startCursor, max);
-    }
-  }
-
   async stop(): Promise<void> {
     this.stopped = true;
     this.unsubscribe?.();
@@ -145,6 +147,7 @@ export class MedallionRunner {
     clearInterval(this.interval);
     this.timer = undefined;
     await this.running?.catch(() => undefined);
+    await this.source.close?.();
   }
 
   private schedule(): void {
@@ -156,10 +159,12 @@ export class MedallionRunner {
   }
 
   private async pass(trigger: RunTrigger): Promise<PipelineRunRecord[]> {
-    const { database, bus, registry } = this.options;
+    const { database, registry } = this.options;
     const batchId = randomUUID();
     const manual = trigger === 'MANUAL' || trigger === 'START';
     const finished: PipelineRunRecord[] = [];
+    let position = '';
+    let newestRecordAt: Date | null = null;
     const layer = async (name: string, work: (connection: DuckDBConnection, record: PipelineRunRecord) => Promise<PipelineRunRecord | undefined>) => {
       const record: PipelineRunRecord = {
         id: randomUUID(),
@@ -192,8 +197,7 @@ export class MedallionRunner {
         timeoutMs: 30_000,
         onTimeout: () => new Error('timed out reading the bronze cursor'),
       });
-      const cursor = typeof stored?.['position'] === 'string' ? stored['position'] : bus.startCursor;
-      const batch = await this.landingBatch(cursor);
+      const batch = await this.source.next(this.options.maxRecordsPerRun ?? 100_000, typeof stored?.['position'] === 'string' ? stored['position'] : undefined);
       if (batch.entries.length > 0 || manual) {
         await layer('bronze', async (connection, record) => {
           const { landed, unclaimed } = await landRecords(connection, registry, batch.entries, record.id, record.startedAt);
@@ -201,7 +205,7 @@ export class MedallionRunner {
             connection,
             `INSERT INTO platform.watermarks (pipeline, log_offset, position) VALUES (?, -1, ?)
              ON CONFLICT (pipeline) DO UPDATE SET position = excluded.position`,
-            [BRONZE_CURSOR, batch.cursor],
+            [BRONZE_CURSOR, batch.position],
           );
           const executions: SourceExecution[] = [];
           const quality: QualityMeasure[] = [];
@@ -231,7 +235,10 @@ export class MedallionRunner {
           await recordLineage(connection, record.id, record.startedAt, lineage);
           return done;
         });
+        if (batch.entries.length > 0) await this.source.committed(batch.position, batch.entries);
       }
+      position = batch.position;
+      newestRecordAt = batch.entries.reduce<Date | null>((newest, e) => (newest && newest >= e.publishedAt ? newest : e.publishedAt), null);
 
       // Silver: the event sources' new bronze rows.
       const eventSources = registry.sources.filter((s) => s.enabled && s.silverTable === 'silver.events');
@@ -309,6 +316,7 @@ export class MedallionRunner {
     // The start pass only builds what this instance has never served (an empty gold), nothing cached to drop.
     if (trigger !== 'START' && finished.some((r) => r.layer !== 'bronze' && r.recordsOut > 0)) this.options.onPromoted?.(finished);
     await this.publishDeadLetters();
+    await this.options.onPass?.({ trigger, runs: finished, position, newestRecordAt });
     return finished;
   }
 

@@ -95,7 +95,7 @@ export interface KafkaBus extends BusPort {
 
 const ADAPTER = 'kafka';
 /** Record headers written by this adapter. */
-const HEADER = {
+export const HEADER = {
   eventId: 'eventId',
   idempotencyKey: 'idempotencyKey',
   reason: 'deadLetterReason',
@@ -819,7 +819,8 @@ function partitionsOf(count: number): PartitionMetadata[] {
   return Array.from({ length: count }, (_, partitionId) => ({ partitionId, leader: 0, partitionErrorCode: 0, replicas: [], isr: [] }));
 }
 
-function headerText(headers: IHeaders | Record<string, unknown> | undefined, name: string): string | undefined {
+/** A header's text, whichever way kafkajs decoded it. */
+export function headerText(headers: IHeaders | Record<string, unknown> | undefined, name: string): string | undefined {
   const value: unknown = headers?.[name];
   const first: unknown = Array.isArray(value) ? value[0] : value;
   if (Buffer.isBuffer(first)) return first.toString('utf8');
@@ -840,7 +841,8 @@ function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-function toKafkaJsLevel(level: KafkaLogLevel): KafkaJsLevel {
+/** kafkajs's level for ours. */
+export function toKafkaJsLevel(level: KafkaLogLevel): KafkaJsLevel {
   switch (level) {
     case 'nothing':
       return KafkaJsLevel.NOTHING;
@@ -856,7 +858,7 @@ function toKafkaJsLevel(level: KafkaLogLevel): KafkaJsLevel {
 }
 
 /** Routes kafkajs's log entries to the sink. */
-function kafkaJsLogCreator(log: KafkaLogSink): logCreator {
+export function kafkaJsLogCreator(log: KafkaLogSink): logCreator {
   return () =>
     ({ namespace, level, log: entry }) => {
       const { message, ...extra } = entry;

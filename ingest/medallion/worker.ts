@@ -1,0 +1,178 @@
+import { EventEmitter } from 'node:events';
+import type { LogEntry } from '../../src/backends/bus/port.ts';
+import type { DuckDbDatabase } from '../../src/backends/duckdb/database.ts';
+import { createBackends, type Backends } from '../../src/backends/index.ts';
+import type { SearchPort } from '../../src/backends/search/port.ts';
+import type { Config } from '../../src/config.ts';
+import { createLogger, type Logger } from '../../src/logger.ts';
+import { MEDALLION_COMMITS_TOPIC, type MedallionCommit } from '../../src/platform/commit.ts';
+import { loadSourceRegistry } from '../registry.ts';
+import { EventIndexer } from '../search-indexer.ts';
+import { commitOfPass, type CommitLine } from './commit-record.ts';
+import { createKafkaGroupSource, type KafkaGroupSource } from './kafka-group-source.ts';
+import type { RecordSource } from './record-source.ts';
+import { MedallionRunner, type MedallionPass } from './runner.ts';
+import { workerSinks } from './worker-sinks.ts';
+
+/** Options of `startMedallionWorker` beyond the configuration. */
+export interface MedallionWorkerOptions {
+  /** Default: the project's pino logger at `LOG_LEVEL`. */
+  logger?: Logger;
+  /**
+   * Backends to run on instead of opening them from the configuration (tests share a gateway's
+   * embedded lakehouse this way). The worker does not close them.
+   */
+  backends?: Backends;
+  /** Runs between a landing's commit and its offset commit; a rejection skips the offset commit. For fault tests. */
+  beforeOffsetCommit?: (position: string) => Promise<void>;
+  /** Longest `stop` waits for the pass in progress before abandoning it. Default 10,000 ms. */
+  stopTimeoutMs?: number;
+}
+
+/** A running medallion worker. */
+export interface MedallionWorker {
+  readonly runner: MedallionRunner;
+  /** The consumer-group source: `active` says whether this replica holds the partitions. */
+  readonly source: KafkaGroupSource;
+  /** Emits `'commit'` with each `MedallionCommit` published. */
+  readonly commits: EventEmitter;
+  /** Finishes (or, past `stopTimeoutMs`, abandons) the pass in progress, leaves the group, closes what it opened. Idempotent. */
+  stop(): Promise<void>;
+}
+
+/**
+ * The production medallion (`npm run medallion`): the medallion runner fed by the Kafka consumer
+ * group `MEDALLION_GROUP_ID`, one active replica (the others wait as standbys, see
+ * `single-active-assigner.ts`). Each pass lands a micro-batch in bronze, promotes silver,
+ * refreshes gold, publishes dead letters, keeps the downstream copies current (the search event
+ * index, ClickHouse's events), commits the batch's offsets to the group, and publishes a
+ * `MedallionCommit` on `MEDALLION_COMMITS_TOPIC` so every gateway instance hears it. Offsets are
+ * committed only after the landing committed: a crash in between lands the batch again, and
+ * silver keeps each event id once. Rejects when it cannot start (no brokers, no lakehouse writer,
+ * the group not joined in time).
+ */
+export async function startMedallionWorker(config: Config, options: MedallionWorkerOptions = {}): Promise<MedallionWorker> {
+  const logger = options.logger ?? createLogger(config.logLevel);
+  const brokers = config.kafkaBrokers;
+  if (!brokers) throw new Error('the medallion worker consumes the ingestion topics from Kafka: set KAFKA_BROKERS');
+  const registry = await loadSourceRegistry(config.sourcesFile);
+  const backends = options.backends ?? (await createBackends(config, { eventTopics: registry.topics, logger }));
+  const owned = options.backends === undefined;
+  let indexer: EventIndexer | undefined;
+  let source: KafkaGroupSource | undefined;
+  try {
+    const database = lakehouseWriter(backends, config);
+    source = createKafkaGroupSource({
+      brokers,
+      topics: registry.topics,
+      groupId: config.medallionGroupId,
+      batchSize: config.medallionBatchSize,
+      requestTimeoutMs: config.roleTimeoutMs.bus,
+      log: (level, namespace, message, extra) => logger[level]({ ...extra, namespace }, message),
+      ...(options.beforeOffsetCommit ? { beforeOffsetCommit: options.beforeOffsetCommit } : {}),
+    });
+    const kafka = source;
+
+    // Downstream copies are fed once, here, from what the landing committed.
+    const landedListeners = new Set<(entries: readonly LogEntry[]) => void>();
+    const landed = { tail: (listener: (entries: readonly LogEntry[]) => void) => (landedListeners.add(listener), () => landedListeners.delete(listener)) };
+    const search = backends.search.indexEvents ? (backends.search as SearchPort & Required<Pick<SearchPort, 'indexEvents'>>) : undefined;
+    indexer = search ? new EventIndexer({ bus: landed, search, eventTopics: registry.eventTopics, logger }) : undefined;
+    indexer?.start();
+    const landing: RecordSource = {
+      kind: kafka.kind,
+      start: () => kafka.start(),
+      next: (max, stored) => kafka.next(max, stored),
+      async committed(position, entries) {
+        for (const listener of landedListeners) listener(entries);
+        await kafka.committed(position, entries);
+      },
+      onAvailable: (listener) => kafka.onAvailable(listener),
+      close: () => kafka.close(),
+    };
+
+    const commits = new EventEmitter();
+    let line: CommitLine = { seq: 0, positionTime: null };
+    const publishCommit = async (pass: MedallionPass) => {
+      const commit: MedallionCommit | undefined = commitOfPass(pass, line);
+      if (!commit) return;
+      line = { seq: commit.seq, positionTime: commit.positionTime };
+      try {
+        await backends.bus.publish([{ topic: MEDALLION_COMMITS_TOPIC, key: 'medallion', eventId: `medallion-commit-${commit.seq}`, value: JSON.stringify(commit), idempotencyKey: null }]);
+      } catch (error) {
+        // Positions are cumulative: the next commit tells the gateways everything this one would have.
+        logger.warn({ err: error, seq: commit.seq }, 'medallion commit not published; the next one covers it');
+      }
+      commits.emit('commit', commit);
+    };
+
+    const runner = new MedallionRunner({
+      database,
+      bus: backends.bus,
+      registry,
+      source: landing,
+      debounceMs: config.medallionBatchIntervalMs,
+      intervalMs: config.medallionIntervalMs,
+      maxRecordsPerRun: config.medallionBatchSize,
+      logger,
+      sinks: workerSinks({ config, backends, database, logger }),
+      onPass: publishCommit,
+    });
+
+    await kafka.start();
+    // A standby starts the runner only once it holds the partitions: two replicas never write passes at once.
+    let runnerStarted: Promise<void> | undefined;
+    const startRunner = () => {
+      runnerStarted ??= runner.start().catch((error: unknown) => logger.error({ err: error }, 'medallion: the first pass failed; retried on the next batch'));
+      return runnerStarted;
+    };
+    const unwatch = kafka.onActiveChange((active) => {
+      if (active) void startRunner();
+    });
+    if (kafka.active) await startRunner();
+    else logger.info({ groupId: config.medallionGroupId }, 'medallion worker is a standby: another replica holds the partitions');
+    logger.info({ groupId: config.medallionGroupId, topics: registry.topics, active: kafka.active }, 'medallion worker started');
+
+    const stopTimeoutMs = options.stopTimeoutMs ?? 10_000;
+    let stopping: Promise<void> | undefined;
+    return {
+      runner,
+      source: kafka,
+      commits,
+      stop() {
+        stopping ??= (async () => {
+          unwatch();
+          let timer: NodeJS.Timeout | undefined;
+          const stopped = await Promise.race([
+            runner.stop().then(() => true),
+            new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), stopTimeoutMs))),
+          ]).finally(() => clearTimeout(timer));
+          // An abandoned pass commits no offsets: the next active replica lands its batch again.
+          if (!stopped) logger.warn({ stopTimeoutMs }, 'medallion pass abandoned at shutdown');
+          await kafka.close();
+          await indexer?.stop();
+          if (owned) await backends.close();
+          logger.info('medallion worker stopped');
+        })();
+        return stopping;
+      },
+    };
+  } catch (error) {
+    await source?.close().catch(() => undefined);
+    await indexer?.stop().catch(() => undefined);
+    if (owned) await backends.close().catch(() => undefined);
+    throw error;
+  }
+}
+
+/**
+ * The lakehouse the passes write. Today the medallion's statements run on the embedded DuckDB
+ * database; on Trino they need the SQL engine port's writer, so a worker configured with
+ * TRINO_URL refuses to start rather than fill a local file nobody reads.
+ */
+function lakehouseWriter(backends: Backends, config: Config): DuckDbDatabase {
+  if (config.trinoUrl || !backends.embedded) {
+    throw new Error('the medallion worker writes the embedded lakehouse; writing Iceberg through Trino (TRINO_URL) needs the medallion on the SQL engine port');
+  }
+  return backends.embedded;
+}
