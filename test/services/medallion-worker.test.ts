@@ -1,0 +1,191 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { Kafka, logLevel } from 'kafkajs';
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { startMedallionWorker, type MedallionWorker } from '../../ingest/medallion/worker.ts';
+import { loadSourceRegistry } from '../../ingest/registry.ts';
+import { decodeCursor } from '../../src/backends/bus/kafka-cursor.ts';
+import type { Backends } from '../../src/backends/index.ts';
+import { loadConfig } from '../../src/config.ts';
+import { MEDALLION_COMMITS_TOPIC, type MedallionCommit } from '../../src/platform/commit.ts';
+import { startTestGateway, TEST_ANCHOR, type TestGateway } from '../helpers/gateway.ts';
+import { startKafkaMock, type KafkaMock } from '../helpers/kafka-mock.ts';
+import { describeWithPeer } from '../helpers/peers.ts';
+
+const execFileAsync = promisify(execFile);
+
+/** A gateway that leaves the medallion to the worker (MEDALLION=off), the worker on the lakehouse given. */
+describeWithPeer('medallion worker on a Kafka consumer group', 'kcat', 'kcat', (kcat) => {
+  let kafka: KafkaMock;
+  let gw: TestGateway;
+  let admin: ReturnType<Kafka['admin']>;
+  const workers: MedallionWorker[] = [];
+
+  beforeAll(async () => {
+    kafka = await startKafkaMock();
+    gw = await startTestGateway({ env: { KAFKA_BROKERS: kafka.brokers.join(','), MEDALLION: 'off' } });
+    admin = new Kafka({ clientId: 'medallion-worker-test', brokers: kafka.brokers, logLevel: logLevel.NOTHING }).admin();
+    await admin.connect();
+  }, 60_000);
+  afterEach(async () => {
+    await Promise.all(workers.splice(0).map((worker) => worker.stop()));
+  });
+  afterAll(async () => {
+    await admin?.disconnect();
+    await gw?.close();
+    await kafka?.stop();
+  });
+
+  /** The lakehouse is a parameter: here the gateway's embedded one, shared in-process. */
+  async function startWorker(groupId: string, options: { backends?: Backends; beforeOffsetCommit?: (position: string) => Promise<void> } = {}): Promise<MedallionWorker> {
+    const config = loadConfig({
+      DATA_DIR: gw.gateway.services.config.dataDir,
+      LOG_LEVEL: 'silent',
+      DEMO_ANCHOR: TEST_ANCHOR,
+      KAFKA_BROKERS: kafka.brokers.join(','),
+      MEDALLION_GROUP_ID: groupId,
+      MEDALLION_BATCH_INTERVAL_MS: '20',
+    });
+    const worker = await startMedallionWorker(config, {
+      backends: options.backends ?? gw.gateway.services.backends,
+      stopTimeoutMs: 5_000,
+      ...(options.beforeOffsetCommit ? { beforeOffsetCommit: options.beforeOffsetCommit } : {}),
+    });
+    workers.push(worker);
+    return worker;
+  }
+
+  async function ingestBooking(userId: string, amount: number): Promise<{ eventId: string; topic: string; partition: number; offset: string }> {
+    const { body } = await gw.request<{ ingestEvent: { eventId: string; topic: string; partition: number; offset: string } }>(
+      `mutation { ingestEvent(input: { eventType: BOOKING, userId: "${userId}", tourId: "TOUR0003", region: "VN", amount: ${amount}, currency: "USD" }) { eventId topic partition offset } }`,
+    );
+    expect(body.errors).toBeUndefined();
+    return body.data!.ingestEvent;
+  }
+
+  /** Resolves with the first commit of `worker` whose position covers `ack` (bounded). */
+  function committedPast(worker: MedallionWorker, ack: { topic: string; partition: number; offset: string }, timeoutMs = 20_000): Promise<MedallionCommit> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        worker.commits.off('commit', listener);
+        reject(new Error(`no medallion commit covering ${ack.topic}[${ack.partition}]@${ack.offset} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const listener = (commit: MedallionCommit) => {
+        const last = decodeCursor(commit.position)?.positions.get(ack.topic)?.get(ack.partition);
+        if (last === undefined || last < BigInt(ack.offset)) return;
+        clearTimeout(timer);
+        worker.commits.off('commit', listener);
+        resolve(commit);
+      };
+      worker.commits.on('commit', listener);
+    });
+  }
+
+  /** Whether the group's committed offsets stand at the end of every partition of the source topics. */
+  async function groupAtEnd(groupId: string): Promise<{ committed: Record<string, string>; ends: Record<string, string> }> {
+    const registry = await loadSourceRegistry();
+    const committed: Record<string, string> = {};
+    const ends: Record<string, string> = {};
+    for (const { topic, partitions } of await admin.fetchOffsets({ groupId, topics: [...registry.topics] })) {
+      // -1: nothing committed, which is the end of a partition that never had a record.
+      for (const { partition, offset } of partitions) committed[`${topic}[${partition}]`] = offset === '-1' ? '0' : offset;
+    }
+    for (const topic of registry.topics) {
+      for (const { partition, high } of await admin.fetchTopicOffsets(topic)) ends[`${topic}[${partition}]`] = high;
+    }
+    return { committed, ends };
+  }
+
+  it('lands a booking ingested through the gateway, commits the group offsets after it, and publishes the commit on the bus', async () => {
+    const worker = await startWorker('medallion-worker-test-1');
+    expect(worker.source.active).toBe(true);
+    const userId = 'USER-WORKER-1';
+    const ack = await ingestBooking(userId, 310);
+    const commit = await committedPast(worker, ack);
+    expect(commit.tables).toEqual(expect.arrayContaining(['silver.events', 'gold.user_360']));
+
+    const { body } = await gw.request<{ events: { edges: { node: { id: string; amount: number } }[] }; user: { profile: { totalBookings: number; totalSpend: number } } }>(
+      `{ events(filter: { userId: "${userId}" }, first: 5) { edges { node { id amount } } } user(id: "${userId}") { profile { totalBookings totalSpend } } }`,
+    );
+    expect(body.errors).toBeUndefined();
+    expect(body.data!.events.edges.map((edge) => edge.node.amount)).toEqual([310]);
+    expect(body.data!.user.profile).toEqual({ totalBookings: 1, totalSpend: 310 });
+
+    const { committed, ends } = await groupAtEnd('medallion-worker-test-1');
+    expect(committed).toEqual(ends);
+
+    // Every gateway hears it: the commit is a record of the commits topic.
+    const { stdout } = await execFileAsync(kcat, ['-b', kafka.brokers.join(','), '-C', '-t', MEDALLION_COMMITS_TOPIC, '-o', 'beginning', '-e', '-J', '-q'], { timeout: 10_000 });
+    const published = stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse((JSON.parse(line) as { payload: string }).payload) as MedallionCommit);
+    expect(published).toContainEqual(commit);
+  }, 60_000);
+
+  it('keeps one active replica per group: a second waits with no partitions and takes over when the first leaves', async () => {
+    const groupId = 'medallion-worker-test-2';
+    const first = await startWorker(groupId);
+    const second = await startWorker(groupId);
+    // The second join rebalanced the group; the partitions stayed with the replica that held them.
+    expect(first.source.active).toBe(true);
+    expect(second.source.active).toBe(false);
+
+    const before = await ingestBooking('USER-WORKER-2', 120);
+    await committedPast(first, before);
+    expect((await second.source.next(100, undefined)).entries).toEqual([]);
+
+    const activated = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('the standby did not take over within 20 s')), 20_000);
+      const off = second.source.onActiveChange((active) => {
+        if (!active) return;
+        clearTimeout(timer);
+        off();
+        resolve();
+      });
+    });
+    await first.stop();
+    await activated;
+    const after = await ingestBooking('USER-WORKER-2', 80);
+    await committedPast(second, after);
+    const { body } = await gw.request<{ user: { profile: { totalBookings: number; totalSpend: number } } }>(`{ user(id: "USER-WORKER-2") { profile { totalBookings totalSpend } } }`);
+    expect(body.data!.user.profile).toEqual({ totalBookings: 2, totalSpend: 200 });
+    const { committed, ends } = await groupAtEnd(groupId);
+    expect(committed).toEqual(ends);
+  }, 90_000);
+
+  it('lands a batch again after a crash between the landing and the offset commit; silver keeps each event once', async () => {
+    const groupId = 'medallion-worker-test-3';
+    let crashed!: () => void;
+    const crash = new Promise<void>((resolve) => (crashed = resolve));
+    const doomed = await startWorker(groupId, {
+      // The landing committed; the process dies before the offsets do.
+      beforeOffsetCommit: async () => {
+        crashed();
+        throw new Error('killed before the offset commit');
+      },
+    });
+    const userId = 'USER-WORKER-3';
+    const acks = [await ingestBooking(userId, 10), await ingestBooking(userId, 20), await ingestBooking(userId, 30)];
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([crash, new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('the worker never landed the batch')), 20_000)))]).finally(() =>
+      clearTimeout(timer),
+    );
+    await doomed.stop();
+    workers.splice(workers.indexOf(doomed), 1);
+
+    const restarted = await startWorker(groupId);
+    await Promise.all(acks.map((ack) => committedPast(restarted, ack)));
+
+    const ids = acks.map((ack) => `'${ack.eventId}'`).join(', ');
+    const lakehouse = gw.gateway.services.backends.lakehouse;
+    const silver = await lakehouse.query(`SELECT event_id, count(*) AS n FROM silver.events WHERE event_id IN (${ids}) GROUP BY event_id`);
+    expect(silver.map((row) => Number(row['n']))).toEqual([1, 1, 1]);
+    const registry = await loadSourceRegistry();
+    const bronzeTable = registry.sources.find((source) => source.topic === acks[0]!.topic && source.enabled)!.bronzeTable;
+    const [bronze] = await lakehouse.query(`SELECT count(*) AS n FROM ${bronzeTable} WHERE event_id IN (${ids})`);
+    expect(Number(bronze?.['n'])).toBeGreaterThanOrEqual(6);
+    const { committed, ends } = await groupAtEnd(groupId);
+    expect(committed).toEqual(ends);
+  }, 90_000);
+});
