@@ -100,6 +100,11 @@ export interface Config {
   readonly medallionBatchIntervalMs: number;
   /** Worker: Kafka consumer group of the medallion worker's replicas. Default `nexus-medallion`. */
   readonly medallionGroupId: string;
+  /**
+   * Worker: the consumer group's session timeout, in ms: how long a replica that died without
+   * leaving the group keeps the partitions before a standby takes over. Default 30000.
+   */
+  readonly medallionSessionTimeoutMs: number;
   /** The source registry (YAML). Default `ingest/sources.yaml` of the gateway. */
   readonly sourcesFile: string | undefined;
   /** Worker threads of the embedded DuckDB. Default: the cores this process may run on. */
@@ -206,6 +211,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       MEDALLION_BATCH_SIZE: num({ default: 10_000 }),
       MEDALLION_BATCH_INTERVAL_MS: num({ default: 1_000 }),
       MEDALLION_GROUP_ID: str({ default: 'nexus-medallion' }),
+      MEDALLION_SESSION_TIMEOUT_MS: num({ default: 30_000 }),
       SOURCES_FILE: str({ default: undefined }),
       DUCKDB_THREADS: num({ default: undefined }),
       METRICS: bool({ default: true }),
@@ -334,6 +340,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     medallionBatchSize: Math.max(1, Math.floor(clean.MEDALLION_BATCH_SIZE)),
     medallionBatchIntervalMs: Math.max(0, clean.MEDALLION_BATCH_INTERVAL_MS),
     medallionGroupId: clean.MEDALLION_GROUP_ID,
+    medallionSessionTimeoutMs: Math.max(1_000, clean.MEDALLION_SESSION_TIMEOUT_MS),
     sourcesFile: clean.SOURCES_FILE === undefined ? undefined : path.resolve(clean.SOURCES_FILE),
     duckdbThreads: clean.DUCKDB_THREADS,
     metrics: clean.METRICS,

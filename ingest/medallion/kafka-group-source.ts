@@ -83,9 +83,12 @@ export function createKafkaGroupSource(options: KafkaGroupSourceOptions): KafkaG
   });
   const since = Date.now();
   let active = false;
+  const sessionTimeout = options.sessionTimeoutMs ?? 30_000;
   const consumer: Consumer = kafka.consumer({
     groupId,
-    sessionTimeout: options.sessionTimeoutMs ?? 30_000,
+    sessionTimeout,
+    // Kafka's advice: a third of the session timeout, so two lost heartbeats do not evict a live member.
+    heartbeatInterval: Math.min(3_000, Math.floor(sessionTimeout / 3)),
     maxWaitTimeInMs: options.maxWaitMs ?? 500,
     partitionAssigners: [singleActiveAssigner(() => ({ since, active }))],
     allowAutoTopicCreation: false,
@@ -117,6 +120,7 @@ export function createKafkaGroupSource(options: KafkaGroupSourceOptions): KafkaG
 
   /** On every (re)join: drop what belonged to partitions now elsewhere, learn the committed offsets of the rest. */
   async function joined(assignment: Record<string, number[]>): Promise<void> {
+    if (closed) return;
     const now = new Map<string, { topic: string; partition: number }>();
     for (const [topic, partitions] of Object.entries(assignment)) for (const partition of partitions) now.set(partitionKey(topic, partition), { topic, partition });
     for (const key of assigned.keys()) {
@@ -196,6 +200,7 @@ export function createKafkaGroupSource(options: KafkaGroupSourceOptions): KafkaG
     });
     consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
       joined(payload.memberAssignment).then(first, (error: unknown) => {
+        if (closed) return;
         log('error', 'MedallionSource', 'could not read the group offsets after a rebalance', { error: String(error) });
         failed(error instanceof Error ? error : new Error(String(error)));
       });

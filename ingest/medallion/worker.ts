@@ -67,6 +67,7 @@ export async function startMedallionWorker(config: Config, options: MedallionWor
       topics: registry.topics,
       groupId: config.medallionGroupId,
       batchSize: config.medallionBatchSize,
+      sessionTimeoutMs: config.medallionSessionTimeoutMs,
       requestTimeoutMs: config.roleTimeoutMs.bus,
       log: (level, namespace, message, extra) => logger[level]({ ...extra, namespace }, message),
       ...(options.beforeOffsetCommit ? { beforeOffsetCommit: options.beforeOffsetCommit } : {}),

@@ -45,6 +45,8 @@ describeWithPeer('medallion worker on a Kafka consumer group', 'kcat', 'kcat', (
       KAFKA_BROKERS: kafka.brokers.join(','),
       MEDALLION_GROUP_ID: groupId,
       MEDALLION_BATCH_INTERVAL_MS: '20',
+      // The mock cluster holds a rebalance open for the session timeout (less a second) when a member joins a live group.
+      MEDALLION_SESSION_TIMEOUT_MS: '4000',
     });
     const worker = await startMedallionWorker(config, {
       backends: options.backends ?? gw.gateway.services.backends,
