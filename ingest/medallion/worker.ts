@@ -36,6 +36,8 @@ export interface MedallionWorker {
   readonly source: KafkaGroupSource;
   /** Emits `'commit'` with each `MedallionCommit` published. */
   readonly commits: EventEmitter;
+  /** The last commit published (the first pass may publish one before `startMedallionWorker` resolves). */
+  readonly lastCommit: MedallionCommit | undefined;
   /** Finishes (or, past `stopTimeoutMs`, abandons) the pass in progress, leaves the group, closes what it opened. Idempotent. */
   stop(): Promise<void>;
 }
@@ -94,10 +96,12 @@ export async function startMedallionWorker(config: Config, options: MedallionWor
 
     const commits = new EventEmitter();
     let line: CommitLine = { seq: 0, positionTime: null };
+    let lastCommit: MedallionCommit | undefined;
     const publishCommit = async (pass: MedallionPass) => {
       const commit: MedallionCommit | undefined = commitOfPass(pass, line);
       if (!commit) return;
       line = { seq: commit.seq, positionTime: commit.positionTime };
+      lastCommit = commit;
       try {
         await backends.bus.publish([{ topic: MEDALLION_COMMITS_TOPIC, key: 'medallion', eventId: `medallion-commit-${commit.seq}`, value: JSON.stringify(commit), idempotencyKey: null }]);
       } catch (error) {
@@ -140,6 +144,9 @@ export async function startMedallionWorker(config: Config, options: MedallionWor
       runner,
       source: kafka,
       commits,
+      get lastCommit() {
+        return lastCommit;
+      },
       stop() {
         stopping ??= (async () => {
           unwatch();

@@ -67,14 +67,18 @@ describeWithPeer('medallion worker on a Kafka consumer group', 'kcat', 'kcat', (
 
   /** Resolves with the first commit of `worker` whose position covers `ack` (bounded). */
   function committedPast(worker: MedallionWorker, ack: { topic: string; partition: number; offset: string }, timeoutMs = 20_000): Promise<MedallionCommit> {
+    const covers = (commit: MedallionCommit) => {
+      const last = decodeCursor(commit.position)?.positions.get(ack.topic)?.get(ack.partition);
+      return last !== undefined && last >= BigInt(ack.offset);
+    };
+    if (worker.lastCommit && covers(worker.lastCommit)) return Promise.resolve(worker.lastCommit);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         worker.commits.off('commit', listener);
         reject(new Error(`no medallion commit covering ${ack.topic}[${ack.partition}]@${ack.offset} within ${timeoutMs} ms`));
       }, timeoutMs);
       const listener = (commit: MedallionCommit) => {
-        const last = decodeCursor(commit.position)?.positions.get(ack.topic)?.get(ack.partition);
-        if (last === undefined || last < BigInt(ack.offset)) return;
+        if (!covers(commit)) return;
         clearTimeout(timer);
         worker.commits.off('commit', listener);
         resolve(commit);
