@@ -25,6 +25,8 @@ export interface MedallionWorkerOptions {
   backends?: Backends;
   /** Runs between a landing's commit and its offset commit; a rejection skips the offset commit. For fault tests. */
   beforeOffsetCommit?: (position: string) => Promise<void>;
+  /** Runs between the ClickHouse sink's INSERT of a batch and its mark; a rejection fails that drain. For fault tests. */
+  afterSinkInsert?: () => Promise<void>;
   /** Longest `stop` waits for the pass in progress before abandoning it. Default 10,000 ms. */
   stopTimeoutMs?: number;
 }
@@ -120,7 +122,7 @@ export async function startMedallionWorker(config: Config, options: MedallionWor
       intervalMs: config.medallionIntervalMs,
       maxRecordsPerRun: config.medallionBatchSize,
       logger,
-      sinks: workerSinks({ config, backends, database, logger }),
+      sinks: workerSinks({ config, backends, ...(options.afterSinkInsert ? { afterInsert: options.afterSinkInsert } : {}) }),
       onPass: publishCommit,
     });
 

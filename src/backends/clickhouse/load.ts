@@ -153,7 +153,7 @@ export async function appendPromotedEvents(
 }
 
 /** One lakehouse event as a JSONEachRow object for `eventColumns`. */
-function toClickHouseRow(row: SqlRow, dateTime64: boolean): Record<string, unknown> {
+export function toClickHouseRow(row: SqlRow, dateTime64: boolean): Record<string, unknown> {
   const occurredAt = row['occurred_at'];
   const at = occurredAt instanceof Date ? occurredAt.getTime() : Number.NaN;
   if (!Number.isFinite(at)) throw new TypeError(`event ${String(row['event_id'])}: occurred_at is not a timestamp (${String(occurredAt)})`);
