@@ -1,11 +1,10 @@
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMedallionWorker, type MedallionWorker } from '../../ingest/medallion/worker.ts';
 import { decodeCursor } from '../../src/backends/bus/kafka-cursor.ts';
 import { loadConfig } from '../../src/config.ts';
 import type { MedallionCommit } from '../../src/platform/commit.ts';
 import { missingEnginePeer, startEngineGateway, type EngineGateway } from '../helpers/engines.ts';
 import { TEST_ANCHOR } from '../helpers/gateway.ts';
-import { describe } from 'vitest';
 
 const missing = missingEnginePeer();
 const suite = missing && process.env['CI'] !== 'true' ? describe.skip : describe;

@@ -129,6 +129,31 @@ describeWithPeer('medallion worker on a Kafka consumer group', 'kcat', 'kcat', (
     expect(published).toContainEqual(commit);
   }, 60_000);
 
+  it('feeds the search event index from the records it landed', async () => {
+    const indexed: string[] = [];
+    let sawAll!: () => void;
+    const all = new Promise<void>((resolve) => (sawAll = resolve));
+    const backends = gw.gateway.services.backends;
+    const search = {
+      ...backends.search,
+      indexEvents: async (events: readonly { id: string }[]) => {
+        indexed.push(...events.map((event) => event.id));
+        if (wanted.every((id) => indexed.includes(id))) sawAll();
+      },
+    };
+    const wanted: string[] = [];
+    const worker = await startWorker('medallion-worker-test-search', { backends: { ...backends, search } as Backends });
+    const ack = await ingestBooking('USER-WORKER-SEARCH', 55);
+    wanted.push(ack.eventId);
+    if (indexed.includes(ack.eventId)) sawAll();
+    await committedPast(worker, ack);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([all, new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('the event was not indexed within 10 s')), 10_000)))]).finally(() =>
+      clearTimeout(timer),
+    );
+    expect(indexed).toContain(ack.eventId);
+  }, 60_000);
+
   it('keeps one active replica per group: a second waits with no partitions and takes over when the first leaves', async () => {
     const groupId = 'medallion-worker-test-2';
     const first = await startWorker(groupId);
