@@ -111,10 +111,10 @@ export function createKafkaGroupSource(options: KafkaGroupSourceOptions): KafkaG
   const availableListeners = new Set<(full: boolean) => void>();
   const activeListeners = new Set<(active: boolean) => void>();
 
-  function setActive(now: boolean): void {
+  function setActive(now: boolean, why = now ? 'this replica holds the partitions: active' : 'this replica holds no partitions: standby'): void {
     if (now === active) return;
     active = now;
-    log('info', 'MedallionSource', now ? 'this replica holds the partitions: active' : 'this replica holds no partitions: standby', { groupId });
+    log('info', 'MedallionSource', why, { groupId });
     for (const listener of activeListeners) listener(now);
   }
 
@@ -206,7 +206,7 @@ export function createKafkaGroupSource(options: KafkaGroupSourceOptions): KafkaG
       });
     });
     consumer.on(consumer.events.CRASH, ({ payload }) => {
-      setActive(false);
+      setActive(false, 'the group consumer crashed: this replica holds no partitions until it rejoins');
       log('error', 'MedallionSource', 'the group consumer crashed', { error: payload.error.message, restart: payload.restart });
     });
     await consumer.run({
@@ -297,7 +297,7 @@ export function createKafkaGroupSource(options: KafkaGroupSourceOptions): KafkaG
     async close() {
       if (closed) return;
       closed = true;
-      setActive(false);
+      setActive(false, 'this replica leaves the group');
       // Leaving the group (disconnect) rebalances at once: a standby takes over without waiting for the session timeout.
       await Promise.allSettled([consumer.disconnect(), admin.disconnect()]);
     },

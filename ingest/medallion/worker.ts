@@ -6,6 +6,7 @@ import type { SearchPort } from '../../src/backends/search/port.ts';
 import type { Config } from '../../src/config.ts';
 import { createLogger, type Logger } from '../../src/logger.ts';
 import { MEDALLION_COMMITS_TOPIC, type MedallionCommit } from '../../src/platform/commit.ts';
+import { ensureDemoData } from '../demo/generate.ts';
 import { loadSourceRegistry } from '../registry.ts';
 import { EventIndexer } from '../search-indexer.ts';
 import { commitOfPass, type CommitLine } from './commit-record.ts';
@@ -56,7 +57,7 @@ export interface MedallionWorker {
  * the group not joined in time).
  */
 export async function startMedallionWorker(config: Config, options: MedallionWorkerOptions = {}): Promise<MedallionWorker> {
-  const logger = options.logger ?? createLogger(config.logLevel);
+  const logger = (options.logger ?? createLogger(config.logLevel)).child({ component: 'medallion-worker' });
   const brokers = config.kafkaBrokers;
   if (!brokers) throw new Error('the medallion worker consumes the ingestion topics from Kafka: set KAFKA_BROKERS');
   const registry = await loadSourceRegistry(config.sourcesFile);
@@ -66,6 +67,11 @@ export async function startMedallionWorker(config: Config, options: MedallionWor
   let source: KafkaGroupSource | undefined;
   try {
     const database = lakehouseWriter(backends, config);
+    if (owned && config.demoData) {
+      // A worker alone on an embedded lakehouse builds the catalogue the silver rules check against, as a gateway would.
+      const demo = await ensureDemoData(database, { seed: config.demoSeed, scale: config.demoScale, ...(config.demoAnchor ? { anchor: config.demoAnchor } : {}) });
+      logger.info({ ...demo }, demo.reused ? 'demo data reused' : 'demo data built');
+    }
     source = createKafkaGroupSource({
       brokers,
       topics: registry.topics,
