@@ -103,6 +103,8 @@ describeWithPeer('medallion worker on a Kafka consumer group', 'kcat', 'kcat', (
   }
 
   it('lands a booking ingested through the gateway, commits the group offsets after it, and publishes the commit on the bus', async () => {
+    // MEDALLION=off: the gateway runs no medallion of its own; what reaches silver, the worker landed.
+    expect(gw.gateway.services.pipeline).toBeUndefined();
     const worker = await startWorker('medallion-worker-test-1');
     expect(worker.source.active).toBe(true);
     const userId = 'USER-WORKER-1';
