@@ -20,6 +20,8 @@ export interface SourceBatch {
 export interface RecordSource {
   /** Names the source in logs (`bus-cursor`, `kafka-group`). */
   readonly kind: string;
+  /** False while another replica runs the passes (a standby): the runner then runs none. Default: always active. */
+  readonly active?: boolean;
   /** Opens the source (joins a consumer group, ...). Called once by the runner's `start`. */
   start?(): Promise<void>;
   /** Up to `max` records not yet committed, in log order; `stored` is the bronze watermark, when there is one. */

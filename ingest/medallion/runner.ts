@@ -100,7 +100,7 @@ export class MedallionRunner {
 
   /** Runs a pass now (or right after the one in progress) and resolves with its layer runs. */
   async runNow(trigger: RunTrigger = 'MANUAL'): Promise<PipelineRunRecord[]> {
-    if (this.stopped) return [];
+    if (this.stopped || this.source.active === false) return [];
     if (this.running) {
       this.again = true;
       await this.running.catch(() => undefined);

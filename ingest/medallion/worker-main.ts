@@ -19,9 +19,13 @@ async function main(): Promise<void> {
     throw error;
   }
   const logger = createLogger(config.logLevel);
-  let worker;
+  let worker: Awaited<ReturnType<typeof startMedallionWorker>> | undefined;
   try {
-    worker = await startMedallionWorker(config, { logger });
+    worker = await startMedallionWorker(config, {
+      logger,
+      // Lakehouse refused after a takeover: exit, so the group gives the partitions to a healthy replica.
+      onFatal: () => void worker?.stop().finally(() => process.exit(1)),
+    });
   } catch (error) {
     logger.fatal({ err: error }, 'medallion worker could not start');
     process.exit(1);
@@ -30,7 +34,7 @@ async function main(): Promise<void> {
     logger.info({ signal }, 'medallion worker shutting down');
     const force = setTimeout(() => process.exit(1), 20_000);
     force.unref();
-    worker.stop().then(
+    worker!.stop().then(
       () => process.exit(0),
       (error: unknown) => {
         logger.error({ err: error }, 'medallion worker shutdown failed');

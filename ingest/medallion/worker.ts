@@ -28,6 +28,12 @@ export interface MedallionWorkerOptions {
   beforeOffsetCommit?: (position: string) => Promise<void>;
   /** Runs between the ClickHouse sink's INSERT of a batch and its mark; a rejection fails that drain. For fault tests. */
   afterSinkInsert?: () => Promise<void>;
+  /**
+   * Called when the runner cannot start after this replica took over from another (the lakehouse
+   * refused its first pass): the process should exit non-zero so the group hands the partitions
+   * to a healthy replica. Default: logged only.
+   */
+  onFatal?: (error: unknown) => void;
   /** Longest `stop` waits for the pass in progress before abandoning it. Default 10,000 ms. */
   stopTimeoutMs?: number;
 }
@@ -65,6 +71,7 @@ export async function startMedallionWorker(config: Config, options: MedallionWor
   const owned = options.backends === undefined;
   let indexer: EventIndexer | undefined;
   let source: KafkaGroupSource | undefined;
+  let runner: MedallionRunner | undefined;
   try {
     const database = lakehouseWriter(backends, config);
     if (owned && config.demoData) {
@@ -92,6 +99,9 @@ export async function startMedallionWorker(config: Config, options: MedallionWor
     indexer?.start();
     const landing: RecordSource = {
       kind: kafka.kind,
+      get active() {
+        return kafka.active;
+      },
       start: () => kafka.start(),
       next: (max, stored) => kafka.next(max, stored),
       async committed(position, entries) {
@@ -119,7 +129,7 @@ export async function startMedallionWorker(config: Config, options: MedallionWor
       commits.emit('commit', commit);
     };
 
-    const runner = new MedallionRunner({
+    const medallion = new MedallionRunner({
       database,
       bus: backends.bus,
       registry,
@@ -132,24 +142,27 @@ export async function startMedallionWorker(config: Config, options: MedallionWor
       onPass: publishCommit,
     });
 
+    runner = medallion;
+
     await kafka.start();
     // A standby starts the runner only once it holds the partitions: two replicas never write passes at once.
     let runnerStarted: Promise<void> | undefined;
-    const startRunner = () => {
-      runnerStarted ??= runner.start().catch((error: unknown) => logger.error({ err: error }, 'medallion: the first pass failed; retried on the next batch'));
-      return runnerStarted;
-    };
     const unwatch = kafka.onActiveChange((active) => {
-      if (active) void startRunner();
+      if (!active || runnerStarted) return;
+      runnerStarted = medallion.start().catch((error: unknown) => {
+        logger.error({ err: error }, 'medallion: the runner could not start after the takeover');
+        options.onFatal?.(error);
+      });
     });
-    if (kafka.active) await startRunner();
+    // Active from the start: a first pass that fails fails the start (exit 1; the group moves on).
+    if (kafka.active) await (runnerStarted = medallion.start());
     else logger.info({ groupId: config.medallionGroupId }, 'medallion worker is a standby: another replica holds the partitions');
     logger.info({ groupId: config.medallionGroupId, topics: registry.topics, active: kafka.active }, 'medallion worker started');
 
     const stopTimeoutMs = options.stopTimeoutMs ?? 10_000;
     let stopping: Promise<void> | undefined;
     return {
-      runner,
+      runner: medallion,
       source: kafka,
       commits,
       get lastCommit() {
@@ -160,7 +173,7 @@ export async function startMedallionWorker(config: Config, options: MedallionWor
           unwatch();
           let timer: NodeJS.Timeout | undefined;
           const stopped = await Promise.race([
-            runner.stop().then(() => true),
+            medallion.stop().then(() => true),
             new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), stopTimeoutMs))),
           ]).finally(() => clearTimeout(timer));
           // An abandoned pass commits no offsets: the next active replica lands its batch again.
@@ -174,6 +187,7 @@ export async function startMedallionWorker(config: Config, options: MedallionWor
       },
     };
   } catch (error) {
+    await runner?.stop().catch(() => undefined);
     await source?.close().catch(() => undefined);
     await indexer?.stop().catch(() => undefined);
     if (owned) await backends.close().catch(() => undefined);
