@@ -59,7 +59,11 @@ export type AnalyticsDimension =
   /** Tour id. */
   | 'TOUR'
   /** User id (analysts only). Requires the analyst role. */
-  | 'USER';
+  | 'USER'
+  /** Country code of the user's home region. */
+  | 'USER_HOME_REGION'
+  /** The user's segment (NEW, OCCASIONAL, REGULAR, VIP, CHURNED), by the rule `UserProfile.segment` answers with. */
+  | 'USER_SEGMENT';
 
 /** What the engine expected the question to read, before it ran. */
 export type AnalyticsEstimate = {
@@ -100,6 +104,8 @@ export type AnalyticsMeasure =
   | 'CANCELLATIONS'
   /** Bookings per view; null without views. */
   | 'CONVERSION'
+  /** Distinct users who booked (analysts only). Requires the analyst role. */
+  | 'CUSTOMERS'
   /** Events of any type. */
   | 'EVENTS'
   /** bookings * 10 + views, the tour ranking key. */
@@ -124,6 +130,8 @@ export type AnalyticsMember =
   /** Bookings per view; null without views. */
   | 'CONVERSION'
   | 'CURRENCY'
+  /** Distinct users who booked (analysts only). Requires the analyst role. */
+  | 'CUSTOMERS'
   /** The tour's destination id. */
   | 'DESTINATION'
   /** The destination's country name. */
@@ -149,6 +157,10 @@ export type AnalyticsMember =
   | 'UNIQUE_USERS'
   /** User id (analysts only). Requires the analyst role. */
   | 'USER'
+  /** Country code of the user's home region. */
+  | 'USER_HOME_REGION'
+  /** The user's segment (NEW, OCCASIONAL, REGULAR, VIP, CHURNED), by the rule `UserProfile.segment` answers with. */
+  | 'USER_SEGMENT'
   /** Tour page views. */
   | 'VIEWS';
 
@@ -198,6 +210,8 @@ export type AnalyticsRow = {
   /** Bookings per view; null without views. */
   conversion: Maybe<Scalars['Float']['output']>;
   currency: Maybe<Scalars['String']['output']>;
+  /** Distinct users who booked (analysts only). */
+  customers: Maybe<Scalars['Float']['output']>;
   /** The tour's destination id. */
   destination: Maybe<Scalars['String']['output']>;
   /** The destination's country name. */
@@ -223,6 +237,10 @@ export type AnalyticsRow = {
   uniqueUsers: Maybe<Scalars['Float']['output']>;
   /** User id (analysts only). */
   user: Maybe<Scalars['String']['output']>;
+  /** Country code of the user's home region. */
+  userHomeRegion: Maybe<Scalars['String']['output']>;
+  /** The user's segment (NEW, OCCASIONAL, REGULAR, VIP, CHURNED), by the rule `UserProfile.segment` answers with. */
+  userSegment: Maybe<Scalars['String']['output']>;
   /** Tour page views. */
   views: Maybe<Scalars['Float']['output']>;
 };
@@ -1507,6 +1525,7 @@ export type AnalyticsRowResolvers<ContextType = GatewayContext, ParentType exten
   category?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   conversion?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
   currency?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  customers?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
   destination?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   destinationCountry?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   destinationName?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
@@ -1520,6 +1539,8 @@ export type AnalyticsRowResolvers<ContextType = GatewayContext, ParentType exten
   tour?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   uniqueUsers?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
   user?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  userHomeRegion?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  userSegment?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   views?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
 };
 

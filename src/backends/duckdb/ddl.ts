@@ -1,4 +1,4 @@
-import { TOURS_DIMENSION } from '../analytics/dimensions.ts';
+import { DIMENSION_TABLES } from '../analytics/dimensions.ts';
 
 /**
  * Tables of the embedded lakehouse, in the medallion layout the platform uses on Iceberg
@@ -221,5 +221,5 @@ CREATE OR REPLACE VIEW analytics.events AS
   FROM silver.events;
 
 -- The analytics model's dimension tables (src/backends/analytics/dimensions.ts), views here too.
-CREATE OR REPLACE VIEW ${TOURS_DIMENSION.name} AS ${TOURS_DIMENSION.query};
+${DIMENSION_TABLES.map((table) => `CREATE OR REPLACE VIEW ${table.name} AS ${table.query};`).join('\n')}
 `;
