@@ -76,7 +76,8 @@ export function compileQuestion(model: AnalyticsModel, question: Question, diale
           ? { sql: `sum(CASE WHEN ${when.sql} THEN coalesce(${value}, 0) ELSE 0 END)`, params: when.params }
           : { sql: `sum(coalesce(${value}, 0))`, params: [] };
       case 'countDistinct':
-        return when ? { sql: `count(DISTINCT CASE WHEN ${when.sql} THEN ${value} END)`, params: when.params } : { sql: `count(DISTINCT ${value})`, params: [] };
+        // ClickHouse (uniqExact underneath) answers NULL, not 0, for a group where no row meets the condition.
+        return when ? { sql: `coalesce(count(DISTINCT CASE WHEN ${when.sql} THEN ${value} END), 0)`, params: when.params } : { sql: `count(DISTINCT ${value})`, params: [] };
       case 'min':
       case 'max':
         return when ? { sql: `${m.aggregation}(CASE WHEN ${when.sql} THEN ${value} END)`, params: when.params } : { sql: `${m.aggregation}(${value})`, params: [] };
