@@ -4,8 +4,12 @@ import path from 'node:path';
 import { TrinoSQL } from 'dt-sql-parser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootstrap } from '../../scripts/bootstrap.ts';
+import { compileQuestion } from '../../src/analytics/compile.ts';
+import { analyticsModel } from '../../src/analytics/default-model.ts';
+import { questionOf, type AnalyticsQueryInput } from '../../src/analytics/question.ts';
 import { DuckDbDatabase } from '../../src/backends/duckdb/database.ts';
 import { loadConfig } from '../../src/config.ts';
+import type { Principal } from '../../src/security/principal.ts';
 import { startTestGateway, TEST_ANCHOR, type TestGateway } from '../helpers/gateway.ts';
 import { startTrinoFixture, type TrinoFixture } from '../helpers/trino-fixture.ts';
 
@@ -89,6 +93,22 @@ describe('every statement sent to Trino is Trino SQL', () => {
     expect(statements.some((s) => s.sql.startsWith('INSERT INTO'))).toBe(true);
     expect(statements.some((s) => /FROM silver\.tours/.test(s.sql))).toBe(true);
     expect(statements.some((s) => s.sql.includes('FOR TIMESTAMP AS OF'))).toBe(true);
+    expect(statements.some((s) => s.sql.startsWith('CREATE OR REPLACE VIEW analytics.users'))).toBe(true);
     expect(statements.filter((s) => s.errors.length > 0)).toEqual([]);
   }, 120_000);
+
+  it('parses the analytics questions compiled for Trino, joins to tours and users included', () => {
+    const analyst: Principal = { kind: 'open', id: 'grammar', role: 'analyst', userId: null };
+    const app: Principal = { kind: 'apiKey', id: 'app', role: 'app', userId: 'USER000001' };
+    const questions: [AnalyticsQueryInput, Principal][] = [
+      [{ measures: ['REVENUE', 'AVG_AMOUNT', 'CUSTOMERS'], dimensions: ['USER_SEGMENT'], orderBy: [{ member: 'AVG_AMOUNT', direction: 'DESC' }] }, analyst],
+      [{ measures: ['BOOKINGS'], dimensions: ['USER_HOME_REGION', 'CATEGORY'], timeDimension: { dimension: 'OCCURRED_AT', granularity: 'MONTH', from: new Date('2026-01-01T00:00:00Z') } }, analyst],
+      [{ measures: ['EVENTS'], dimensions: ['DESTINATION_COUNTRY'], filters: [{ member: 'USER_SEGMENT', in: ['VIP'] }, { member: 'USER_HOME_REGION', set: false }] }, analyst],
+      [{ measures: ['EVENTS', 'POPULARITY'], dimensions: ['USER_SEGMENT'] }, app],
+    ];
+    for (const [input, principal] of questions) {
+      const { sql } = compileQuestion(analyticsModel, questionOf(analyticsModel, input, principal), 'trino');
+      expect(trinoGrammar.validate(sql), sql).toEqual([]);
+    }
+  });
 });

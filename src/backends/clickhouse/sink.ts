@@ -2,7 +2,7 @@ import { storeWatermark } from '../../../ingest/medallion/sql.ts';
 import type { DuckDbDatabase } from '../duckdb/database.ts';
 import type { SqlEngine } from '../sql/port.ts';
 import type { ClickHouseEngine } from './engine.ts';
-import { appendPromotedEvents, CLICKHOUSE_EVENTS_WATERMARK } from './load.ts';
+import { appendPromotedEvents, CLICKHOUSE_EVENTS_WATERMARK, copyDimensionsToClickHouse } from './load.ts';
 
 /** Keeps ClickHouse's `events` current from an embedded lakehouse's silver events. */
 export interface ClickHouseEventSink {
@@ -12,8 +12,8 @@ export interface ClickHouseEventSink {
 
 /**
  * The sink behind `CLICKHOUSE_URL` with an embedded lakehouse: after each medallion pass the
- * newly promoted silver events go to ClickHouse, so analytics answers follow ingestion as they do
- * embedded. Its position is a watermark in `platform.watermarks`, written by `npm run bootstrap`
+ * newly promoted silver events go to ClickHouse, and the dimension tables are copied again, so
+ * analytics answers follow ingestion as they do embedded. Its position is a watermark in `platform.watermarks`, written by `npm run bootstrap`
  * after its full copy; without one (ClickHouse loaded some other way) the first drain starts at
  * the newest event promoted so far. Drains run one at a time.
  */
@@ -35,6 +35,9 @@ export function createClickHouseEventSink(options: { database: DuckDbDatabase; l
     const from = await watermark();
     const { events, lastSeq } = await appendPromotedEvents(lakehouse, clickhouse, from);
     if (lastSeq !== from) await store(lastSeq);
+    // New events can bring new users and move users between segments (gold was refreshed in the
+    // same pass): the dimension copies follow, or the new events would join no user.
+    if (events > 0) await copyDimensionsToClickHouse(lakehouse, clickhouse);
     return events;
   }
 
