@@ -5,7 +5,7 @@ import { analyticsModel } from '../../src/analytics/default-model.ts';
 import { questionOf, type AnalyticsQueryInput } from '../../src/analytics/question.ts';
 import { createClickHouseEngine, type ClickHouseEngine } from '../../src/backends/clickhouse/engine.ts';
 import { USER_SEGMENTS } from '../../src/backends/analytics/user-segment.ts';
-import { copyEventsToClickHouse } from '../../src/backends/clickhouse/load.ts';
+import { copyDimensionsToClickHouse, copyEventsToClickHouse } from '../../src/backends/clickhouse/load.ts';
 import { userProfilesFromGold } from '../../src/backends/lakehouse/gold.ts';
 import type { SqlEngine, SqlValue } from '../../src/backends/sql/port.ts';
 import { createTrinoEngine } from '../../src/backends/trino/engine.ts';
@@ -260,6 +260,14 @@ describeWithPeer('analytics questions on ClickHouse', 'clickhouse-server', 'clic
     const profiles = await userProfilesFromGold(gateway.gateway.services.backends.lakehouse, ids);
     const rows = await clickhouse.query('SELECT user_id, segment FROM analytics.users WHERE user_id IN (?, ?, ?) ORDER BY user_id', ids);
     expect(rows).toEqual(profiles.map((p) => ({ user_id: p.userId, segment: p.segment })).sort((a, b) => a.user_id.localeCompare(b.user_id)));
+  });
+
+  it('copies the dimensions again into a server bootstrapped before one of them existed', async () => {
+    await clickhouse.command('DROP TABLE analytics.users');
+    const copied = await copyDimensionsToClickHouse(gateway.gateway.services.backends.lakehouse, clickhouse);
+    const [users] = await clickhouse.query('SELECT count() AS n FROM analytics.users');
+    expect(Number(users!['n'])).toBeGreaterThan(0);
+    expect(copied).toBeGreaterThan(Number(users!['n']));
   });
 
   it('estimates from the parts the time range meets: a month reads less than everything', async () => {

@@ -2,7 +2,7 @@ import { USER_SEGMENT_SQL } from './user-segment.ts';
 
 /**
  * The analytics role's dimension tables, beside `analytics.events`: embedded and on Trino they
- * are views over silver; ClickHouse holds a copy (src/backends/clickhouse/load.ts). One query
+ * are views over silver and gold; ClickHouse holds a copy (src/backends/clickhouse/load.ts). One query
  * defines each, so every engine answers from the same rows.
  */
 export interface DimensionTable {
