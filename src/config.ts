@@ -88,6 +88,17 @@ export interface Config {
   readonly medallionDebounceMs: number;
   /** Time between scheduled medallion runs, in ms (runs also follow new events); 0 turns the schedule off. Default 60000. */
   readonly medallionIntervalMs: number;
+  /** Read-your-writes and stale-while-error (src/freshness/). */
+  readonly freshness: {
+    /** Longest a `@readAfter` query waits for its write to be materialised, in ms (READ_AFTER_MAX_WAIT_MS); clients may ask for less. Default 2000. */
+    readonly readAfterMaxWaitMs: number;
+    /**
+     * How old a kept answer may be and still be served, marked stale, when a role's backend fails
+     * (STALE_GRACE_MS_LAKEHOUSE, _ANALYTICS, _SEARCH), in ms; 0 turns it off for the role.
+     * Defaults 300000, 300000, 60000.
+     */
+    readonly staleGraceMs: Readonly<Record<'lakehouse' | 'analytics' | 'search', number>>;
+  };
   /** The source registry (YAML). Default `ingest/sources.yaml` of the gateway. */
   readonly sourcesFile: string | undefined;
   /** Worker threads of the embedded DuckDB. Default: the cores this process may run on. */
@@ -190,6 +201,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       LOADER_CACHE_TTL_MS: num({ default: 30_000 }),
       MEDALLION_DEBOUNCE_MS: num({ default: 50 }),
       MEDALLION_INTERVAL_MS: num({ default: 60_000 }),
+      READ_AFTER_MAX_WAIT_MS: num({ default: 2_000 }),
+      STALE_GRACE_MS_LAKEHOUSE: num({ default: 300_000 }),
+      STALE_GRACE_MS_ANALYTICS: num({ default: 300_000 }),
+      STALE_GRACE_MS_SEARCH: num({ default: 60_000 }),
       SOURCES_FILE: str({ default: undefined }),
       DUCKDB_THREADS: num({ default: undefined }),
       METRICS: bool({ default: true }),
@@ -314,6 +329,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     loaderCacheTtlMs: Math.max(0, clean.LOADER_CACHE_TTL_MS),
     medallionDebounceMs: clean.MEDALLION_DEBOUNCE_MS,
     medallionIntervalMs: Math.max(0, clean.MEDALLION_INTERVAL_MS),
+    freshness: Object.freeze({
+      readAfterMaxWaitMs: Math.max(0, clean.READ_AFTER_MAX_WAIT_MS),
+      staleGraceMs: Object.freeze({
+        lakehouse: Math.max(0, clean.STALE_GRACE_MS_LAKEHOUSE),
+        analytics: Math.max(0, clean.STALE_GRACE_MS_ANALYTICS),
+        search: Math.max(0, clean.STALE_GRACE_MS_SEARCH),
+      }),
+    }),
     sourcesFile: clean.SOURCES_FILE === undefined ? undefined : path.resolve(clean.SOURCES_FILE),
     duckdbThreads: clean.DUCKDB_THREADS,
     metrics: clean.METRICS,

@@ -34,6 +34,9 @@ import { subscriptionTransportsPlugin } from './http/subscription-transports-plu
 import { createRestHandler } from './http/rest/handler.ts';
 import { loadRestRoutes } from './http/rest/routes.ts';
 import { createLogger, type Logger } from './logger.ts';
+import { freshnessPlugin } from './freshness/freshness-plugin.ts';
+import { startFreshness, type GatewayFreshness } from './freshness/gateway-freshness.ts';
+import { MEDALLION_COMMITS_TOPIC } from './platform/commit.ts';
 import { medallionBusLag } from './observability/metrics-bus-lag.ts';
 import { operationPlugin } from './observability/metrics-plugin.ts';
 import { GatewayMetrics } from './observability/metrics.ts';
@@ -82,10 +85,12 @@ export async function startGateway(config: Config, logger: Logger = createLogger
   const registry = await loadSourceRegistry(config.sourcesFile);
   // The bus carries every source's topic; subscriptions and the event index follow the event topics.
   const eventTopics = registry.eventTopics;
-  const backends = await createBackends(config, { eventTopics: registry.topics, logger });
+  // The medallion's commit notifications ride the bus too (a medallion in another process publishes them).
+  const backends = await createBackends(config, { eventTopics: [...registry.topics, MEDALLION_COMMITS_TOPIC], logger });
   let pipeline: MedallionRunner | undefined;
   let fanout: EventFanout | undefined;
   let rateLimiter: PrincipalRateLimiter | undefined;
+  let freshness: GatewayFreshness | undefined;
   try {
     if (backends.embedded && config.demoData && !config.trinoUrl) {
       const demo = await ensureDemoData(backends.embedded, {
@@ -129,8 +134,10 @@ export async function startGateway(config: Config, logger: Logger = createLogger
         // Lag is measured on the embedded log; with Kafka the consumer group's lag is Kafka's figure.
         if (backends.bus.adapter === 'embedded') metrics.busLag('medallion', medallionBusLag(backends.embedded, logger));
       }
-      await pipeline.start();
     }
+    // Before the medallion's first pass, so the watermark tracker hears it.
+    freshness = startFreshness({ config, backends, registry, pipeline, logger });
+    await pipeline?.start();
     // A search engine with an event index of its own is kept current from the bus.
     const searchWithEvents = backends.search.indexEvents ? (backends.search as SearchPort & Required<Pick<SearchPort, 'indexEvents'>>) : undefined;
     const indexer = searchWithEvents ? new EventIndexer({ bus: backends.bus, search: searchWithEvents, eventTopics, logger }) : undefined;
@@ -143,6 +150,7 @@ export async function startGateway(config: Config, logger: Logger = createLogger
       fanout,
       pipeline,
       responseCache,
+      freshness,
       metrics,
       tracer: tracing.tracer,
     };
@@ -182,6 +190,8 @@ export async function startGateway(config: Config, logger: Logger = createLogger
         subscriptionTransportsPlugin(),
         legacyJsonStatusPlugin(),
         ...(config.backendExtensions ? [backendExtensionsPlugin()] : []),
+        // After the cache-policy plugin (it reads the policy) and last (its member ends `extensions`).
+        freshnessPlugin(freshness),
       ],
       formatError: (formatted, error) => formatErrorFor(logger, formatted, error),
       // Query limits, all before execution: tokens while parsing, depth and aliases as validation
@@ -320,6 +330,7 @@ export async function startGateway(config: Config, logger: Logger = createLogger
           server.closeAllConnections();
           await closed;
           await finalPipeline?.stop();
+          freshness?.close();
           await indexer?.stop();
           responseCache.close();
           await rateLimiter?.close();
@@ -333,6 +344,7 @@ export async function startGateway(config: Config, logger: Logger = createLogger
     };
   } catch (error) {
     fanout?.stop();
+    freshness?.close();
     await pipeline?.stop().catch(() => undefined);
     await rateLimiter?.close().catch(() => undefined);
     await backends.close().catch(() => undefined);

@@ -519,6 +519,11 @@ export type IngestReceipt = {
   /** Position in the topic's partition, as a decimal string (64-bit). */
   offset: Scalars['String']['output'];
   partition: Scalars['Int']['output'];
+  /**
+   * Opaque read-your-writes token: a query marked `@readAfter(position: <this>)` is answered once
+   * the data it reads includes this event (or says it does not yet, after a bounded wait).
+   */
+  position: Scalars['String']['output'];
   topic: Scalars['String']['output'];
 };
 
@@ -708,6 +713,14 @@ export type QuarantinedRecord = {
  * Reads: lakehouse tables, analytics, search and platform metadata. Fields served by a backend are
  * nullable on purpose: when that backend fails, only they become null (with a BACKEND_* error),
  * never their siblings.
+ *
+ * Every answer that read medallion-fed data says how fresh it is in `extensions.freshness`: per
+ * role read (`lakehouse`, `analytics`), `{ position, asOf, committedAt, snapshots? }`: the bus
+ * position and the publish time (`asOf`: "data as of") up to which that layer is materialised,
+ * when the medallion committed it, and on Iceberg the snapshot per table. Answers served from the
+ * response cache add `cache: { hit: true, storedAt, ageMs }`; `@readAfter` adds `readAfter:
+ * { included, waitedMs }`; an answer kept from before a backend failure adds `stale: true` and
+ * `failed` (the failing roles).
  */
 export type Query = {
   __typename?: 'Query';
@@ -769,6 +782,14 @@ export type Query = {
  * Reads: lakehouse tables, analytics, search and platform metadata. Fields served by a backend are
  * nullable on purpose: when that backend fails, only they become null (with a BACKEND_* error),
  * never their siblings.
+ *
+ * Every answer that read medallion-fed data says how fresh it is in `extensions.freshness`: per
+ * role read (`lakehouse`, `analytics`), `{ position, asOf, committedAt, snapshots? }`: the bus
+ * position and the publish time (`asOf`: "data as of") up to which that layer is materialised,
+ * when the medallion committed it, and on Iceberg the snapshot per table. Answers served from the
+ * response cache add `cache: { hit: true, storedAt, ageMs }`; `@readAfter` adds `readAfter:
+ * { included, waitedMs }`; an answer kept from before a backend failure adds `stale: true` and
+ * `failed` (the failing roles).
  */
 export type QueryAnalyticsArgs = {
   query: AnalyticsQuery;
@@ -779,6 +800,14 @@ export type QueryAnalyticsArgs = {
  * Reads: lakehouse tables, analytics, search and platform metadata. Fields served by a backend are
  * nullable on purpose: when that backend fails, only they become null (with a BACKEND_* error),
  * never their siblings.
+ *
+ * Every answer that read medallion-fed data says how fresh it is in `extensions.freshness`: per
+ * role read (`lakehouse`, `analytics`), `{ position, asOf, committedAt, snapshots? }`: the bus
+ * position and the publish time (`asOf`: "data as of") up to which that layer is materialised,
+ * when the medallion committed it, and on Iceberg the snapshot per table. Answers served from the
+ * response cache add `cache: { hit: true, storedAt, ageMs }`; `@readAfter` adds `readAfter:
+ * { included, waitedMs }`; an answer kept from before a backend failure adds `stale: true` and
+ * `failed` (the failing roles).
  */
 export type QueryDestinationArgs = {
   id: Scalars['ID']['input'];
@@ -789,6 +818,14 @@ export type QueryDestinationArgs = {
  * Reads: lakehouse tables, analytics, search and platform metadata. Fields served by a backend are
  * nullable on purpose: when that backend fails, only they become null (with a BACKEND_* error),
  * never their siblings.
+ *
+ * Every answer that read medallion-fed data says how fresh it is in `extensions.freshness`: per
+ * role read (`lakehouse`, `analytics`), `{ position, asOf, committedAt, snapshots? }`: the bus
+ * position and the publish time (`asOf`: "data as of") up to which that layer is materialised,
+ * when the medallion committed it, and on Iceberg the snapshot per table. Answers served from the
+ * response cache add `cache: { hit: true, storedAt, ageMs }`; `@readAfter` adds `readAfter:
+ * { included, waitedMs }`; an answer kept from before a backend failure adds `stale: true` and
+ * `failed` (the failing roles).
  */
 export type QueryDestinationsArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
@@ -803,6 +840,14 @@ export type QueryDestinationsArgs = {
  * Reads: lakehouse tables, analytics, search and platform metadata. Fields served by a backend are
  * nullable on purpose: when that backend fails, only they become null (with a BACKEND_* error),
  * never their siblings.
+ *
+ * Every answer that read medallion-fed data says how fresh it is in `extensions.freshness`: per
+ * role read (`lakehouse`, `analytics`), `{ position, asOf, committedAt, snapshots? }`: the bus
+ * position and the publish time (`asOf`: "data as of") up to which that layer is materialised,
+ * when the medallion committed it, and on Iceberg the snapshot per table. Answers served from the
+ * response cache add `cache: { hit: true, storedAt, ageMs }`; `@readAfter` adds `readAfter:
+ * { included, waitedMs }`; an answer kept from before a backend failure adds `stale: true` and
+ * `failed` (the failing roles).
  */
 export type QueryEventArgs = {
   id: Scalars['ID']['input'];
@@ -813,6 +858,14 @@ export type QueryEventArgs = {
  * Reads: lakehouse tables, analytics, search and platform metadata. Fields served by a backend are
  * nullable on purpose: when that backend fails, only they become null (with a BACKEND_* error),
  * never their siblings.
+ *
+ * Every answer that read medallion-fed data says how fresh it is in `extensions.freshness`: per
+ * role read (`lakehouse`, `analytics`), `{ position, asOf, committedAt, snapshots? }`: the bus
+ * position and the publish time (`asOf`: "data as of") up to which that layer is materialised,
+ * when the medallion committed it, and on Iceberg the snapshot per table. Answers served from the
+ * response cache add `cache: { hit: true, storedAt, ageMs }`; `@readAfter` adds `readAfter:
+ * { included, waitedMs }`; an answer kept from before a backend failure adds `stale: true` and
+ * `failed` (the failing roles).
  */
 export type QueryEventsArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
@@ -827,6 +880,14 @@ export type QueryEventsArgs = {
  * Reads: lakehouse tables, analytics, search and platform metadata. Fields served by a backend are
  * nullable on purpose: when that backend fails, only they become null (with a BACKEND_* error),
  * never their siblings.
+ *
+ * Every answer that read medallion-fed data says how fresh it is in `extensions.freshness`: per
+ * role read (`lakehouse`, `analytics`), `{ position, asOf, committedAt, snapshots? }`: the bus
+ * position and the publish time (`asOf`: "data as of") up to which that layer is materialised,
+ * when the medallion committed it, and on Iceberg the snapshot per table. Answers served from the
+ * response cache add `cache: { hit: true, storedAt, ageMs }`; `@readAfter` adds `readAfter:
+ * { included, waitedMs }`; an answer kept from before a backend failure adds `stale: true` and
+ * `failed` (the failing roles).
  */
 export type QueryNodeArgs = {
   id: Scalars['ID']['input'];
@@ -837,6 +898,14 @@ export type QueryNodeArgs = {
  * Reads: lakehouse tables, analytics, search and platform metadata. Fields served by a backend are
  * nullable on purpose: when that backend fails, only they become null (with a BACKEND_* error),
  * never their siblings.
+ *
+ * Every answer that read medallion-fed data says how fresh it is in `extensions.freshness`: per
+ * role read (`lakehouse`, `analytics`), `{ position, asOf, committedAt, snapshots? }`: the bus
+ * position and the publish time (`asOf`: "data as of") up to which that layer is materialised,
+ * when the medallion committed it, and on Iceberg the snapshot per table. Answers served from the
+ * response cache add `cache: { hit: true, storedAt, ageMs }`; `@readAfter` adds `readAfter:
+ * { included, waitedMs }`; an answer kept from before a backend failure adds `stale: true` and
+ * `failed` (the failing roles).
  */
 export type QueryNodesArgs = {
   ids: Array<Scalars['ID']['input']>;
@@ -847,6 +916,14 @@ export type QueryNodesArgs = {
  * Reads: lakehouse tables, analytics, search and platform metadata. Fields served by a backend are
  * nullable on purpose: when that backend fails, only they become null (with a BACKEND_* error),
  * never their siblings.
+ *
+ * Every answer that read medallion-fed data says how fresh it is in `extensions.freshness`: per
+ * role read (`lakehouse`, `analytics`), `{ position, asOf, committedAt, snapshots? }`: the bus
+ * position and the publish time (`asOf`: "data as of") up to which that layer is materialised,
+ * when the medallion committed it, and on Iceberg the snapshot per table. Answers served from the
+ * response cache add `cache: { hit: true, storedAt, ageMs }`; `@readAfter` adds `readAfter:
+ * { included, waitedMs }`; an answer kept from before a backend failure adds `stale: true` and
+ * `failed` (the failing roles).
  */
 export type QueryRecommendationsArgs = {
   first?: InputMaybe<Scalars['Int']['input']>;
@@ -858,6 +935,14 @@ export type QueryRecommendationsArgs = {
  * Reads: lakehouse tables, analytics, search and platform metadata. Fields served by a backend are
  * nullable on purpose: when that backend fails, only they become null (with a BACKEND_* error),
  * never their siblings.
+ *
+ * Every answer that read medallion-fed data says how fresh it is in `extensions.freshness`: per
+ * role read (`lakehouse`, `analytics`), `{ position, asOf, committedAt, snapshots? }`: the bus
+ * position and the publish time (`asOf`: "data as of") up to which that layer is materialised,
+ * when the medallion committed it, and on Iceberg the snapshot per table. Answers served from the
+ * response cache add `cache: { hit: true, storedAt, ageMs }`; `@readAfter` adds `readAfter:
+ * { included, waitedMs }`; an answer kept from before a backend failure adds `stale: true` and
+ * `failed` (the failing roles).
  */
 export type QueryRegionalStatsArgs = {
   from?: InputMaybe<Scalars['DateTime']['input']>;
@@ -870,6 +955,14 @@ export type QueryRegionalStatsArgs = {
  * Reads: lakehouse tables, analytics, search and platform metadata. Fields served by a backend are
  * nullable on purpose: when that backend fails, only they become null (with a BACKEND_* error),
  * never their siblings.
+ *
+ * Every answer that read medallion-fed data says how fresh it is in `extensions.freshness`: per
+ * role read (`lakehouse`, `analytics`), `{ position, asOf, committedAt, snapshots? }`: the bus
+ * position and the publish time (`asOf`: "data as of") up to which that layer is materialised,
+ * when the medallion committed it, and on Iceberg the snapshot per table. Answers served from the
+ * response cache add `cache: { hit: true, storedAt, ageMs }`; `@readAfter` adds `readAfter:
+ * { included, waitedMs }`; an answer kept from before a backend failure adds `stale: true` and
+ * `failed` (the failing roles).
  */
 export type QueryRevenueSeriesArgs = {
   from: Scalars['DateTime']['input'];
@@ -883,6 +976,14 @@ export type QueryRevenueSeriesArgs = {
  * Reads: lakehouse tables, analytics, search and platform metadata. Fields served by a backend are
  * nullable on purpose: when that backend fails, only they become null (with a BACKEND_* error),
  * never their siblings.
+ *
+ * Every answer that read medallion-fed data says how fresh it is in `extensions.freshness`: per
+ * role read (`lakehouse`, `analytics`), `{ position, asOf, committedAt, snapshots? }`: the bus
+ * position and the publish time (`asOf`: "data as of") up to which that layer is materialised,
+ * when the medallion committed it, and on Iceberg the snapshot per table. Answers served from the
+ * response cache add `cache: { hit: true, storedAt, ageMs }`; `@readAfter` adds `readAfter:
+ * { included, waitedMs }`; an answer kept from before a backend failure adds `stale: true` and
+ * `failed` (the failing roles).
  */
 export type QuerySearchEventsArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
@@ -895,6 +996,14 @@ export type QuerySearchEventsArgs = {
  * Reads: lakehouse tables, analytics, search and platform metadata. Fields served by a backend are
  * nullable on purpose: when that backend fails, only they become null (with a BACKEND_* error),
  * never their siblings.
+ *
+ * Every answer that read medallion-fed data says how fresh it is in `extensions.freshness`: per
+ * role read (`lakehouse`, `analytics`), `{ position, asOf, committedAt, snapshots? }`: the bus
+ * position and the publish time (`asOf`: "data as of") up to which that layer is materialised,
+ * when the medallion committed it, and on Iceberg the snapshot per table. Answers served from the
+ * response cache add `cache: { hit: true, storedAt, ageMs }`; `@readAfter` adds `readAfter:
+ * { included, waitedMs }`; an answer kept from before a backend failure adds `stale: true` and
+ * `failed` (the failing roles).
  */
 export type QuerySearchToursArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
@@ -908,6 +1017,14 @@ export type QuerySearchToursArgs = {
  * Reads: lakehouse tables, analytics, search and platform metadata. Fields served by a backend are
  * nullable on purpose: when that backend fails, only they become null (with a BACKEND_* error),
  * never their siblings.
+ *
+ * Every answer that read medallion-fed data says how fresh it is in `extensions.freshness`: per
+ * role read (`lakehouse`, `analytics`), `{ position, asOf, committedAt, snapshots? }`: the bus
+ * position and the publish time (`asOf`: "data as of") up to which that layer is materialised,
+ * when the medallion committed it, and on Iceberg the snapshot per table. Answers served from the
+ * response cache add `cache: { hit: true, storedAt, ageMs }`; `@readAfter` adds `readAfter:
+ * { included, waitedMs }`; an answer kept from before a backend failure adds `stale: true` and
+ * `failed` (the failing roles).
  */
 export type QueryTourArgs = {
   asOf?: InputMaybe<Scalars['DateTime']['input']>;
@@ -919,6 +1036,14 @@ export type QueryTourArgs = {
  * Reads: lakehouse tables, analytics, search and platform metadata. Fields served by a backend are
  * nullable on purpose: when that backend fails, only they become null (with a BACKEND_* error),
  * never their siblings.
+ *
+ * Every answer that read medallion-fed data says how fresh it is in `extensions.freshness`: per
+ * role read (`lakehouse`, `analytics`), `{ position, asOf, committedAt, snapshots? }`: the bus
+ * position and the publish time (`asOf`: "data as of") up to which that layer is materialised,
+ * when the medallion committed it, and on Iceberg the snapshot per table. Answers served from the
+ * response cache add `cache: { hit: true, storedAt, ageMs }`; `@readAfter` adds `readAfter:
+ * { included, waitedMs }`; an answer kept from before a backend failure adds `stale: true` and
+ * `failed` (the failing roles).
  */
 export type QueryTourPopularityArgs = {
   first?: InputMaybe<Scalars['Int']['input']>;
@@ -930,6 +1055,14 @@ export type QueryTourPopularityArgs = {
  * Reads: lakehouse tables, analytics, search and platform metadata. Fields served by a backend are
  * nullable on purpose: when that backend fails, only they become null (with a BACKEND_* error),
  * never their siblings.
+ *
+ * Every answer that read medallion-fed data says how fresh it is in `extensions.freshness`: per
+ * role read (`lakehouse`, `analytics`), `{ position, asOf, committedAt, snapshots? }`: the bus
+ * position and the publish time (`asOf`: "data as of") up to which that layer is materialised,
+ * when the medallion committed it, and on Iceberg the snapshot per table. Answers served from the
+ * response cache add `cache: { hit: true, storedAt, ageMs }`; `@readAfter` adds `readAfter:
+ * { included, waitedMs }`; an answer kept from before a backend failure adds `stale: true` and
+ * `failed` (the failing roles).
  */
 export type QueryToursArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
@@ -945,6 +1078,14 @@ export type QueryToursArgs = {
  * Reads: lakehouse tables, analytics, search and platform metadata. Fields served by a backend are
  * nullable on purpose: when that backend fails, only they become null (with a BACKEND_* error),
  * never their siblings.
+ *
+ * Every answer that read medallion-fed data says how fresh it is in `extensions.freshness`: per
+ * role read (`lakehouse`, `analytics`), `{ position, asOf, committedAt, snapshots? }`: the bus
+ * position and the publish time (`asOf`: "data as of") up to which that layer is materialised,
+ * when the medallion committed it, and on Iceberg the snapshot per table. Answers served from the
+ * response cache add `cache: { hit: true, storedAt, ageMs }`; `@readAfter` adds `readAfter:
+ * { included, waitedMs }`; an answer kept from before a backend failure adds `stale: true` and
+ * `failed` (the failing roles).
  */
 export type QueryUserArgs = {
   id: Scalars['ID']['input'];
@@ -1498,6 +1639,13 @@ export type CachedDirectiveArgs = {
 
 export type CachedDirectiveResolver<Result, Parent, ContextType = GatewayContext, Args = CachedDirectiveArgs> = DirectiveResolverFn<Result, Parent, ContextType, Args>;
 
+export type ReadAfterDirectiveArgs = {
+  maxWaitMs?: Maybe<Scalars['Int']['input']>;
+  position: Scalars['String']['input'];
+};
+
+export type ReadAfterDirectiveResolver<Result, Parent, ContextType = GatewayContext, Args = ReadAfterDirectiveArgs> = DirectiveResolverFn<Result, Parent, ContextType, Args>;
+
 export type AnalyticsColumnResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['AnalyticsColumn'] = ResolversParentTypes['AnalyticsColumn']> = {
   field?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   format?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
@@ -1686,6 +1834,7 @@ export type IngestReceiptResolvers<ContextType = GatewayContext, ParentType exte
   eventId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   offset?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   partition?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  position?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   topic?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 };
 
@@ -1990,4 +2139,5 @@ export type Resolvers<ContextType = GatewayContext> = {
 export type DirectiveResolvers<ContextType = GatewayContext> = {
   auth?: AuthDirectiveResolver<any, any, ContextType>;
   cached?: CachedDirectiveResolver<any, any, ContextType>;
+  readAfter?: ReadAfterDirectiveResolver<any, any, ContextType>;
 };

@@ -1,0 +1,41 @@
+import type { BusPort, LogEntry } from '../backends/bus/port.ts';
+import type { Logger } from '../logger.ts';
+import { MEDALLION_COMMITS_TOPIC, type MedallionCommit } from '../platform/commit.ts';
+
+/**
+ * Calls `onCommit` with every medallion commit published on the bus (by a medallion running in
+ * another process). Records that are not a well-formed commit are logged and skipped: a bad
+ * notification must not move a watermark. Returns the unsubscribe function.
+ */
+export function followBusCommits(bus: Pick<BusPort, 'tail'>, onCommit: (commit: MedallionCommit) => void, logger?: Logger): () => void {
+  return bus.tail((entries: readonly LogEntry[]) => {
+    for (const entry of entries) {
+      if (entry.topic !== MEDALLION_COMMITS_TOPIC) continue;
+      const commit = parseCommit(entry.value);
+      if (commit) onCommit(commit);
+      else logger?.warn({ topic: entry.topic, offset: entry.offset }, 'freshness: a record on the commits topic is not a medallion commit; skipped');
+    }
+  });
+}
+
+/** A commit notification from its JSON, or undefined when it is not one. */
+export function parseCommit(text: string): MedallionCommit | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== 'object' || value === null) return undefined;
+  const c = value as Record<string, unknown>;
+  if (typeof c['seq'] !== 'number' || typeof c['committedAt'] !== 'string' || typeof c['position'] !== 'string') return undefined;
+  if (c['positionTime'] !== null && typeof c['positionTime'] !== 'string') return undefined;
+  const tables = Array.isArray(c['tables']) ? c['tables'].filter((t): t is string => typeof t === 'string') : [];
+  const snapshots = Array.isArray(c['snapshots'])
+    ? c['snapshots'].filter(
+        (s): s is MedallionCommit['snapshots'][number] =>
+          typeof s === 'object' && s !== null && typeof s.table === 'string' && typeof s.snapshotId === 'string' && typeof s.committedAt === 'string',
+      )
+    : [];
+  return { seq: c['seq'], committedAt: c['committedAt'], tables, position: c['position'], positionTime: (c['positionTime'] as string | null) ?? null, snapshots };
+}
