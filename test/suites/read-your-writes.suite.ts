@@ -1,3 +1,5 @@
+import { createClient } from 'graphql-ws';
+import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestGateway } from '../helpers/gateway.ts';
 
@@ -67,6 +69,24 @@ export function describeReadYourWrites(name: string, start: (env: Record<string,
       // The same question with time to wait includes it.
       const waited = await gw.request<Answer>(`query @readAfter(position: "${receipt.position}") { ${READ(user)} }`);
       expect(waited.body.data!.events.edges.map((e) => e.node.eventId)).toEqual([receipt.eventId]);
+    }, 30_000);
+
+    it('waits the same way for a query sent over graphql-ws', async () => {
+      const user = 'USER-RYW-WS';
+      const receipt = await ingest(user);
+      const client = createClient({ url: gw.wsEndpoint, webSocketImpl: WebSocket, retryAttempts: 0, lazy: true });
+      try {
+        const result = await new Promise<{ data?: Answer; extensions?: { freshness?: Record<string, unknown> } }>((resolve, reject) => {
+          client.subscribe<Answer, { freshness?: Record<string, unknown> }>(
+            { query: `query ($p: String!) @readAfter(position: $p, maxWaitMs: 20000) { ${READ(user)} }`, variables: { p: receipt.position } },
+            { next: (value) => resolve(value as never), error: reject, complete: () => undefined },
+          );
+        });
+        expect(result.data!.events.edges.map((e) => e.node.eventId)).toEqual([receipt.eventId]);
+        expect(result.extensions?.freshness?.['readAfter']).toEqual({ included: true, waitedMs: expect.any(Number) });
+      } finally {
+        await client.dispose();
+      }
     }, 30_000);
 
     it('refuses a position the gateway did not make, executing nothing', async () => {
