@@ -116,6 +116,15 @@ describe('kept answers', () => {
     expect(answers.keyOf('admin', question)).not.toBe(answers.keyOf('admin', { ...question, variables: { id: 2 } }));
   });
 
+  it('are kept at most once a second per question (a hot query is not serialised on every execution)', () => {
+    const answers = new StaleAnswers({ cache: memory(), graceMs: { lakehouse: 60_000, analytics: 0, search: 0 } });
+    const key = answers.keyOf('admin', question);
+    expect(answers.wants(key, 10_000)).toBe(true);
+    answers.keep(key, { data: {}, freshness: undefined, storedAt: 10_000 }, ['lakehouse']);
+    expect(answers.wants(key, 10_500)).toBe(false);
+    expect(answers.wants(key, 11_000)).toBe(true);
+  });
+
   it('keep nothing for roles without a grace window', () => {
     const cache = memory();
     new StaleAnswers({ cache, graceMs: { lakehouse: 0, analytics: 0, search: 0 } }).keep('k', { data: {}, freshness: undefined, storedAt: 0 }, ['lakehouse']);

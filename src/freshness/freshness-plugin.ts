@@ -57,6 +57,8 @@ export function freshnessPlugin(freshness: GatewayFreshness): ApolloServerPlugin
             const failed = replayable ? failedRoles(result.errors) : undefined;
             const kept = failed ? await stale.recall(key, failed) : undefined;
             if (kept && failed) {
+              // Never stored in the response cache: it stands in for a failure, and ages.
+              contextValue.cachePolicy.maxAge = 0;
               const now = Date.now();
               const marked: FreshnessExtension = {
                 ...kept.freshness,
@@ -71,8 +73,9 @@ export function freshnessPlugin(freshness: GatewayFreshness): ApolloServerPlugin
           const extension = freshnessOf(roles, tracker);
           if (readAfter) extension.readAfter = readAfter;
           if (Object.keys(extension).length > 0) result.extensions = { ...result.extensions, freshness: extension };
-          if (replayable && !result.errors?.length && result.data) {
-            stale.keep(key, { data: result.data, freshness: extension, storedAt: Date.now() }, roles);
+          const now = Date.now();
+          if (replayable && !result.errors?.length && result.data && stale.wants(key, now)) {
+            stale.keep(key, { data: result.data, freshness: extension, storedAt: now }, roles);
           }
         },
       };
