@@ -47,11 +47,11 @@ export function followRunnerCommits(source: RunnerCommitSource, onCommit: (commi
   const derive = async (pass: PipelineRunRecord[]): Promise<MedallionCommit | undefined> => {
     if (pass.some((r) => r.status !== 'SUCCESS')) return undefined;
     // Read at once: the next pass cannot land before this one has returned.
-    const [position, positionTime] = await Promise.all([
-      storedBronzePosition(read),
-      newestLandedTime(read, registry, pass.find((r) => r.layer === 'bronze')?.id ?? ''),
-    ]);
+    const bronze = pass.find((r) => r.layer === 'bronze' && r.recordsIn > 0);
+    const [position, landed] = await Promise.all([storedBronzePosition(read), bronze ? newestLandedTime(read, registry, bronze.id) : null]);
     if (position === undefined) return undefined;
+    // A pass that landed nothing new (the start pass, a manual one) leaves "as of" where it was.
+    const positionTime = landed ?? (await newestLandedTime(read, registry));
     const tables: string[] = [];
     if (pass.some((r) => r.layer === 'silver' && r.recordsOut > 0)) tables.push('silver.events');
     if (pass.some((r) => r.layer === 'gold' && r.recordsOut > 0)) tables.push(...Object.keys(GOLD_TABLES));
