@@ -17,7 +17,13 @@ const SUFFIX_LENGTH = STORED_AT.length + 24 + TAIL.length;
  * Costs a JSON round trip on cacheable misses, never on hits.
  */
 export function storableAnswer(text: string, storedAt: number): string {
-  const body = JSON.parse(text) as Record<string, unknown> & { extensions?: Record<string, unknown> };
+  let body: Record<string, unknown> & { extensions?: Record<string, unknown> };
+  try {
+    body = JSON.parse(text) as typeof body;
+  } catch {
+    return text; // not a JSON answer: replayed as it is, without an age
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return text;
   const { backends: _figures, freshness, ...extensions } = body.extensions ?? {};
   delete body.extensions;
   // An older `cache` member is dropped so the new one is written last, whatever the answer held.
