@@ -1,5 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { SqlEngine } from '../src/backends/sql/port.ts';
+import { createBackendGuard } from '../src/backends/resilience.ts';
 import { BackendError } from '../src/errors.ts';
 import { StaleAnswers } from '../src/freshness/stale-answers.ts';
 import { startTestGateway, type TestGateway } from './helpers/gateway.ts';
@@ -50,6 +51,28 @@ describe('stale-while-error', () => {
     expect(freshness).toMatchObject({ stale: true, failed: ['analytics'], cache: { hit: true, storedAt: expect.any(String), ageMs: expect.any(Number) } });
     // What the kept answer reflected when it was answered.
     expect(freshness.analytics).toEqual(freshnessOf(good.body)!.analytics);
+  });
+
+  it('stands in while the circuit of the role is open', async () => {
+    const query = '{ regionalStats(regions: ["ID"]) { bookings } }';
+    const good = await gw.request(query);
+    expect(good.body.errors).toBeUndefined();
+    const guard = createBackendGuard({
+      role: 'analytics',
+      adapter: 'duckdb',
+      policy: { timeoutMs: 1_000, retries: 0, retryDelayMs: 0, errorThresholdPercent: 1, volumeThreshold: 1, resetTimeoutMs: 60_000, windowMs: 60_000 },
+    });
+    (analytics as { query: SqlEngine['query'] }).query = (() => guard.run(() => Promise.reject(unavailable()), { idempotent: true })) as SqlEngine['query'];
+    try {
+      await gw.request(query); // the failure that opens the circuit
+      expect(guard.state).toBe('open');
+      const { body } = await gw.request(query);
+      expect(body.errors).toBeUndefined();
+      expect(body.data).toEqual(good.body.data);
+      expect(freshnessOf(body)).toMatchObject({ stale: true, failed: ['analytics'] });
+    } finally {
+      guard.close();
+    }
   });
 
   it('answers an unseen question with the failing fields as errors (partial data)', async () => {
