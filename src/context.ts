@@ -25,7 +25,7 @@ export interface GatewayServices {
   metrics?: GatewayMetrics | undefined;
   /** Makes spans when an OTLP endpoint is configured; absent otherwise (no span work at all). */
   tracer?: Tracer | undefined;
-  /** Whole-response cache; `invalidate()` is the hook for anything that changes data. */
+  /** Whole-response cache; `invalidate(change)` is the hook for anything that changes data (by table). */
   responseCache: ResponseCache;
   /** The embedded medallion step; absent when the platform's own jobs run it. */
   pipeline: MedallionRunner | undefined;
@@ -47,7 +47,8 @@ export interface GatewayContext {
   observed: OperationObservation;
   /**
    * Seconds this request's answer may be served from the response cache (0: never), set by the
-   * cache-policy plugin. A holder object because Apollo hands plugins a shallow copy of the context.
+   * cache-policy plugin, with the tables the answer reads (its cache tags; absent: unknown, any
+   * table). A holder object because Apollo hands plugins a shallow copy of the context.
    */
-  cachePolicy: { maxAge: number };
+  cachePolicy: { maxAge: number; tables?: readonly string[] };
 }

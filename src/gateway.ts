@@ -29,6 +29,8 @@ import { legacyJsonStatusPlugin } from './http/legacy-json-status.ts';
 import { serveGraphQLWs } from './http/graphql-ws-server.ts';
 import { GRAPHQL_PATH } from './http/paths.ts';
 import { ResponseCache } from './http/response-cache.ts';
+import { createRedisTableVersions } from './backends/cache/redis-table-versions.ts';
+import { changeOfRuns } from './cache-tags/commit-tables.ts';
 import { createSubscriptionPipeline } from './http/subscription-pipeline.ts';
 import { subscriptionTransportsPlugin } from './http/subscription-transports-plugin.ts';
 import { createRestHandler } from './http/rest/handler.ts';
@@ -102,7 +104,9 @@ export async function startGateway(config: Config, logger: Logger = createLogger
       logger.warn({ err: error }, 'search index not built at start');
     }
 
-    const responseCache = new ResponseCache({ cache: backends.cache });
+    // With Redis the cache is shared, and so are the versions of the tables cached answers read.
+    const sharedVersions = config.redisUrl ? createRedisTableVersions({ url: config.redisUrl, logger }) : undefined;
+    const responseCache = new ResponseCache({ cache: backends.cache, sharedVersions });
     fanout = new EventFanout({ bus: backends.bus, eventTopics });
     fanout.start();
     // The embedded medallion runs wherever the lakehouse is embedded, reading the bus (the
@@ -120,7 +124,8 @@ export async function startGateway(config: Config, logger: Logger = createLogger
           ? [{ name: 'clickhouse', ...createClickHouseEventSink({ database: backends.embedded, lakehouse: backends.lakehouse, clickhouse: backends.analytics as ClickHouseEngine }) }]
           : [],
         onPromoted: (runs) => {
-          responseCache.invalidate();
+          // Drops exactly the cached answers that read a table the pass changed.
+          responseCache.invalidate(changeOfRuns(runs));
           logger.debug({ runs }, 'medallion promoted new records');
         },
       });
@@ -321,7 +326,7 @@ export async function startGateway(config: Config, logger: Logger = createLogger
           await closed;
           await finalPipeline?.stop();
           await indexer?.stop();
-          responseCache.close();
+          await responseCache.close();
           await rateLimiter?.close();
           await backends.close();
           // Exports the spans still buffered.
