@@ -13,9 +13,11 @@ export interface SharedTableVersions {
   publish(changes: VersionChanges): Promise<void>;
   /**
    * Hands every instance's changes to `apply` as they are announced, and the whole shared state
-   * now and then (the safety net for a missed announcement). `apply` is idempotent.
+   * now and then (the safety net for a missed announcement). `apply` is idempotent. Resolves once
+   * announcements are heard and the shared state was read (never rejects; it may never resolve
+   * while the shared store is unreachable).
    */
-  follow(apply: (changes: VersionChanges) => void): void;
+  follow(apply: (changes: VersionChanges) => void): Promise<void>;
   close(): Promise<void>;
 }
 

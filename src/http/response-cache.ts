@@ -63,12 +63,18 @@ export class ResponseCache {
   readonly tableVersions = new TableVersions();
   /** Current versions of each table set seen in entries, by its encoded list; cleared on every change. */
   private readonly current = new Map<string, string>();
+  private readonly following: Promise<void>;
 
   constructor(options: ResponseCacheOptions) {
     this.cache = options.cache;
     this.shared = options.sharedVersions;
     this.tableVersions.onChange(() => this.current.clear());
-    this.shared?.follow((changes) => this.tableVersions.apply(changes));
+    this.following = this.shared ? this.shared.follow((changes) => this.tableVersions.apply(changes)) : Promise.resolve();
+  }
+
+  /** Resolves once this instance hears other instances' changes (at once without shared versions). */
+  sharing(): Promise<void> {
+    return this.following;
   }
 
   /** Cache key of a request. `payload` is the raw POST body or the GET query string. */

@@ -46,9 +46,10 @@ export function createRedisTableVersions(options: RedisTableVersionsOptions): Sh
   const refreshMs = options.refreshMs ?? 5_000;
   const retryStrategy = (attempt: number) => Math.min(50 * 2 ** Math.min(attempt - 1, 6), 2_000);
   // Commands fail fast while disconnected (a failed raise is kept and retried); the subscriber
-  // queues its SUBSCRIBE until connected and subscribes again after every reconnection.
+  // queues its SUBSCRIBE until connected however long that takes, and subscribes again after
+  // every reconnection.
   const client = new Redis(options.url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: options.commandTimeoutMs ?? 250, retryStrategy });
-  const subscriber = new Redis(options.url, { retryStrategy });
+  const subscriber = new Redis(options.url, { maxRetriesPerRequest: null, retryStrategy });
   for (const connection of [client, subscriber]) connection.on('error', () => undefined);
 
   let pending: Record<string, number> = {};
@@ -86,11 +87,14 @@ export function createRedisTableVersions(options: RedisTableVersionsOptions): Sh
     follow(listener) {
       apply = listener;
       subscriber.on('message', (_channel: string, message: string) => apply?.(parseChanges(message)));
-      // Once subscribed, and after every reconnection: announcements made meanwhile are read from the hash.
-      void subscriber.subscribe(channel).then(() => refresh(), () => undefined);
       subscriber.on('ready', () => void refresh());
       timer = setInterval(() => void refresh(), refreshMs);
       timer.unref();
+      // Once subscribed (and after every reconnection, above): announcements made meanwhile are read from the hash.
+      return subscriber.subscribe(channel).then(
+        () => refresh(),
+        () => new Promise<void>(() => undefined),
+      );
     },
     async close() {
       closed = true;
