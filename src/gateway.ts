@@ -107,6 +107,8 @@ export async function startGateway(config: Config, logger: Logger = createLogger
     // With Redis the cache is shared, and so are the versions of the tables cached answers read.
     const sharedVersions = config.redisUrl ? createRedisTableVersions({ url: config.redisUrl, logger }) : undefined;
     const responseCache = new ResponseCache({ cache: backends.cache, sharedVersions });
+    // Bounded: an unreachable Redis must not hold the start (the versions are read once it connects).
+    if (sharedVersions && !(await responseCache.sharing(Math.min(config.backendTimeoutMs, 2_000)))) logger.warn('shared table versions not read yet (Redis unreachable?); read once it answers');
     fanout = new EventFanout({ bus: backends.bus, eventTopics });
     fanout.start();
     // The embedded medallion runs wherever the lakehouse is embedded, reading the bus (the

@@ -72,9 +72,15 @@ export class ResponseCache {
     this.following = this.shared ? this.shared.follow((changes) => this.tableVersions.apply(changes)) : Promise.resolve();
   }
 
-  /** Resolves once this instance hears other instances' changes (at once without shared versions). */
-  sharing(): Promise<void> {
-    return this.following;
+  /**
+   * Resolves with true once this instance hears other instances' changes (at once without shared
+   * versions), or with false when `budgetMs` runs out first. Default budget: none (waits).
+   */
+  sharing(budgetMs = Number.POSITIVE_INFINITY): Promise<boolean> {
+    if (!Number.isFinite(budgetMs)) return this.following.then(() => true);
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), budgetMs)));
+    return Promise.race([this.following.then(() => true), late]).finally(() => clearTimeout(timer));
   }
 
   /** Cache key of a request. `payload` is the raw POST body or the GET query string. */
