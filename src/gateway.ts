@@ -31,6 +31,7 @@ import { GRAPHQL_PATH } from './http/paths.ts';
 import { ResponseCache } from './http/response-cache.ts';
 import { createRedisTableVersions } from './backends/cache/redis-table-versions.ts';
 import { changeOfRuns } from './cache-tags/commit-tables.ts';
+import type { SharedTableVersions } from './cache-tags/table-versions.ts';
 import { createSubscriptionPipeline } from './http/subscription-pipeline.ts';
 import { subscriptionTransportsPlugin } from './http/subscription-transports-plugin.ts';
 import { createRestHandler } from './http/rest/handler.ts';
@@ -88,6 +89,7 @@ export async function startGateway(config: Config, logger: Logger = createLogger
   let pipeline: MedallionRunner | undefined;
   let fanout: EventFanout | undefined;
   let rateLimiter: PrincipalRateLimiter | undefined;
+  let sharedVersions: SharedTableVersions | undefined;
   try {
     if (backends.embedded && config.demoData && !config.trinoUrl) {
       const demo = await ensureDemoData(backends.embedded, {
@@ -105,7 +107,7 @@ export async function startGateway(config: Config, logger: Logger = createLogger
     }
 
     // With Redis the cache is shared, and so are the versions of the tables cached answers read.
-    const sharedVersions = config.redisUrl ? createRedisTableVersions({ url: config.redisUrl, logger }) : undefined;
+    sharedVersions = config.redisUrl ? createRedisTableVersions({ url: config.redisUrl, logger }) : undefined;
     const responseCache = new ResponseCache({ cache: backends.cache, sharedVersions });
     // Bounded: an unreachable Redis must not hold the start (the versions are read once it connects).
     if (sharedVersions && !(await responseCache.sharing(Math.min(config.backendTimeoutMs, 2_000)))) logger.warn('shared table versions not read yet (Redis unreachable?); read once it answers');
@@ -342,6 +344,7 @@ export async function startGateway(config: Config, logger: Logger = createLogger
     fanout?.stop();
     await pipeline?.stop().catch(() => undefined);
     await rateLimiter?.close().catch(() => undefined);
+    await sharedVersions?.close().catch(() => undefined);
     await backends.close().catch(() => undefined);
     await tracing.shutdown().catch(() => undefined);
     throw error;

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { isObjectType, Kind, parse, type FragmentDefinitionNode, type GraphQLSchema, type OperationDefinitionNode } from 'graphql';
 import { createLruCache } from '../src/backends/cache/lru.ts';
 import { changeOfCommit, changeOfRuns } from '../src/cache-tags/commit-tables.ts';
-import { ANY_TABLE, FIELD_TABLES } from '../src/cache-tags/field-tables.ts';
+import { analyticsModel } from '../src/analytics/default-model.ts';
+import { ANALYTICS_SOURCES, ANY_TABLE, FIELD_TABLES } from '../src/cache-tags/field-tables.ts';
 import { tablesOfOperation } from '../src/cache-tags/operation-tables.ts';
 import { buildSubgraph } from '../src/federation/subgraph.ts';
 import { ResponseCache } from '../src/http/response-cache.ts';
@@ -48,6 +49,11 @@ describe('tables each field reads', () => {
       expect(known, coordinate).toBe(true);
       for (const table of tables) expect(table === ANY_TABLE || /^(bronze|silver|gold|platform)\.[a-z0-9_]+$/.test(table), `${coordinate}: ${table}`).toBe(true);
     }
+  });
+
+  it('knows what every table of the analytics model is derived from', () => {
+    for (const table of [analyticsModel.table, ...analyticsModel.joins.map((j) => j.table)]) expect(ANALYTICS_SOURCES[table], table).toBeDefined();
+    for (const table of ANALYTICS_SOURCES['analytics.tours']!) expect(FIELD_TABLES['Query.analytics']).toContain(table);
   });
 });
 
