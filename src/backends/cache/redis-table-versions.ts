@@ -87,11 +87,13 @@ export function createRedisTableVersions(options: RedisTableVersionsOptions): Sh
     follow(listener) {
       apply = listener;
       subscriber.on('message', (_channel: string, message: string) => apply?.(parseChanges(message)));
-      subscriber.on('ready', () => void refresh());
+      // After every reconnection: announcements made meanwhile are read from the hash, and raises
+      // that failed meanwhile are written.
+      for (const connection of [client, subscriber]) connection.on('ready', () => void refresh());
       timer = setInterval(() => void refresh(), refreshMs);
       timer.unref();
-      // Once subscribed (and after every reconnection, above): announcements made meanwhile are read from the hash.
-      return subscriber.subscribe(channel).then(
+      // Followed once subscribed and the hash was read through a ready connection.
+      return Promise.all([subscriber.subscribe(channel), ready(client)]).then(
         () => refresh(),
         () => new Promise<void>(() => undefined),
       );
@@ -108,6 +110,12 @@ export function createRedisTableVersions(options: RedisTableVersionsOptions): Sh
       );
     },
   };
+}
+
+/** Resolves when `connection` is ready for commands (at once when it is). */
+function ready(connection: Redis): Promise<void> {
+  if (connection.status === 'ready') return Promise.resolve();
+  return new Promise((resolve) => connection.once('ready', () => resolve()));
 }
 
 /** `table=version,…` as announced by the raise script. */
