@@ -1,6 +1,6 @@
 import type { PipelineRunRecord } from '../../ingest/medallion/runs.ts';
 import type { MedallionCommit } from '../platform/commit.ts';
-import type { TableChange } from '../http/response-cache.ts';
+import type { TableChange } from './table-versions.ts';
 
 /** Gold tables, each refreshed by a gold run that wrote rows. */
 const GOLD = ['gold.booking_metrics', 'gold.recommendation_features', 'gold.tourism_analytics', 'gold.user_360'];

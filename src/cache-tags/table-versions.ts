@@ -1,6 +1,18 @@
 /** Versions of tables, by schema-qualified name (`silver.events`); a table never changed is at 0. */
 export type VersionChanges = Readonly<Record<string, number>>;
 
+/** A change of the data: the tables one commit changed, and its version. */
+export interface TableChange {
+  /** Schema-qualified tables whose contents changed (`MedallionCommit.tables`). */
+  tables: readonly string[];
+  /**
+   * The change's version, strictly increasing across changes (`MedallionCommit.seq`): tables
+   * already at or above it are left as they are, so one commit heard twice invalidates once.
+   * Default: now in ms, or just above a table's current version when that is higher.
+   */
+  version?: number;
+}
+
 /**
  * Where table versions are shared between gateway instances (Redis: a hash, and pub/sub to tell
  * every instance at once). Absent: the versions are this instance's only.

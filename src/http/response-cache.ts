@@ -1,6 +1,8 @@
 import type { CachePort } from '../backends/cache/port.ts';
 import { ANY_TABLE } from '../cache-tags/field-tables.ts';
-import { TableVersions, type SharedTableVersions } from '../cache-tags/table-versions.ts';
+import { TableVersions, type SharedTableVersions, type TableChange } from '../cache-tags/table-versions.ts';
+
+export type { TableChange } from '../cache-tags/table-versions.ts';
 
 /** A stored response: what the HTTP layer writes back on a hit. */
 export interface CachedResponse {
@@ -17,18 +19,6 @@ export interface AnswerRead {
   tables: readonly string[];
   /** `tableVersions.tick` when the answer's execution started (see `readStarts`). */
   since: number;
-}
-
-/** A change of the data: the tables one commit changed, and its version. */
-export interface TableChange {
-  /** Schema-qualified tables whose contents changed (`MedallionCommit.tables`). */
-  tables: readonly string[];
-  /**
-   * The change's version, strictly increasing across changes (`MedallionCommit.seq`): tables
-   * already at or above it are left as they are, so one commit heard twice invalidates once.
-   * Default: now in ms, or just above the newest version this instance knows.
-   */
-  version?: number;
 }
 
 /** Options of the response cache. */

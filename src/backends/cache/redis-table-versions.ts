@@ -57,15 +57,17 @@ export function createRedisTableVersions(options: RedisTableVersionsOptions): Sh
   let timer: NodeJS.Timeout | undefined;
   let closed = false;
 
-  async function raise(changes: VersionChanges): Promise<void> {
+  /** Writes and announces `changes`; on failure keeps them for the next refresh and answers the error. */
+  async function raise(changes: VersionChanges): Promise<unknown> {
     const pairs = Object.entries(changes).flatMap(([table, version]) => [table, String(version)]);
-    if (pairs.length === 0) return;
+    if (pairs.length === 0) return undefined;
     try {
       await client.eval(RAISE_SCRIPT, 1, hash, channel, ...pairs);
+      return undefined;
     } catch (error) {
-      // Kept for the next refresh: until then other instances may serve these tables' old answers.
+      // Until a refresh writes them, other instances may serve these tables' old answers.
       for (const [table, version] of Object.entries(changes)) pending[table] = Math.max(pending[table] ?? 0, version);
-      options.logger?.warn({ err: error, tables: Object.keys(changes) }, 'table versions not shared yet; retrying');
+      return error;
     }
   }
 
@@ -83,7 +85,10 @@ export function createRedisTableVersions(options: RedisTableVersionsOptions): Sh
   }
 
   return {
-    publish: raise,
+    async publish(changes) {
+      const error = await raise(changes);
+      if (error) options.logger?.warn({ err: error, tables: Object.keys(changes) }, 'table versions not shared yet; retried on the next refresh');
+    },
     follow(listener) {
       apply = listener;
       subscriber.on('message', (_channel: string, message: string) => apply?.(parseChanges(message)));
