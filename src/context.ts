@@ -25,7 +25,7 @@ export interface GatewayServices {
   metrics?: GatewayMetrics | undefined;
   /** Makes spans when an OTLP endpoint is configured; absent otherwise (no span work at all). */
   tracer?: Tracer | undefined;
-  /** Whole-response cache; `invalidate(change)` is the hook for anything that changes data (by table). */
+  /** Whole-response cache; `invalidate()` is the hook for anything that changes data. */
   responseCache: ResponseCache;
   /** The embedded medallion step; absent when the platform's own jobs run it. */
   pipeline: MedallionRunner | undefined;

@@ -33,7 +33,7 @@ const OPERATIONS: Record<string, string> = {
   regionalStats: '{ regionalStats { region bookings revenue } }',
   revenueSeries: `{ revenueSeries(interval: WEEK, from: "${from.toISOString()}", to: "${to.toISOString()}") { revenue } }`,
   tourPopularity: '{ tourPopularity(window: ALL_TIME, first: 3) { tour { name destination { name } stats { bookings } } } }',
-  analytics: '{ analytics(query: { measures: [BOOKINGS], dimensions: [CATEGORY, DESTINATION_COUNTRY] }) { rows { bookings category } } }',
+  analytics: '{ analytics(query: { measures: [BOOKINGS], dimensions: [CATEGORY, DESTINATION_COUNTRY, USER_SEGMENT] }) { rows { bookings category } } }',
   recommendations: '{ recommendations(userId: "USER000001", first: 3) { score tour { name } } }',
   tours: '{ tours(first: 3) { totalCount edges { node { name destination { name } stats { views } } } } }',
   tour: '{ tour(id: "TOUR0002") { name } }',
