@@ -30,7 +30,7 @@ import { serveGraphQLWs } from './http/graphql-ws-server.ts';
 import { GRAPHQL_PATH } from './http/paths.ts';
 import { ResponseCache } from './http/response-cache.ts';
 import { createRedisTableVersions } from './backends/cache/redis-table-versions.ts';
-import { changeOfRuns } from './cache-tags/commit-tables.ts';
+import { followMedallionChanges } from './cache-tags/commit-tables.ts';
 import type { SharedTableVersions } from './cache-tags/table-versions.ts';
 import { createSubscriptionPipeline } from './http/subscription-pipeline.ts';
 import { subscriptionTransportsPlugin } from './http/subscription-transports-plugin.ts';
@@ -128,11 +128,12 @@ export async function startGateway(config: Config, logger: Logger = createLogger
           ? [{ name: 'clickhouse', ...createClickHouseEventSink({ database: backends.embedded, lakehouse: backends.lakehouse, clickhouse: backends.analytics as ClickHouseEngine }) }]
           : [],
         onPromoted: (runs) => {
-          // Drops exactly the cached answers that read a table the pass changed.
-          responseCache.invalidate(changeOfRuns(runs));
+          changes.promoted(runs);
           logger.debug({ runs }, 'medallion promoted new records');
         },
       });
+      // Drops exactly the cached answers that read a table a pass changed.
+      const changes = followMedallionChanges(pipeline.runs, (change) => responseCache.invalidate(change));
       if (metrics) {
         pipeline.runs.on('finished', (run: PipelineRunRecord) => metrics.pipelineRun(run));
         // Lag is measured on the embedded log; with Kafka the consumer group's lag is Kafka's figure.

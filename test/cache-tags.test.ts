@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { isObjectType, Kind, parse, type FragmentDefinitionNode, type GraphQLSchema, type OperationDefinitionNode } from 'graphql';
 import { createLruCache } from '../src/backends/cache/lru.ts';
-import { changeOfCommit, changeOfRuns } from '../src/cache-tags/commit-tables.ts';
+import { EventEmitter } from 'node:events';
+import { changeOfCommit, changeOfRuns, followMedallionChanges } from '../src/cache-tags/commit-tables.ts';
 import { analyticsModel } from '../src/analytics/default-model.ts';
 import { DIMENSION_TABLES } from '../src/backends/analytics/dimensions.ts';
 import { ANALYTICS_SOURCES, ANY_TABLE, FIELD_TABLES } from '../src/cache-tags/field-tables.ts';
@@ -91,6 +92,17 @@ describe('tables a medallion pass changed', () => {
 
   it('takes a commit notification as it is', () => {
     expect(changeOfCommit({ seq: 42, tables: ['silver.events'] })).toEqual({ tables: ['silver.events'], version: 42 });
+  });
+
+  it('follows the runner: its runs until it notifies commits, then its commits only', () => {
+    const runner = new EventEmitter();
+    const changes: { tables: readonly string[]; version?: number }[] = [];
+    const follow = followMedallionChanges(runner, (change) => changes.push(change));
+    follow.promoted([run('silver', 1)]);
+    expect(changes.pop()?.tables).toContain('silver.events');
+    runner.emit('committed', { seq: 7, tables: ['gold.user_360'] });
+    follow.promoted([run('silver', 1)]);
+    expect(changes).toEqual([{ tables: ['gold.user_360'], version: 7 }]);
   });
 });
 

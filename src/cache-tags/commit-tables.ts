@@ -1,3 +1,4 @@
+import type { EventEmitter } from 'node:events';
 import type { PipelineRunRecord } from '../../ingest/medallion/runs.ts';
 import type { MedallionCommit } from '../platform/commit.ts';
 import type { TableChange } from './table-versions.ts';
@@ -25,4 +26,27 @@ export function changeOfRuns(runs: readonly PipelineRunRecord[]): TableChange {
     if (run.layer === 'gold' && run.recordsOut > 0) for (const table of GOLD) tables.add(table);
   }
   return { tables: [...tables].sort() };
+}
+
+/** What {@link followMedallionChanges} hands the in-process medallion. */
+export interface MedallionChanges {
+  /** For the runner's `onPromoted`: the pass's change, told from its runs (until the runner notifies commits). */
+  promoted(runs: readonly PipelineRunRecord[]): void;
+}
+
+/**
+ * Calls `onChange` with what each pass of the in-process medallion changed: from its `'committed'`
+ * notifications as soon as it emits one, until then from the runs it reports to `onPromoted`.
+ */
+export function followMedallionChanges(runs: Pick<EventEmitter, 'on'>, onChange: (change: TableChange) => void): MedallionChanges {
+  let notified = false;
+  runs.on('committed', (commit: MedallionCommit) => {
+    notified = true;
+    onChange(changeOfCommit(commit));
+  });
+  return {
+    promoted: (passRuns) => {
+      if (!notified) onChange(changeOfRuns(passRuns));
+    },
+  };
 }
