@@ -1,10 +1,11 @@
 import type { EventEmitter } from 'node:events';
+import { GOLD_TABLES } from '../../ingest/medallion/gold.ts';
 import type { PipelineRunRecord } from '../../ingest/medallion/runs.ts';
 import type { MedallionCommit } from '../platform/commit.ts';
 import type { TableChange } from './table-versions.ts';
 
 /** Gold tables, each refreshed by a gold run that wrote rows. */
-const GOLD = ['gold.booking_metrics', 'gold.recommendation_features', 'gold.tourism_analytics', 'gold.user_360'];
+const GOLD = Object.keys(GOLD_TABLES);
 /** Platform metadata every pass writes (its runs, executions, quality, lineage, watermarks). */
 const PLATFORM = ['platform.data_lineage', 'platform.data_quality', 'platform.pipeline_runs', 'platform.source_executions', 'platform.watermarks'];
 
