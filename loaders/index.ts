@@ -33,6 +33,7 @@ export interface LoaderSources {
 
 const TOURS: RowCodec<TourRow> = {
   namespace: 'tour',
+  tables: ['silver.tours'],
   encode: (row) => JSON.stringify(row),
   decode: (text) => {
     const row = JSON.parse(text) as TourRow;
@@ -41,6 +42,7 @@ const TOURS: RowCodec<TourRow> = {
 };
 const DESTINATIONS: RowCodec<DestinationRow> = {
   namespace: 'destination',
+  tables: ['silver.destinations'],
   encode: (row) => JSON.stringify(row),
   decode: (text) => JSON.parse(text) as DestinationRow,
 };

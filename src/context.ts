@@ -50,7 +50,8 @@ export interface GatewayContext {
   observed: OperationObservation;
   /**
    * Seconds this request's answer may be served from the response cache (0: never), set by the
-   * cache-policy plugin. A holder object because Apollo hands plugins a shallow copy of the context.
+   * cache-policy plugin, with the tables the answer reads (its cache tags; absent: unknown, any
+   * table). A holder object because Apollo hands plugins a shallow copy of the context.
    */
-  cachePolicy: { maxAge: number };
+  cachePolicy: { maxAge: number; tables?: readonly string[] };
 }

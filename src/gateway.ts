@@ -29,6 +29,9 @@ import { legacyJsonStatusPlugin } from './http/legacy-json-status.ts';
 import { serveGraphQLWs } from './http/graphql-ws-server.ts';
 import { GRAPHQL_PATH } from './http/paths.ts';
 import { ResponseCache } from './http/response-cache.ts';
+import { createRedisTableVersions } from './backends/cache/redis-table-versions.ts';
+import { followMedallionChanges } from './cache-tags/commit-tables.ts';
+import type { SharedTableVersions } from './cache-tags/table-versions.ts';
 import { createSubscriptionPipeline } from './http/subscription-pipeline.ts';
 import { subscriptionTransportsPlugin } from './http/subscription-transports-plugin.ts';
 import { createRestHandler } from './http/rest/handler.ts';
@@ -91,6 +94,7 @@ export async function startGateway(config: Config, logger: Logger = createLogger
   let fanout: EventFanout | undefined;
   let rateLimiter: PrincipalRateLimiter | undefined;
   let freshness: GatewayFreshness | undefined;
+  let sharedVersions: SharedTableVersions | undefined;
   try {
     if (backends.embedded && config.demoData && !config.trinoUrl) {
       const demo = await ensureDemoData(backends.embedded, {
@@ -107,7 +111,11 @@ export async function startGateway(config: Config, logger: Logger = createLogger
       logger.warn({ err: error }, 'search index not built at start');
     }
 
-    const responseCache = new ResponseCache({ cache: backends.cache });
+    // With Redis the cache is shared, and so are the versions of the tables cached answers read.
+    sharedVersions = config.redisUrl ? createRedisTableVersions({ url: config.redisUrl, logger }) : undefined;
+    const responseCache = new ResponseCache({ cache: backends.cache, sharedVersions });
+    // Bounded: an unreachable Redis must not hold the start (the versions are read once it connects).
+    if (sharedVersions && !(await responseCache.sharing(Math.min(config.backendTimeoutMs, 2_000)))) logger.warn('shared table versions not read yet (Redis unreachable?); read once it answers');
     fanout = new EventFanout({ bus: backends.bus, eventTopics });
     fanout.start();
     // The embedded medallion runs wherever the lakehouse is embedded, reading the bus (the
@@ -125,10 +133,12 @@ export async function startGateway(config: Config, logger: Logger = createLogger
           ? [{ name: 'clickhouse', ...createClickHouseEventSink({ database: backends.embedded, lakehouse: backends.lakehouse, clickhouse: backends.analytics as ClickHouseEngine }) }]
           : [],
         onPromoted: (runs) => {
-          responseCache.invalidate();
+          changes.promoted(runs);
           logger.debug({ runs }, 'medallion promoted new records');
         },
       });
+      // Drops exactly the cached answers that read a table a pass changed.
+      const changes = followMedallionChanges(pipeline.runs, (change) => responseCache.invalidate(change));
       if (metrics) {
         pipeline.runs.on('finished', (run: PipelineRunRecord) => metrics.pipelineRun(run));
         // Lag is measured on the embedded log; with Kafka the consumer group's lag is Kafka's figure.
@@ -332,7 +342,7 @@ export async function startGateway(config: Config, logger: Logger = createLogger
           await finalPipeline?.stop();
           freshness?.close();
           await indexer?.stop();
-          responseCache.close();
+          await responseCache.close();
           await rateLimiter?.close();
           await backends.close();
           // Exports the spans still buffered.
@@ -347,6 +357,7 @@ export async function startGateway(config: Config, logger: Logger = createLogger
     freshness?.close();
     await pipeline?.stop().catch(() => undefined);
     await rateLimiter?.close().catch(() => undefined);
+    await sharedVersions?.close().catch(() => undefined);
     await backends.close().catch(() => undefined);
     await tracing.shutdown().catch(() => undefined);
     throw error;

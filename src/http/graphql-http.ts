@@ -223,6 +223,8 @@ export function createGraphQLHttpHandler(options: GraphQLHttpOptions): GraphQLHt
     }
     for (const [name, value] of Object.entries(replaced ?? {})) headers.set(name, value);
     const context = createRequestContext(services, headerValue(req.headers['x-request-id']), principal);
+    // Noted before executing: an answer whose tables change meanwhile is not stored (it may be older).
+    const since = responseCache?.readStarts() ?? 0;
     // In an operation span when tracing (it parents the loader batches and backend calls).
     const response = await withOperationSpan(services.tracer, req.headers, () =>
       apollo.executeHTTPGraphQLRequest({
@@ -251,7 +253,8 @@ export function createGraphQLHttpHandler(options: GraphQLHttpOptions): GraphQLHt
       outgoing['x-cache'] = 'MISS';
       const stored = storableAnswer(text, Date.now());
       cacheable = { status, contentType: outgoing['content-type'] ?? JSON_TYPE, body: stored, length: Buffer.byteLength(stored) };
-      responseCache.store(key, cacheable, context.cachePolicy.maxAge * 1000);
+      const { tables } = context.cachePolicy;
+      responseCache.store(key, cacheable, context.cachePolicy.maxAge * 1000, tables && { tables, since });
     }
     outgoing['content-length'] = String(length);
     res.writeHead(status, outgoing);
