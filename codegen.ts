@@ -32,7 +32,7 @@ const config: CodegenConfig = {
           AnalyticsRow: '../analytics/answer.ts#AnalyticsRowValue',
           AnalyticsColumn: '../analytics/answer.ts#AnalyticsColumnInfo',
           DataSource: '../../ingest/registry.ts#Source',
-          PipelineRun: '../../ingest/medallion/runs.ts#PipelineRunRecord',
+          PipelineRun: '../platform/metadata.ts#PipelineRunRecord',
           SourceExecution: '../backends/lakehouse/platform.ts#SourceExecutionRow',
           DataQuality: '../backends/lakehouse/platform.ts#DataQualityRow',
           LineageEdge: '../backends/lakehouse/platform.ts#LineageRow',

@@ -4,7 +4,7 @@ import type { DestinationRow, EventRow, RecommendationRow, TourRow, TourStatsRow
 import { tourStats } from '../src/backends/analytics/queries.ts';
 import { userProfilesFromGold } from '../src/backends/lakehouse/gold.ts';
 import { executionsOfRuns, latestExecutionsOfSources, pipelineRunsByIds, type SourceExecutionRow } from '../src/backends/lakehouse/platform.ts';
-import type { PipelineRunRecord } from '../ingest/medallion/runs.ts';
+import type { PipelineRunRecord } from '../src/platform/metadata.ts';
 import {
   bookingsByUsers,
   childPage,

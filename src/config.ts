@@ -88,6 +88,12 @@ export interface Config {
   readonly medallionDebounceMs: number;
   /** Time between scheduled medallion runs, in ms (runs also follow new events); 0 turns the schedule off. Default 60000. */
   readonly medallionIntervalMs: number;
+  /**
+   * Where the medallion runs: `in-process` (in this gateway) or `off` (another process, the
+   * `npm run medallion` worker, runs it). Undefined: the lakehouse decides (in-process when it is
+   * embedded, off with Trino).
+   */
+  readonly medallion: 'in-process' | 'off' | undefined;
   /** The source registry (YAML). Default `ingest/sources.yaml` of the gateway. */
   readonly sourcesFile: string | undefined;
   /** Worker threads of the embedded DuckDB. Default: the cores this process may run on. */
@@ -190,6 +196,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       LOADER_CACHE_TTL_MS: num({ default: 30_000 }),
       MEDALLION_DEBOUNCE_MS: num({ default: 50 }),
       MEDALLION_INTERVAL_MS: num({ default: 60_000 }),
+      MEDALLION: str({ default: undefined, choices: ['in-process', 'off'] as const }),
       SOURCES_FILE: str({ default: undefined }),
       DUCKDB_THREADS: num({ default: undefined }),
       METRICS: bool({ default: true }),
@@ -314,6 +321,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     loaderCacheTtlMs: Math.max(0, clean.LOADER_CACHE_TTL_MS),
     medallionDebounceMs: clean.MEDALLION_DEBOUNCE_MS,
     medallionIntervalMs: Math.max(0, clean.MEDALLION_INTERVAL_MS),
+    medallion: clean.MEDALLION,
     sourcesFile: clean.SOURCES_FILE === undefined ? undefined : path.resolve(clean.SOURCES_FILE),
     duckdbThreads: clean.DUCKDB_THREADS,
     metrics: clean.METRICS,

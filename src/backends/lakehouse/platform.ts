@@ -1,4 +1,4 @@
-import type { PipelineRunRecord } from '../../../ingest/medallion/runs.ts';
+import type { PipelineRunRecord } from '../../platform/metadata.ts';
 import { GOLD_TABLES } from '../../../ingest/medallion/gold.ts';
 import type { SourceRegistry } from '../../../ingest/registry.ts';
 import { limit, placeholders, type QueryOptions, type SqlEngine } from '../sql/port.ts';
