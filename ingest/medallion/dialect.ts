@@ -55,7 +55,8 @@ export const DUCKDB_DIALECT: MedallionDialect = {
   jsonContainer: (document, field) =>
     `CASE WHEN json_type(${document}, ${path(field)}) IN ('OBJECT', 'ARRAY') THEN CAST(json_extract(${document}, ${path(field)}) AS VARCHAR) END`,
   isJson: (document) => `coalesce(json_valid(${document}), false)`,
-  isJsonObject: (document) => `coalesce(json_valid(${document}) AND json_type(${document}) = 'OBJECT', false)`,
+  // A CASE, not AND: DuckDB may evaluate both sides of an AND, and json_type fails on text that is not JSON.
+  isJsonObject: (document) => `CASE WHEN json_valid(${document}) THEN json_type(${document}) = 'OBJECT' ELSE false END`,
   parseTimestamp: (text) => `TRY_CAST(replace(replace(${text}, 'T', ' '), 'Z', '') AS TIMESTAMP)`,
   createTable: (table) =>
     `CREATE TABLE IF NOT EXISTS ${checkedName(table.name)} (\n${table.columns.map((c) => `  ${c.name} ${DUCKDB_TYPES[c.type]}${c.nullable ? '' : ' NOT NULL'}`).join(',\n')}\n)`,
