@@ -107,8 +107,8 @@ async function bootstrapAnalytics(backends: Backends, log: (line: string) => voi
   const clickhouse = backends.analytics as ClickHouseEngine;
   const migration = await migrateAnalytics(clickhouse);
   const copy = await copyEventsToClickHouse(backends.lakehouse, clickhouse);
-  // An embedded lakehouse then feeds ClickHouse from where this copy ended (the gateway's sink).
-  if (backends.lakehouseWrites.embedded) await markClickHouseCopied(backends.lakehouseWrites.writer, backends.lakehouse);
+  // The medallion's sink then feeds ClickHouse from where this copy ended (its watermark is in the lakehouse).
+  await markClickHouseCopied(backends.lakehouseWrites.writer, backends.lakehouse);
   log(`analytics: clickhouse schema ready, ${copy.events} events copied`);
   return { created: migration.statements, events: copy.events };
 }

@@ -373,16 +373,19 @@ export async function startTrinoFixture(options: TrinoFixtureOptions): Promise<T
         statement.bind(rewritten.values, rewritten.types as DuckDBType[]);
         const reader = await statement.runAndReadAll();
         if (update) {
-          query.updateType = update.updateType;
-          query.result = { columns: [], rows: [] };
           if (update.countsRows) {
             // Trino's table writer answers one bigint row, `rows`; the protocol repeats it as updateCount.
             const count = BigInt(reader.getRows()[0]?.[0] as bigint | number);
-            query.updateCount = Number(count);
+            // Committed before the answer, so a client that saw the answer sees the snapshot.
             if (update.writes && count > 0n) {
               await commitSnapshot(connection, `${update.writes.schema}.${update.writes.table}`, update.writes.operation, Number(count), query.id);
             }
+            query.updateType = update.updateType;
+            query.updateCount = Number(count);
             query.result = { columns: [{ name: 'rows', ...trinoTypeOf(BIGINT) }], rows: [[rawJson(String(count))]] };
+          } else {
+            query.updateType = update.updateType;
+            query.result = { columns: [], rows: [] };
           }
         } else if (explainIo) {
           const plan = String(reader.getRowObjects().find((row) => row['explain_key'] === 'physical_plan')?.['explain_value'] ?? '[]');
