@@ -460,6 +460,9 @@ export async function startTrinoFixture(options: TrinoFixtureOptions): Promise<T
     void query.settled.finally(() => clearInterval(repeat));
   }
 
+  // Trino's HTTP server (Jetty) keeps idle connections for minutes; Node's default of 5 s would
+  // close a client's pooled socket under a request now and then (ECONNRESET on its next query).
+  server.keepAliveTimeout = 200_000;
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
