@@ -1,16 +1,9 @@
 import { isoNoZone } from '../../src/backends/lakehouse/queries.ts';
 import { scalarOf, type SqlWriter } from '../../src/backends/sql/writer.ts';
-import { readWatermark, storeWatermark } from '../../src/platform/metadata.ts';
+import { GOLD_TABLES, readWatermark, storeWatermark, type GoldTable } from '../../src/platform/metadata.ts';
 import type { MedallionDialect } from './dialect.ts';
 
-/** The gold tables, each with the silver tables it is built from (lineage). */
-export const GOLD_TABLES = {
-  'gold.user_360': ['silver.events', 'silver.users', 'silver.tours'],
-  'gold.booking_metrics': ['silver.events'],
-  'gold.recommendation_features': ['silver.events', 'silver.tours'],
-  'gold.tourism_analytics': ['silver.events', 'silver.tours'],
-} as const;
-export type GoldTable = keyof typeof GOLD_TABLES;
+export { GOLD_TABLES, type GoldTable };
 
 const GOLD_WATERMARK = 'gold';
 

@@ -4,7 +4,7 @@ import type { TourRow, DestinationRow, EventRow, UserRef, PlatformRef, TourPopul
 import type { AnalyticsAnswer, AnalyticsRowValue, AnalyticsColumnInfo } from '../analytics/answer.ts';
 import type { Source } from '../../ingest/registry.ts';
 import type { PipelineRunRecord } from '../platform/metadata.ts';
-import type { SourceExecutionRow, DataQualityRow, LineageRow, QuarantinedRow } from '../backends/lakehouse/platform.ts';
+import type { SourceExecutionRow, DataQualityRow, LineageRow, QuarantinedRow } from '../platform/metadata-reads.ts';
 import type { GatewayContext } from '../context.ts';
 export type Maybe<T> = T | null;
 export type InputMaybe<T> = T | null;

@@ -10,6 +10,15 @@ import { scalarOf, type SqlWriter } from '../backends/sql/writer.ts';
  * src/platform/metadata-reads.ts.
  */
 
+/** The gold tables, each with the silver tables it is built from (lineage). */
+export const GOLD_TABLES = {
+  'gold.user_360': ['silver.events', 'silver.users', 'silver.tours'],
+  'gold.booking_metrics': ['silver.events'],
+  'gold.recommendation_features': ['silver.events', 'silver.tours'],
+  'gold.tourism_analytics': ['silver.events', 'silver.tours'],
+} as const;
+export type GoldTable = keyof typeof GOLD_TABLES;
+
 /** What started a medallion run. */
 export type RunTrigger = 'START' | 'EVENTS' | 'SCHEDULE' | 'MANUAL';
 
