@@ -127,7 +127,8 @@ export async function startGateway(config: Config, logger: Logger = createLogger
       if (metrics) {
         pipeline.runs.on('finished', (run: PipelineRunRecord) => metrics.pipelineRun(run));
         // Lag is measured on the embedded log; with Kafka the consumer group's lag is Kafka's figure.
-        if (backends.bus.adapter === 'embedded' && backends.embedded) metrics.busLag('medallion', medallionBusLag(backends.embedded, logger));
+        // (It reads the bronze cursor from the embedded lakehouse.)
+        if (backends.bus.adapter === 'embedded' && backends.embedded && backends.lakehouseWrites.embedded) metrics.busLag('medallion', medallionBusLag(backends.embedded, logger));
       }
       await pipeline.start();
     }

@@ -1,5 +1,4 @@
 import type { BusPort, LogEntry } from '../../src/backends/bus/port.ts';
-import { isoNoZone } from '../../src/backends/lakehouse/queries.ts';
 import { scalarOf, type BulkValue, type SqlWriter } from '../../src/backends/sql/writer.ts';
 import { bronzeSourceTable } from '../../src/backends/trino/iceberg-ddl.ts';
 import type { Source, SourceRegistry } from '../registry.ts';
@@ -82,15 +81,14 @@ export async function landRecords(
     else groups.set(source, [entry]);
   }
   const landed: Landed = new Map();
-  const landedText = isoNoZone(landedAt);
+
   for (const [source, group] of groups) {
     assertTableName(source.bronzeTable);
     let seq = BigInt(await scalarOf(writer, `SELECT coalesce(max(landed_seq), 0) FROM ${source.bronzeTable}`));
     const rows: BulkValue[][] = group.map((entry) => {
       seq += 1n;
-      const published = isoNoZone(entry.publishedAt);
-      // In the column order of bronzeSourceTable.
-      return [seq, entry.eventId, entry.topic, entry.partition, entry.offset, entry.cursor, published.slice(0, 10), published, landedText, runId, entry.value];
+      // In the column order of bronzeSourceTable; the date is the UTC day of the publish time.
+      return [seq, entry.eventId, entry.topic, entry.partition, entry.offset, entry.cursor, entry.publishedAt.toISOString().slice(0, 10), entry.publishedAt, landedAt, runId, entry.value];
     });
     await writer.bulkInsert(bronzeSourceTable(source.bronzeTable), rows);
     landed.set(source, group.length);

@@ -214,7 +214,9 @@ export class MedallionRunner {
     const batchId = randomUUID();
     const manual = trigger === 'MANUAL' || trigger === 'START';
     const finished: PipelineRunRecord[] = [];
+    /** Tables changed by the layers that committed; `touched` collects the running layer's. */
     const changed = new Set<string>();
+    let touched = new Set<string>();
     let position: string | undefined;
     const layer = async (name: string, work: (writer: SqlWriter, record: PipelineRunRecord) => Promise<PipelineRunRecord | undefined>) => {
       const record: PipelineRunRecord = {
@@ -232,9 +234,13 @@ export class MedallionRunner {
       };
       try {
         // One transaction per layer where the engine has them; on Iceberg each step is replay-safe.
+        touched = new Set();
         const done = await inTransactionIfAny(writer, (w) => work(w, record));
+        for (const table of touched) changed.add(table);
         if (done) finished.push(done);
       } catch (error) {
+        // Without transactions (Iceberg) a failed layer may have committed some of its writes.
+        if (!writer.transaction) for (const table of touched) changed.add(table);
         const failed: PipelineRunRecord = { ...record, status: 'FAILED', finishedAt: new Date(), error: (error as Error).message };
         await recordRun(writer, failed, []).catch(() => undefined);
         finished.push(failed);
@@ -290,8 +296,8 @@ export class MedallionRunner {
       const eventSources = registry.sources.filter((s) => s.enabled && s.silverTable === 'silver.events');
       await layer('silver', async (connection, record) => {
         const outcomes = await promoteEvents(connection, dialect, eventSources, record.id, record.startedAt);
-        if (outcomes.some((o) => o.promoted > 0)) changed.add('silver.events');
-        if (outcomes.some((o) => o.quarantined > 0)) changed.add('silver.quarantine');
+        if (outcomes.some((o) => o.promoted > 0)) touched.add('silver.events');
+        if (outcomes.some((o) => o.quarantined > 0)) touched.add('silver.quarantine');
         const recordsIn = outcomes.reduce((n, o) => n + o.recordsIn, 0);
         if (recordsIn === 0 && !manual) return undefined;
         const done: PipelineRunRecord = {
@@ -340,7 +346,7 @@ export class MedallionRunner {
         const outcome = await refreshGold(connection, dialect, record.startedAt);
         if (!outcome && !manual) return undefined;
         const written = outcome?.tables ?? [];
-        for (const t of written) changed.add(t.table);
+        for (const t of written) touched.add(t.table);
         const done: PipelineRunRecord = {
           ...record,
           finishedAt: new Date(),
@@ -361,10 +367,11 @@ export class MedallionRunner {
       if (finished.some((r) => r.layer === 'silver' && r.recordsOut > 0)) await this.drainSinks();
     } finally {
       for (const record of finished) this.runs.emit('finished', record);
+      // What committed is announced even when a later layer failed (silver without its gold).
+      if (changed.size > 0 && position !== undefined) await this.commit([...changed].sort(), position);
     }
     // The start pass only builds what this instance has never served (an empty gold), nothing cached to drop.
     if (trigger !== 'START' && finished.some((r) => r.layer !== 'bronze' && r.recordsOut > 0)) this.options.onPromoted?.(finished);
-    if (changed.size > 0 && position !== undefined) await this.commit([...changed].sort(), position);
     await this.publishDeadLetters();
     return finished;
   }

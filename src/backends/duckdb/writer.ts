@@ -86,6 +86,7 @@ function append(appender: DuckDBAppender, type: BulkTable['columns'][number]['ty
       if (typeof value === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(value)) return appender.appendDate(new DuckDBDateValue(Date.parse(`${value}T00:00:00Z`) / 86_400_000));
       break;
     case 'TIMESTAMP(6)': {
+      if (value instanceof Date) return appender.appendTimestamp(new DuckDBTimestampValue(BigInt(value.getTime()) * 1000n));
       const match = typeof value === 'string' ? TIMESTAMP_TEXT.exec(value) : null;
       if (match) {
         const seconds = BigInt(Date.parse(`${match[1]}T${match[2]}Z`) / 1000);
@@ -96,5 +97,5 @@ function append(appender: DuckDBAppender, type: BulkTable['columns'][number]['ty
     default:
       break;
   }
-  throw new TypeError(`column ${column} (${type}) cannot take ${typeof value === 'string' ? JSON.stringify(value.slice(0, 40)) : String(value)}`);
+  throw new TypeError(`column ${column} (${type}) cannot take ${typeof value === 'string' ? JSON.stringify(value.slice(0, 40)) : typeof value}`);
 }

@@ -10,10 +10,10 @@ export interface BulkTable {
 
 /**
  * A value of a bulk-loaded row, in the column type's form: VARCHAR a string, BIGINT/INTEGER a
- * number or bigint, DOUBLE a number, BOOLEAN a boolean, DATE `YYYY-MM-DD`, TIMESTAMP(6)
- * `YYYY-MM-DD HH:MM:SS[.ffffff]` (UTC, no zone), or null.
+ * number or bigint, DOUBLE a number, BOOLEAN a boolean, DATE `YYYY-MM-DD`, TIMESTAMP(6) a `Date`
+ * or `YYYY-MM-DD HH:MM:SS[.ffffff]` (UTC, no zone), or null.
  */
-export type BulkValue = string | number | bigint | boolean | null;
+export type BulkValue = string | number | bigint | boolean | Date | null;
 
 /**
  * The write side of the lakehouse, as the medallion uses it: statements that change tables, the

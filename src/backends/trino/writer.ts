@@ -1,6 +1,7 @@
 import type { SqlEngine } from '../sql/port.ts';
-import type { BulkTable, SqlWriter } from '../sql/writer.ts';
+import type { BulkTable, BulkValue, SqlWriter } from '../sql/writer.ts';
 import { checkedName } from './iceberg-ddl.ts';
+import { isoNoZone } from '../lakehouse/queries.ts';
 import { icebergLiteral, insertSql } from './iceberg-load.ts';
 
 /** Options of the Trino writer. */
@@ -51,7 +52,7 @@ export function createTrinoWriter(engine: SqlEngine, options: TrinoWriterOptions
         chars = 0;
       };
       for (const row of rows) {
-        const tuple = `(${table.columns.map((column, i) => icebergLiteral(column, row[i] ?? null)).join(', ')})`;
+        const tuple = `(${table.columns.map((column, i) => icebergLiteral(column, textOf(row[i] ?? null))).join(', ')})`;
         if (tuples.length >= maxRows || (tuples.length > 0 && chars + tuple.length > maxChars)) await flush();
         tuples.push(tuple);
         chars += tuple.length + 2;
@@ -60,4 +61,9 @@ export function createTrinoWriter(engine: SqlEngine, options: TrinoWriterOptions
       return written;
     },
   };
+}
+
+/** A Date as the lakehouse's timestamp text (UTC, no zone), the form `icebergLiteral` takes. */
+function textOf(value: BulkValue): Exclude<BulkValue, Date> {
+  return value instanceof Date ? isoNoZone(value) : value;
 }
