@@ -261,7 +261,7 @@ export class MedallionRunner {
       if (batch.entries.length > 0 || manual) {
         await layer('bronze', async (connection, record) => {
           const { landed, unclaimed } = await landRecords(connection, registry, batch.entries, record.id, record.startedAt);
-          await storeWatermark(connection, BRONZE_CURSOR, -1, batch.cursor);
+          if (batch.cursor !== cursor || stored === undefined) await storeWatermark(connection, BRONZE_CURSOR, -1, batch.cursor);
           const executions: SourceExecution[] = [];
           const quality: QualityMeasure[] = [];
           const lineage: LineageRecord[] = [];

@@ -46,19 +46,19 @@ export interface SourceOutcome {
  * watermarks move last; a pass replayed after a crash anywhere in between writes nothing twice.
  */
 export async function promoteEvents(writer: SqlWriter, dialect: MedallionDialect, sources: readonly Source[], runId: string, now: Date): Promise<SourceOutcome[]> {
+  /** Per source with new bronze rows: the head its watermark moves to once they are promoted. */
   const heads = new Map<Source, number>();
   const ranges: string[] = [];
   for (const source of sources) {
     assertTableName(source.bronzeTable);
     const watermark = await readWatermark(writer, watermarkName(source), 0);
     const head = await scalarOf(writer, `SELECT coalesce(max(landed_seq), 0) FROM ${source.bronzeTable}`);
+    if (head <= watermark) continue;
     heads.set(source, head);
-    if (head > watermark) ranges.push(batchOf(dialect, source, watermark, head));
+    ranges.push(batchOf(dialect, source, watermark, head));
   }
-  if (ranges.length === 0) {
-    for (const [source, head] of heads) await storeWatermark(writer, watermarkName(source), head);
-    return [];
-  }
+  // Nothing new: nothing written (on Iceberg even an unchanged watermark would be a commit).
+  if (ranges.length === 0) return [];
   const nowText = isoNoZone(now);
   // The batch and the first failing rule of each row, and whether it is a duplicate (earlier in
   // the batch, or already promoted): one CTE, repeated in each statement rather than staged.
