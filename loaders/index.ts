@@ -3,8 +3,8 @@ import DataLoader from 'dataloader';
 import type { DestinationRow, EventRow, RecommendationRow, TourRow, TourStatsRow, UserProfileRow } from '../src/domain.ts';
 import { tourStats } from '../src/backends/analytics/queries.ts';
 import { userProfilesFromGold } from '../src/backends/lakehouse/gold.ts';
-import { executionsOfRuns, latestExecutionsOfSources, pipelineRunsByIds, type SourceExecutionRow } from '../src/backends/lakehouse/platform.ts';
-import type { PipelineRunRecord } from '../ingest/medallion/runs.ts';
+import { executionsOfRuns, latestExecutionsOfSources, pipelineRunsByIds, type SourceExecutionRow } from '../src/platform/metadata-reads.ts';
+import type { PipelineRunRecord } from '../src/platform/metadata.ts';
 import {
   bookingsByUsers,
   childPage,

@@ -99,6 +99,12 @@ export interface Config {
      */
     readonly staleGraceMs: Readonly<Record<'lakehouse' | 'analytics' | 'search', number>>;
   };
+  /**
+   * Where the medallion runs: `in-process` (in this gateway) or `off` (another process, the
+   * `npm run medallion` worker, runs it). Undefined: the lakehouse decides (in-process when it is
+   * embedded, off with Trino).
+   */
+  readonly medallion: 'in-process' | 'off' | undefined;
   /** The source registry (YAML). Default `ingest/sources.yaml` of the gateway. */
   readonly sourcesFile: string | undefined;
   /** Worker threads of the embedded DuckDB. Default: the cores this process may run on. */
@@ -205,6 +211,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       STALE_GRACE_MS_LAKEHOUSE: num({ default: 300_000 }),
       STALE_GRACE_MS_ANALYTICS: num({ default: 300_000 }),
       STALE_GRACE_MS_SEARCH: num({ default: 60_000 }),
+      MEDALLION: str({ default: undefined, choices: ['in-process', 'off'] as const }),
       SOURCES_FILE: str({ default: undefined }),
       DUCKDB_THREADS: num({ default: undefined }),
       METRICS: bool({ default: true }),
@@ -337,6 +344,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
         search: Math.max(0, clean.STALE_GRACE_MS_SEARCH),
       }),
     }),
+    medallion: clean.MEDALLION,
     sourcesFile: clean.SOURCES_FILE === undefined ? undefined : path.resolve(clean.SOURCES_FILE),
     duckdbThreads: clean.DUCKDB_THREADS,
     metrics: clean.METRICS,

@@ -96,7 +96,7 @@ export async function startGateway(config: Config, logger: Logger = createLogger
   let freshness: GatewayFreshness | undefined;
   let sharedVersions: SharedTableVersions | undefined;
   try {
-    if (backends.embedded && config.demoData && !config.trinoUrl) {
+    if (backends.embedded && config.demoData && backends.lakehouseWrites.embedded) {
       const demo = await ensureDemoData(backends.embedded, {
         seed: config.demoSeed,
         scale: config.demoScale,
@@ -118,11 +118,11 @@ export async function startGateway(config: Config, logger: Logger = createLogger
     if (sharedVersions && !(await responseCache.sharing(Math.min(config.backendTimeoutMs, 2_000)))) logger.warn('shared table versions not read yet (Redis unreachable?); read once it answers');
     fanout = new EventFanout({ bus: backends.bus, eventTopics });
     fanout.start();
-    // The embedded medallion runs wherever the lakehouse is embedded, reading the bus (the
-    // embedded log or Kafka); with Trino, the platform's Spark jobs fill Iceberg instead.
-    if (backends.embedded && !config.trinoUrl) {
+    // The medallion runs in the gateway by default when the lakehouse is embedded; with Trino a
+    // worker runs it (MEDALLION=in-process runs it here anyway: tests, single-node setups).
+    if ((config.medallion ?? (backends.lakehouseWrites.embedded ? 'in-process' : 'off')) === 'in-process') {
       pipeline = new MedallionRunner({
-        database: backends.embedded,
+        writer: backends.lakehouseWrites.writer,
         bus: backends.bus,
         registry,
         debounceMs: config.medallionDebounceMs,
@@ -130,7 +130,7 @@ export async function startGateway(config: Config, logger: Logger = createLogger
         logger,
         // With ClickHouse as the analytics role, promoted events are appended there too.
         sinks: config.clickhouseUrl
-          ? [{ name: 'clickhouse', ...createClickHouseEventSink({ database: backends.embedded, lakehouse: backends.lakehouse, clickhouse: backends.analytics as ClickHouseEngine }) }]
+          ? [{ name: 'clickhouse', ...createClickHouseEventSink({ writer: backends.lakehouseWrites.writer, lakehouse: backends.lakehouse, clickhouse: backends.analytics as ClickHouseEngine }) }]
           : [],
         onPromoted: (runs) => {
           changes.promoted(runs);
@@ -142,7 +142,8 @@ export async function startGateway(config: Config, logger: Logger = createLogger
       if (metrics) {
         pipeline.runs.on('finished', (run: PipelineRunRecord) => metrics.pipelineRun(run));
         // Lag is measured on the embedded log; with Kafka the consumer group's lag is Kafka's figure.
-        if (backends.bus.adapter === 'embedded') metrics.busLag('medallion', medallionBusLag(backends.embedded, logger));
+        // (It reads the bronze cursor from the embedded lakehouse.)
+        if (backends.bus.adapter === 'embedded' && backends.embedded && backends.lakehouseWrites.embedded) metrics.busLag('medallion', medallionBusLag(backends.embedded, logger));
       }
     }
     // Before the medallion's first pass, so the watermark tracker hears it.
@@ -298,7 +299,7 @@ export async function startGateway(config: Config, logger: Logger = createLogger
     const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
     const url = `http://${host}:${address.port}`;
     const engines = config.trinoUrl || config.clickhouseUrl || config.elasticsearchUrl || config.redisUrl || config.kafkaBrokers ? 'production engines' : 'embedded mode';
-    const demo = backends.embedded && config.demoData && !config.trinoUrl ? ', demo data' : '';
+    const demo = backends.embedded && config.demoData && backends.lakehouseWrites.embedded ? ', demo data' : '';
     if (authenticator.mode === 'open') {
       logger.warn(
         { authMode: 'open' },

@@ -10,7 +10,7 @@ import { tablesOfOperation } from '../src/cache-tags/operation-tables.ts';
 import { buildSubgraph } from '../src/federation/subgraph.ts';
 import { ResponseCache } from '../src/http/response-cache.ts';
 import { buildSchema } from '../src/schema.ts';
-import type { PipelineRunRecord } from '../ingest/medallion/runs.ts';
+import type { PipelineRunRecord } from '../src/platform/metadata.ts';
 
 const schema = buildSchema();
 

@@ -1,6 +1,6 @@
 import type { EventEmitter } from 'node:events';
-import { GOLD_TABLES } from '../../ingest/medallion/gold.ts';
-import type { PipelineRunRecord } from '../../ingest/medallion/runs.ts';
+import { GOLD_TABLES } from '../platform/metadata.ts';
+import type { PipelineRunRecord } from '../platform/metadata.ts';
 import type { MedallionCommit } from '../platform/commit.ts';
 import type { TableChange } from './table-versions.ts';
 

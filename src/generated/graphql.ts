@@ -3,8 +3,8 @@ import type { GraphQLResolveInfo, GraphQLScalarType, GraphQLScalarTypeConfig } f
 import type { TourRow, DestinationRow, EventRow, UserRef, PlatformRef, TourPopularityRow, RecommendationRow, TourSearchHitRow, TourStatsRow, TableInfoRow, UserProfileRow } from '../domain.ts';
 import type { AnalyticsAnswer, AnalyticsRowValue, AnalyticsColumnInfo } from '../analytics/answer.ts';
 import type { Source } from '../../ingest/registry.ts';
-import type { PipelineRunRecord } from '../../ingest/medallion/runs.ts';
-import type { SourceExecutionRow, DataQualityRow, LineageRow, QuarantinedRow } from '../backends/lakehouse/platform.ts';
+import type { PipelineRunRecord } from '../platform/metadata.ts';
+import type { SourceExecutionRow, DataQualityRow, LineageRow, QuarantinedRow } from '../platform/metadata-reads.ts';
 import type { GatewayContext } from '../context.ts';
 export type Maybe<T> = T | null;
 export type InputMaybe<T> = T | null;

@@ -127,6 +127,8 @@ CREATE TABLE IF NOT EXISTS silver.quarantine (
   quarantined_at TIMESTAMP NOT NULL,
   dead_lettered BOOLEAN NOT NULL DEFAULT false
 );
+-- The bus position of the refused record: with its bronze table, the key that keeps a replayed pass from quarantining it twice.
+ALTER TABLE silver.quarantine ADD COLUMN IF NOT EXISTS log_cursor VARCHAR;
 
 -- Gold: what the gateway's profiles and recommendations read, refreshed per run for the keys it touched.
 CREATE TABLE IF NOT EXISTS gold.user_360 (
