@@ -30,7 +30,8 @@ import { serveGraphQLWs } from './http/graphql-ws-server.ts';
 import { GRAPHQL_PATH } from './http/paths.ts';
 import { ResponseCache } from './http/response-cache.ts';
 import { createRedisTableVersions } from './backends/cache/redis-table-versions.ts';
-import { followMedallionChanges } from './cache-tags/commit-tables.ts';
+import { changeOfCommit } from './cache-tags/commit-tables.ts';
+import { followMedallionCommits } from './platform/commit-feed.ts';
 import type { SharedTableVersions } from './cache-tags/table-versions.ts';
 import { createSubscriptionPipeline } from './http/subscription-pipeline.ts';
 import { subscriptionTransportsPlugin } from './http/subscription-transports-plugin.ts';
@@ -95,6 +96,7 @@ export async function startGateway(config: Config, logger: Logger = createLogger
   let rateLimiter: PrincipalRateLimiter | undefined;
   let freshness: GatewayFreshness | undefined;
   let sharedVersions: SharedTableVersions | undefined;
+  let stopInvalidation: (() => void) | undefined;
   try {
     if (backends.embedded && config.demoData && backends.lakehouseWrites.embedded) {
       const demo = await ensureDemoData(backends.embedded, {
@@ -132,13 +134,7 @@ export async function startGateway(config: Config, logger: Logger = createLogger
         sinks: config.clickhouseUrl
           ? [{ name: 'clickhouse', ...createClickHouseEventSink({ writer: backends.lakehouseWrites.writer, lakehouse: backends.lakehouse, clickhouse: backends.analytics as ClickHouseEngine }) }]
           : [],
-        onPromoted: (runs) => {
-          changes.promoted(runs);
-          logger.debug({ runs }, 'medallion promoted new records');
-        },
       });
-      // Drops exactly the cached answers that read a table a pass changed.
-      const changes = followMedallionChanges(pipeline.runs, (change) => responseCache.invalidate(change));
       if (metrics) {
         pipeline.runs.on('finished', (run: PipelineRunRecord) => metrics.pipelineRun(run));
         // Lag is measured on the embedded log; with Kafka the consumer group's lag is Kafka's figure.
@@ -148,6 +144,8 @@ export async function startGateway(config: Config, logger: Logger = createLogger
     }
     // Before the medallion's first pass, so the watermark tracker hears it.
     freshness = startFreshness({ config, backends, registry, pipeline, logger });
+    // Drops exactly the cached answers that read a table a medallion commit changed, wherever the medallion runs.
+    stopInvalidation = followMedallionCommits({ runner: pipeline?.runs, bus: backends.bus, logger }, (commit) => responseCache.invalidate(changeOfCommit(commit)));
     await pipeline?.start();
     // A search engine with an event index of its own is kept current from the bus.
     const searchWithEvents = backends.search.indexEvents ? (backends.search as SearchPort & Required<Pick<SearchPort, 'indexEvents'>>) : undefined;
@@ -342,6 +340,7 @@ export async function startGateway(config: Config, logger: Logger = createLogger
           await closed;
           await finalPipeline?.stop();
           freshness?.close();
+          stopInvalidation?.();
           await indexer?.stop();
           await responseCache.close();
           await rateLimiter?.close();
@@ -356,6 +355,7 @@ export async function startGateway(config: Config, logger: Logger = createLogger
   } catch (error) {
     fanout?.stop();
     freshness?.close();
+    stopInvalidation?.();
     await pipeline?.stop().catch(() => undefined);
     await rateLimiter?.close().catch(() => undefined);
     await sharedVersions?.close().catch(() => undefined);

@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { isObjectType, Kind, parse, type FragmentDefinitionNode, type GraphQLSchema, type OperationDefinitionNode } from 'graphql';
 import { createLruCache } from '../src/backends/cache/lru.ts';
-import { EventEmitter } from 'node:events';
-import { changeOfCommit, changeOfRuns, followMedallionChanges } from '../src/cache-tags/commit-tables.ts';
+import { changeOfCommit } from '../src/cache-tags/commit-tables.ts';
 import { analyticsModel } from '../src/analytics/default-model.ts';
 import { DIMENSION_TABLES } from '../src/backends/analytics/dimensions.ts';
 import { ANALYTICS_SOURCES, ANY_TABLE, FIELD_TABLES } from '../src/cache-tags/field-tables.ts';
@@ -10,7 +9,6 @@ import { tablesOfOperation } from '../src/cache-tags/operation-tables.ts';
 import { buildSubgraph } from '../src/federation/subgraph.ts';
 import { ResponseCache } from '../src/http/response-cache.ts';
 import { buildSchema } from '../src/schema.ts';
-import type { PipelineRunRecord } from '../src/platform/metadata.ts';
 
 const schema = buildSchema();
 
@@ -81,28 +79,9 @@ describe('tables an operation reads', () => {
   });
 });
 
-describe('tables a medallion pass changed', () => {
-  const run = (layer: string, recordsOut: number, recordsRejected = 0) => ({ layer, recordsOut, recordsRejected }) as PipelineRunRecord;
-
-  it('tells silver, quarantine and gold from the layer runs; platform metadata always', () => {
-    const { tables } = changeOfRuns([run('bronze', 3), run('silver', 2, 1), run('gold', 4)]);
-    expect(tables).toEqual(expect.arrayContaining(['silver.events', 'silver.quarantine', 'gold.booking_metrics', 'gold.user_360', 'platform.pipeline_runs']));
-    expect(changeOfRuns([run('silver', 0, 1), run('gold', 0)]).tables).not.toContain('silver.events');
-  });
-
-  it('takes a commit notification as it is', () => {
+describe('tables a medallion commit changed', () => {
+  it('takes a commit notification as it is, its seq as the tables\' new version', () => {
     expect(changeOfCommit({ seq: 42, tables: ['silver.events'] })).toEqual({ tables: ['silver.events'], version: 42 });
-  });
-
-  it('follows the runner: its runs until it notifies commits, then its commits only', () => {
-    const runner = new EventEmitter();
-    const changes: { tables: readonly string[]; version?: number }[] = [];
-    const follow = followMedallionChanges(runner, (change) => changes.push(change));
-    follow.promoted([run('silver', 1)]);
-    expect(changes.pop()?.tables).toContain('silver.events');
-    runner.emit('committed', { seq: 7, tables: ['gold.user_360'] });
-    follow.promoted([run('silver', 1)]);
-    expect(changes).toEqual([{ tables: ['gold.user_360'], version: 7 }]);
   });
 });
 

@@ -54,17 +54,11 @@ export interface MedallionOptions {
 
 const BRONZE_CURSOR = 'bronze';
 
+/** The platform metadata a recorded layer run writes. */
+const PLATFORM_TABLES = ['platform.pipeline_runs', 'platform.source_executions', 'platform.data_quality', 'platform.data_lineage', 'platform.watermarks'];
+
 /** The tables the medallion writes besides the bronze tables (what housekeeping maintains). */
-const WRITTEN_TABLES = [
-  'silver.events',
-  'silver.quarantine',
-  ...Object.keys(GOLD_TABLES),
-  'platform.pipeline_runs',
-  'platform.source_executions',
-  'platform.data_quality',
-  'platform.data_lineage',
-  'platform.watermarks',
-];
+const WRITTEN_TABLES = ['silver.events', 'silver.quarantine', ...Object.keys(GOLD_TABLES), ...PLATFORM_TABLES];
 
 /**
  * The medallion: bronze → silver → gold, in passes. A pass lands the bus records that
@@ -236,6 +230,8 @@ export class MedallionRunner {
         // One transaction per layer where the engine has them; on Iceberg each step is replay-safe.
         touched = new Set();
         const done = await inTransactionIfAny(writer, (w) => work(w, record));
+        // A recorded run changed the platform metadata (runs, executions, quality, lineage, watermarks).
+        if (done) for (const table of PLATFORM_TABLES) touched.add(table);
         for (const table of touched) changed.add(table);
         if (done) finished.push(done);
       } catch (error) {
@@ -268,6 +264,7 @@ export class MedallionRunner {
           let out = 0;
           for (const [source, count] of landed) {
             out += count;
+            touched.add(source.bronzeTable);
             executions.push({ sourceId: source.sourceId, layer: 'bronze', targetTable: source.bronzeTable, recordsIn: count, recordsOut: count, recordsRejected: 0 });
             const q = await bronzeBatchQuality(connection, dialect, source.bronzeTable, record.id);
             const n = Number(q?.['n'] ?? 0);

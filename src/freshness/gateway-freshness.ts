@@ -3,8 +3,7 @@ import type { SourceRegistry } from '../../ingest/registry.ts';
 import type { Backends } from '../backends/index.ts';
 import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
-import { followBusCommits } from './bus-commits.ts';
-import { followRunnerCommits } from './runner-commits.ts';
+import { followMedallionCommits } from '../platform/commit-feed.ts';
 import { StaleAnswers } from './stale-answers.ts';
 import { storedCommit, type ReadRows } from './stored-watermark.ts';
 import { WatermarkTracker } from './watermark-tracker.ts';
@@ -44,12 +43,7 @@ export function startFreshness(options: FreshnessOptions): GatewayFreshness {
     nudge: pipeline ? () => void pipeline.runNow('EVENTS').catch(() => undefined) : undefined,
   });
   const observe = tracker.observe.bind(tracker);
-  const stops: (() => void)[] = [followBusCommits(backends.bus, (commit) => observe(commit), logger)];
-  if (pipeline && backends.embedded) {
-    const database = backends.embedded;
-    const read: ReadRows = (sql, params) => database.query(sql, params, { timeoutMs: 30_000, onTimeout: () => new Error('timed out reading the medallion watermark') });
-    stops.push(followRunnerCommits({ runner: pipeline, read, registry, logger }, (commit) => observe(commit)));
-  }
+  const stops: (() => void)[] = [followMedallionCommits({ runner: pipeline?.runs, bus: backends.bus, logger }, observe)];
   const lakehouse: ReadRows = (sql, params) => backends.lakehouse.query(sql, params);
   storedCommit(lakehouse, registry).then(
     (commit) => commit && observe(commit),

@@ -1,6 +1,32 @@
+import type { EventEmitter } from 'node:events';
 import type { BusPort, LogEntry } from '../backends/bus/port.ts';
 import type { Logger } from '../logger.ts';
-import { MEDALLION_COMMITS_TOPIC, type MedallionCommit } from '../platform/commit.ts';
+import { MEDALLION_COMMITS_TOPIC, type MedallionCommit } from './commit.ts';
+
+/** Where a gateway hears of medallion commits. */
+export interface CommitSources {
+  /** The in-process medallion's events (`MedallionRunner.runs`), when this gateway runs it. */
+  runner?: Pick<EventEmitter, 'on' | 'off'> | undefined;
+  /** The bus, where a medallion in another process (the `npm run medallion` worker) publishes its commits. */
+  bus: Pick<BusPort, 'tail'>;
+  logger?: Logger | undefined;
+}
+
+/**
+ * Calls `onCommit` with every medallion commit this gateway can hear of: the in-process runner's
+ * `'committed'` events and the notifications on the bus. Listeners see commits in `seq` order per
+ * source and must ignore one older than what they hold (a commit heard twice is harmless).
+ * Returns the unsubscribe function.
+ */
+export function followMedallionCommits(sources: CommitSources, onCommit: (commit: MedallionCommit) => void): () => void {
+  const stopBus = followBusCommits(sources.bus, onCommit, sources.logger);
+  const runner = sources.runner;
+  runner?.on('committed', onCommit);
+  return () => {
+    stopBus();
+    runner?.off('committed', onCommit);
+  };
+}
 
 /**
  * Calls `onCommit` with every medallion commit published on the bus (by a medallion running in
@@ -13,7 +39,7 @@ export function followBusCommits(bus: Pick<BusPort, 'tail'>, onCommit: (commit: 
       if (entry.topic !== MEDALLION_COMMITS_TOPIC) continue;
       const commit = parseCommit(entry.value);
       if (commit) onCommit(commit);
-      else logger?.warn({ topic: entry.topic, offset: entry.offset }, 'freshness: a record on the commits topic is not a medallion commit; skipped');
+      else logger?.warn({ topic: entry.topic, offset: entry.offset }, 'a record on the commits topic is not a medallion commit; skipped');
     }
   });
 }
