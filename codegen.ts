@@ -32,11 +32,11 @@ const config: CodegenConfig = {
           AnalyticsRow: '../analytics/answer.ts#AnalyticsRowValue',
           AnalyticsColumn: '../analytics/answer.ts#AnalyticsColumnInfo',
           DataSource: '../../ingest/registry.ts#Source',
-          PipelineRun: '../../ingest/medallion/runs.ts#PipelineRunRecord',
-          SourceExecution: '../backends/lakehouse/platform.ts#SourceExecutionRow',
-          DataQuality: '../backends/lakehouse/platform.ts#DataQualityRow',
-          LineageEdge: '../backends/lakehouse/platform.ts#LineageRow',
-          QuarantinedRecord: '../backends/lakehouse/platform.ts#QuarantinedRow',
+          PipelineRun: '../platform/metadata.ts#PipelineRunRecord',
+          SourceExecution: '../platform/metadata-reads.ts#SourceExecutionRow',
+          DataQuality: '../platform/metadata-reads.ts#DataQualityRow',
+          LineageEdge: '../platform/metadata-reads.ts#LineageRow',
+          QuarantinedRecord: '../platform/metadata-reads.ts#QuarantinedRow',
         },
         // Internal values of enums whose stored form differs from their GraphQL name.
         enumValues: {

@@ -3,8 +3,8 @@ import DataLoader from 'dataloader';
 import type { DestinationRow, EventRow, RecommendationRow, TourRow, TourStatsRow, UserProfileRow } from '../src/domain.ts';
 import { tourStats } from '../src/backends/analytics/queries.ts';
 import { userProfilesFromGold } from '../src/backends/lakehouse/gold.ts';
-import { executionsOfRuns, latestExecutionsOfSources, pipelineRunsByIds, type SourceExecutionRow } from '../src/backends/lakehouse/platform.ts';
-import type { PipelineRunRecord } from '../ingest/medallion/runs.ts';
+import { executionsOfRuns, latestExecutionsOfSources, pipelineRunsByIds, type SourceExecutionRow } from '../src/platform/metadata-reads.ts';
+import type { PipelineRunRecord } from '../src/platform/metadata.ts';
 import {
   bookingsByUsers,
   childPage,
@@ -33,6 +33,7 @@ export interface LoaderSources {
 
 const TOURS: RowCodec<TourRow> = {
   namespace: 'tour',
+  tables: ['silver.tours'],
   encode: (row) => JSON.stringify(row),
   decode: (text) => {
     const row = JSON.parse(text) as TourRow;
@@ -41,6 +42,7 @@ const TOURS: RowCodec<TourRow> = {
 };
 const DESTINATIONS: RowCodec<DestinationRow> = {
   namespace: 'destination',
+  tables: ['silver.destinations'],
   encode: (row) => JSON.stringify(row),
   decode: (text) => JSON.parse(text) as DestinationRow,
 };

@@ -4,19 +4,22 @@ import type { CachePort } from '../src/backends/cache/port.ts';
  * A second tier under a DataLoader for reference data (tours, destinations): rows found in the
  * cache role (in-process LRU, or Redis shared by every instance) skip the backend; the rest are
  * loaded in one batch and stored. It holds public rows only — nothing a principal may see and
- * another may not — and each key carries the data generation, so an invalidation empties it.
+ * another may not — and each key carries the versions of the tables its entity is read from, so
+ * an invalidation of those tables empties it.
  */
 export interface SharedRowCache {
   cache: CachePort;
   /** Time to live of an entry in ms; 0 turns the tier off. */
   ttlMs: number;
-  /** The current data generation (the response cache's), part of every key. */
-  generation: () => number;
+  /** The current versions of `tables` (the response cache's), part of every key. */
+  versionOf: (tables: readonly string[]) => string;
 }
 
 /** How one entity is written to and read from the cache. */
 export interface RowCodec<T> {
   namespace: string;
+  /** The tables rows of this entity are read from (schema-qualified). */
+  tables: readonly string[];
   encode: (row: T) => string;
   decode: (text: string) => T;
 }
@@ -29,7 +32,7 @@ export function withSharedCache<T>(
 ): (ids: readonly string[]) => Promise<(T | null)[]> {
   if (!shared || shared.ttlMs <= 0) return load;
   return async (ids) => {
-    const prefix = `rows:${shared.generation()}:${codec.namespace}:`;
+    const prefix = `rows:${shared.versionOf(codec.tables)}:${codec.namespace}:`;
     const cached = await Promise.all(ids.map((id) => shared.cache.get(prefix + id)));
     const rows: (T | null | undefined)[] = cached.map((text) => (text === undefined ? undefined : codec.decode(text)));
     const missing = ids.filter((_, i) => rows[i] === undefined);

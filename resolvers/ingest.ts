@@ -1,5 +1,6 @@
 import { GraphQLError } from 'graphql';
 import type { EventInput, IngestReceipt, Resolvers } from '../src/generated/graphql.ts';
+import { receiptPosition } from '../src/freshness/receipt-position.ts';
 import type { EventSubmission, IngestOutcome } from '../ingest/publisher.ts';
 import { userInputError } from '../src/errors.ts';
 
@@ -22,7 +23,7 @@ function submissionOf(input: EventInput): EventSubmission {
 
 function receiptOf(outcome: Extract<IngestOutcome, { ok: true }>): IngestReceipt {
   const { ack } = outcome;
-  return { eventId: ack.eventId, topic: ack.topic, partition: ack.partition, offset: ack.offset, duplicate: ack.duplicate };
+  return { eventId: ack.eventId, topic: ack.topic, partition: ack.partition, offset: ack.offset, duplicate: ack.duplicate, position: receiptPosition(ack, Date.now()) };
 }
 
 /** Per-item results of a batch, with rejection paths from the argument (`inputs`/`records`). */

@@ -1,6 +1,6 @@
 import type { Resolvers } from '../src/generated/graphql.ts';
 import { GraphQLError } from 'graphql';
-import { latestQuality, lineageOf, pipelineRuns, quarantined, sourceExecutions, tableInfo } from '../src/backends/lakehouse/platform.ts';
+import { latestQuality, lineageOf, pipelineRuns, quarantined, sourceExecutions, tableInfo } from '../src/platform/metadata-reads.ts';
 import { jsonOrText } from '../src/backends/lakehouse/rows.ts';
 import { pageSize } from '../src/pagination.ts';
 import { tableSnapshots } from '../src/backends/lakehouse/snapshots.ts';

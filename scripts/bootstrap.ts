@@ -15,7 +15,8 @@ import { ConfigError, loadConfig, type Config } from '../src/config.ts';
 import { ensureDemoData } from '../ingest/demo/generate.ts';
 import { ensureBronzeTables } from '../ingest/medallion/bronze.ts';
 import { refreshGold } from '../ingest/medallion/gold.ts';
-import { inTransaction } from '../ingest/medallion/sql.ts';
+import { DUCKDB_DIALECT } from '../ingest/medallion/dialect.ts';
+import { createDuckDbWriter } from '../src/backends/duckdb/writer.ts';
 import { loadSourceRegistry, type SourceRegistry } from '../ingest/registry.ts';
 
 /** Budget of each bootstrap statement on Trino: an Iceberg commit to object storage can take seconds. */
@@ -84,9 +85,10 @@ async function bootstrapIceberg(trino: SqlEngine, registry: SourceRegistry, conf
   const demo = await DuckDbDatabase.open({ file: ':memory:', readConnections: 1 });
   try {
     await demo.exec(LAKEHOUSE_DDL);
-    await demo.withWriter((connection) => ensureBronzeTables(connection, registry));
+    const writer = createDuckDbWriter(demo);
+    await ensureBronzeTables(writer, DUCKDB_DIALECT, registry);
     const summary = await ensureDemoData(demo, { seed: config.demoSeed, scale: config.demoScale, ...(config.demoAnchor ? { anchor: config.demoAnchor } : {}) });
-    await demo.withWriter((connection) => inTransaction(connection, () => refreshGold(connection, new Date(), { full: true })));
+    await writer.transaction((w) => refreshGold(w, DUCKDB_DIALECT, new Date(), { full: true }));
     log(`lakehouse: demo data built (${summary.tours} tours, ${summary.events} events), copying into Trino`);
     const source = embeddedRowSource(demo);
     const copies: IcebergTableCopy[] = [];
@@ -105,8 +107,8 @@ async function bootstrapAnalytics(backends: Backends, log: (line: string) => voi
   const clickhouse = backends.analytics as ClickHouseEngine;
   const migration = await migrateAnalytics(clickhouse);
   const copy = await copyEventsToClickHouse(backends.lakehouse, clickhouse);
-  // An embedded lakehouse then feeds ClickHouse from where this copy ended (the gateway's sink).
-  if (backends.embedded && backends.lakehouse.adapter === 'duckdb') await markClickHouseCopied(backends.embedded, backends.lakehouse);
+  // The medallion's sink then feeds ClickHouse from where this copy ended (its watermark is in the lakehouse).
+  await markClickHouseCopied(backends.lakehouseWrites.writer, backends.lakehouse);
   log(`analytics: clickhouse schema ready, ${copy.events} events copied`);
   return { created: migration.statements, events: copy.events };
 }

@@ -88,12 +88,23 @@ export interface Config {
   readonly medallionDebounceMs: number;
   /** Time between scheduled medallion runs, in ms (runs also follow new events); 0 turns the schedule off. Default 60000. */
   readonly medallionIntervalMs: number;
+  /** Read-your-writes and stale-while-error (src/freshness/). */
+  readonly freshness: {
+    /** Longest a `@readAfter` query waits for its write to be materialised, in ms (READ_AFTER_MAX_WAIT_MS); clients may ask for less. Default 2000. */
+    readonly readAfterMaxWaitMs: number;
+    /**
+     * How old a kept answer may be and still be served, marked stale, when a role's backend fails
+     * (STALE_GRACE_MS_LAKEHOUSE, _ANALYTICS, _SEARCH), in ms; 0 turns it off for the role.
+     * Defaults 300000, 300000, 60000.
+     */
+    readonly staleGraceMs: Readonly<Record<'lakehouse' | 'analytics' | 'search', number>>;
+  };
   /**
-   * Where the medallion runs: `in-process` (default: inside the gateway, as embedded) or `off`
-   * (the `npm run medallion` worker runs it; the gateway then also leaves the search event index
-   * to the worker).
+   * Where the medallion runs: `in-process` (in this gateway) or `off` (another process, the
+   * `npm run medallion` worker, runs it). Undefined: the lakehouse decides (in-process when it is
+   * embedded, off with Trino).
    */
-  readonly medallion: 'in-process' | 'off';
+  readonly medallion: 'in-process' | 'off' | undefined;
   /** Worker: most records one medallion pass lands (a fuller buffer runs a pass at once). Default 10000. */
   readonly medallionBatchSize: number;
   /** Worker: wait after records arrive before a pass, so they share one batch, in ms. Default 1000. */
@@ -207,7 +218,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       LOADER_CACHE_TTL_MS: num({ default: 30_000 }),
       MEDALLION_DEBOUNCE_MS: num({ default: 50 }),
       MEDALLION_INTERVAL_MS: num({ default: 60_000 }),
-      MEDALLION: str({ default: 'in-process', choices: ['in-process', 'off'] as const }),
+      READ_AFTER_MAX_WAIT_MS: num({ default: 2_000 }),
+      STALE_GRACE_MS_LAKEHOUSE: num({ default: 300_000 }),
+      STALE_GRACE_MS_ANALYTICS: num({ default: 300_000 }),
+      STALE_GRACE_MS_SEARCH: num({ default: 60_000 }),
+      MEDALLION: str({ default: undefined, choices: ['in-process', 'off'] as const }),
       MEDALLION_BATCH_SIZE: num({ default: 10_000 }),
       MEDALLION_BATCH_INTERVAL_MS: num({ default: 1_000 }),
       MEDALLION_GROUP_ID: str({ default: 'nexus-medallion' }),
@@ -336,6 +351,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     loaderCacheTtlMs: Math.max(0, clean.LOADER_CACHE_TTL_MS),
     medallionDebounceMs: clean.MEDALLION_DEBOUNCE_MS,
     medallionIntervalMs: Math.max(0, clean.MEDALLION_INTERVAL_MS),
+    freshness: Object.freeze({
+      readAfterMaxWaitMs: Math.max(0, clean.READ_AFTER_MAX_WAIT_MS),
+      staleGraceMs: Object.freeze({
+        lakehouse: Math.max(0, clean.STALE_GRACE_MS_LAKEHOUSE),
+        analytics: Math.max(0, clean.STALE_GRACE_MS_ANALYTICS),
+        search: Math.max(0, clean.STALE_GRACE_MS_SEARCH),
+      }),
+    }),
     medallion: clean.MEDALLION,
     medallionBatchSize: Math.max(1, Math.floor(clean.MEDALLION_BATCH_SIZE)),
     medallionBatchIntervalMs: Math.max(0, clean.MEDALLION_BATCH_INTERVAL_MS),

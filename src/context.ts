@@ -9,6 +9,7 @@ import type { SearchPort } from './backends/search/port.ts';
 import type { SqlEngine } from './backends/sql/port.ts';
 import type { Config } from './config.ts';
 import type { ResponseCache } from './http/response-cache.ts';
+import type { GatewayFreshness } from './freshness/gateway-freshness.ts';
 import type { BackendCallLog } from './observability/backend-calls.ts';
 import type { Principal } from './security/principal.ts';
 import type { GatewayMetrics } from './observability/metrics.ts';
@@ -27,6 +28,8 @@ export interface GatewayServices {
   tracer?: Tracer | undefined;
   /** Whole-response cache; `invalidate()` is the hook for anything that changes data. */
   responseCache: ResponseCache;
+  /** Medallion watermarks (`extensions.freshness`, `@readAfter`) and answers kept for stale-while-error. */
+  freshness: GatewayFreshness;
   /** The embedded medallion step; absent when the platform's own jobs run it. */
   pipeline: MedallionRunner | undefined;
 }
@@ -47,7 +50,8 @@ export interface GatewayContext {
   observed: OperationObservation;
   /**
    * Seconds this request's answer may be served from the response cache (0: never), set by the
-   * cache-policy plugin. A holder object because Apollo hands plugins a shallow copy of the context.
+   * cache-policy plugin, with the tables the answer reads (its cache tags; absent: unknown, any
+   * table). A holder object because Apollo hands plugins a shallow copy of the context.
    */
-  cachePolicy: { maxAge: number };
+  cachePolicy: { maxAge: number; tables?: readonly string[] };
 }

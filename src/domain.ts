@@ -3,6 +3,8 @@
  * domain's, independent of any engine's column names.
  */
 
+import type { UserSegmentName } from './backends/analytics/user-segment.ts';
+
 export interface DestinationRow {
   id: string;
   name: string;
@@ -64,6 +66,8 @@ export interface UserProfileRow {
   lastBookingAt: Date | null;
   lastEventAt: Date | null;
   eventCount: number;
+  /** The segment rule's verdict (src/backends/analytics/user-segment.ts), computed by the engine. */
+  segment: UserSegmentName;
 }
 
 export interface RegionalStatsRow {

@@ -29,11 +29,18 @@ import { legacyJsonStatusPlugin } from './http/legacy-json-status.ts';
 import { serveGraphQLWs } from './http/graphql-ws-server.ts';
 import { GRAPHQL_PATH } from './http/paths.ts';
 import { ResponseCache } from './http/response-cache.ts';
+import { createRedisTableVersions } from './backends/cache/redis-table-versions.ts';
+import { changeOfCommit } from './cache-tags/commit-tables.ts';
+import { followMedallionCommits } from './platform/commit-feed.ts';
+import type { SharedTableVersions } from './cache-tags/table-versions.ts';
 import { createSubscriptionPipeline } from './http/subscription-pipeline.ts';
 import { subscriptionTransportsPlugin } from './http/subscription-transports-plugin.ts';
 import { createRestHandler } from './http/rest/handler.ts';
 import { loadRestRoutes } from './http/rest/routes.ts';
 import { createLogger, type Logger } from './logger.ts';
+import { freshnessPlugin } from './freshness/freshness-plugin.ts';
+import { startFreshness, type GatewayFreshness } from './freshness/gateway-freshness.ts';
+import { MEDALLION_COMMITS_TOPIC } from './platform/commit.ts';
 import { medallionBusLag } from './observability/metrics-bus-lag.ts';
 import { operationPlugin } from './observability/metrics-plugin.ts';
 import { GatewayMetrics } from './observability/metrics.ts';
@@ -82,12 +89,16 @@ export async function startGateway(config: Config, logger: Logger = createLogger
   const registry = await loadSourceRegistry(config.sourcesFile);
   // The bus carries every source's topic; subscriptions and the event index follow the event topics.
   const eventTopics = registry.eventTopics;
-  const backends = await createBackends(config, { eventTopics: registry.topics, logger });
+  // The medallion's commit notifications ride the bus too (a medallion in another process publishes them).
+  const backends = await createBackends(config, { eventTopics: [...registry.topics, MEDALLION_COMMITS_TOPIC], logger });
   let pipeline: MedallionRunner | undefined;
   let fanout: EventFanout | undefined;
   let rateLimiter: PrincipalRateLimiter | undefined;
+  let freshness: GatewayFreshness | undefined;
+  let sharedVersions: SharedTableVersions | undefined;
+  let stopInvalidation: (() => void) | undefined;
   try {
-    if (backends.embedded && config.demoData && !config.trinoUrl) {
+    if (backends.embedded && config.demoData && backends.lakehouseWrites.embedded) {
       const demo = await ensureDemoData(backends.embedded, {
         seed: config.demoSeed,
         scale: config.demoScale,
@@ -102,14 +113,18 @@ export async function startGateway(config: Config, logger: Logger = createLogger
       logger.warn({ err: error }, 'search index not built at start');
     }
 
-    const responseCache = new ResponseCache({ cache: backends.cache });
+    // With Redis the cache is shared, and so are the versions of the tables cached answers read.
+    sharedVersions = config.redisUrl ? createRedisTableVersions({ url: config.redisUrl, logger }) : undefined;
+    const responseCache = new ResponseCache({ cache: backends.cache, sharedVersions });
+    // Bounded: an unreachable Redis must not hold the start (the versions are read once it connects).
+    if (sharedVersions && !(await responseCache.sharing(Math.min(config.backendTimeoutMs, 2_000)))) logger.warn('shared table versions not read yet (Redis unreachable?); read once it answers');
     fanout = new EventFanout({ bus: backends.bus, eventTopics });
     fanout.start();
-    // The embedded medallion runs wherever the lakehouse is embedded, reading the bus (the
-    // embedded log or Kafka), unless MEDALLION=off leaves it to the `npm run medallion` worker.
-    if (backends.embedded && !config.trinoUrl && config.medallion === 'in-process') {
+    // The medallion runs in the gateway by default when the lakehouse is embedded; with Trino a
+    // worker runs it (MEDALLION=in-process runs it here anyway: tests, single-node setups).
+    if ((config.medallion ?? (backends.lakehouseWrites.embedded ? 'in-process' : 'off')) === 'in-process') {
       pipeline = new MedallionRunner({
-        database: backends.embedded,
+        writer: backends.lakehouseWrites.writer,
         bus: backends.bus,
         registry,
         debounceMs: config.medallionDebounceMs,
@@ -117,23 +132,24 @@ export async function startGateway(config: Config, logger: Logger = createLogger
         logger,
         // With ClickHouse as the analytics role, promoted events are appended there too.
         sinks: config.clickhouseUrl
-          ? [{ name: 'clickhouse', ...createClickHouseEventSink({ database: backends.embedded, lakehouse: backends.lakehouse, clickhouse: backends.analytics as ClickHouseEngine }) }]
+          ? [{ name: 'clickhouse', ...createClickHouseEventSink({ writer: backends.lakehouseWrites.writer, lakehouse: backends.lakehouse, clickhouse: backends.analytics as ClickHouseEngine }) }]
           : [],
-        onPromoted: (runs) => {
-          responseCache.invalidate();
-          logger.debug({ runs }, 'medallion promoted new records');
-        },
       });
       if (metrics) {
         pipeline.runs.on('finished', (run: PipelineRunRecord) => metrics.pipelineRun(run));
         // Lag is measured on the embedded log; with Kafka the consumer group's lag is Kafka's figure.
-        if (backends.bus.adapter === 'embedded') metrics.busLag('medallion', medallionBusLag(backends.embedded, logger));
+        // (It reads the bronze cursor from the embedded lakehouse.)
+        if (backends.bus.adapter === 'embedded' && backends.embedded && backends.lakehouseWrites.embedded) metrics.busLag('medallion', medallionBusLag(backends.embedded, logger));
       }
-      await pipeline.start();
     }
-    // A search engine with an event index of its own is kept current from the bus, once: by the
-    // worker when the medallion runs there, else by this gateway.
-    const searchWithEvents = backends.search.indexEvents && config.medallion === 'in-process' ? (backends.search as SearchPort & Required<Pick<SearchPort, 'indexEvents'>>) : undefined;
+    // Before the medallion's first pass, so the watermark tracker hears it.
+    freshness = startFreshness({ config, backends, registry, pipeline, logger });
+    // Drops exactly the cached answers that read a table a medallion commit changed, wherever the medallion runs.
+    stopInvalidation = followMedallionCommits({ runner: pipeline?.runs, bus: backends.bus, logger }, (commit) => responseCache.invalidate(changeOfCommit(commit)));
+    await pipeline?.start();
+    // A search engine with an event index of its own is kept current from the bus, once: by
+    // whoever runs the medallion (this gateway, or the `npm run medallion` worker).
+    const searchWithEvents = backends.search.indexEvents && pipeline ? (backends.search as SearchPort & Required<Pick<SearchPort, 'indexEvents'>>) : undefined;
     const indexer = searchWithEvents ? new EventIndexer({ bus: backends.bus, search: searchWithEvents, eventTopics, logger }) : undefined;
     indexer?.start();
     const services: GatewayServices = {
@@ -144,6 +160,7 @@ export async function startGateway(config: Config, logger: Logger = createLogger
       fanout,
       pipeline,
       responseCache,
+      freshness,
       metrics,
       tracer: tracing.tracer,
     };
@@ -183,6 +200,8 @@ export async function startGateway(config: Config, logger: Logger = createLogger
         subscriptionTransportsPlugin(),
         legacyJsonStatusPlugin(),
         ...(config.backendExtensions ? [backendExtensionsPlugin()] : []),
+        // After the cache-policy plugin (it reads the policy) and last (its member ends `extensions`).
+        freshnessPlugin(freshness),
       ],
       formatError: (formatted, error) => formatErrorFor(logger, formatted, error),
       // Query limits, all before execution: tokens while parsing, depth and aliases as validation
@@ -279,7 +298,7 @@ export async function startGateway(config: Config, logger: Logger = createLogger
     const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
     const url = `http://${host}:${address.port}`;
     const engines = config.trinoUrl || config.clickhouseUrl || config.elasticsearchUrl || config.redisUrl || config.kafkaBrokers ? 'production engines' : 'embedded mode';
-    const demo = backends.embedded && config.demoData && !config.trinoUrl ? ', demo data' : '';
+    const demo = backends.embedded && config.demoData && backends.lakehouseWrites.embedded ? ', demo data' : '';
     if (authenticator.mode === 'open') {
       logger.warn(
         { authMode: 'open' },
@@ -321,8 +340,10 @@ export async function startGateway(config: Config, logger: Logger = createLogger
           server.closeAllConnections();
           await closed;
           await finalPipeline?.stop();
+          freshness?.close();
+          stopInvalidation?.();
           await indexer?.stop();
-          responseCache.close();
+          await responseCache.close();
           await rateLimiter?.close();
           await backends.close();
           // Exports the spans still buffered.
@@ -334,8 +355,11 @@ export async function startGateway(config: Config, logger: Logger = createLogger
     };
   } catch (error) {
     fanout?.stop();
+    freshness?.close();
+    stopInvalidation?.();
     await pipeline?.stop().catch(() => undefined);
     await rateLimiter?.close().catch(() => undefined);
+    await sharedVersions?.close().catch(() => undefined);
     await backends.close().catch(() => undefined);
     await tracing.shutdown().catch(() => undefined);
     throw error;

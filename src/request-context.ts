@@ -47,7 +47,7 @@ const sharedRowCaches = new WeakMap<GatewayServices, SharedRowCache | undefined>
 function sharedRows(services: GatewayServices): SharedRowCache | undefined {
   if (sharedRowCaches.has(services)) return sharedRowCaches.get(services);
   const ttlMs = services.config.loaderCacheTtlMs;
-  const shared = ttlMs <= 0 ? undefined : { cache: services.backends.cache, ttlMs, generation: () => services.responseCache.currentGeneration };
+  const shared = ttlMs <= 0 ? undefined : { cache: services.backends.cache, ttlMs, versionOf: (tables: readonly string[]) => services.responseCache.versionOf(tables) };
   sharedRowCaches.set(services, shared);
   return shared;
 }

@@ -28,9 +28,9 @@ describe('the analytics model', () => {
 
   it.each([
     ['an unknown column', (d: Doc) => (d.measures[2]!['column'] = 'amount_usd'), /measures\[2\] \(revenue\): unknown column amount_usd/],
-    ['a duplicate name', (d: Doc) => d.dimensions.push({ name: 'revenue', column: 'region' } as unknown as Entry), /dimensions\[10\] \(revenue\): the name revenue is already used by measures\[2\] \(revenue\)/],
+    ['a duplicate name', (d: Doc) => d.dimensions.push({ name: 'revenue', column: 'region' } as unknown as Entry), /dimensions\[12\] \(revenue\): the name revenue is already used by measures\[2\] \(revenue\)/],
     ['an unknown role', (d: Doc) => (d.measures[8]!['role'] = 'superuser'), /measures\[8\] \(uniqueUsers\)\.role: must be equal to one of the allowed values: \["app","analyst","admin"\]/],
-    ['an unknown join', (d: Doc) => (d.dimensions[6]!['join'] = 'hotels'), /dimensions\[6\] \(category\): unknown join hotels \(joins: tours\)/],
+    ['an unknown join', (d: Doc) => (d.dimensions[6]!['join'] = 'hotels'), /dimensions\[6\] \(category\): unknown join hotels \(joins: tours, users\)/],
     ['a column the join lacks', (d: Doc) => (d.dimensions[6]!['column'] = 'price'), /dimensions\[6\] \(category\): unknown column price \(analytics\.tours has/],
     ['a ratio of an unknown measure', (d: Doc) => (d.measures[3]!.ratio.denominator = 'sales'), /measures\[3\] \(avgAmount\): ratio\.denominator: unknown measure sales/],
     ['an unknown field', (d: Doc) => (d.measures[0]!['aggregate'] = 'count'), /measures\[0\] \(events\): unknown field aggregate/],

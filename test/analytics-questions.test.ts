@@ -120,6 +120,17 @@ describe('Query.analytics', () => {
     expect(Number(expected!['n'])).toBeGreaterThan(0);
   });
 
+  it('confines an app caller asking by user segment to its user: one group, its own segment and events', async () => {
+    const own = await ask(KEYS.app, '{ analytics(query: { measures: [EVENTS], dimensions: [USER_SEGMENT, USER_HOME_REGION] }) { rows { userSegment userHomeRegion events } } user(id: "USER000001") { profile { segment } } }');
+    expect(own.body.errors).toBeUndefined();
+    const [expected] = await gw.gateway.services.backends.analytics.query('SELECT count(*) AS n FROM analytics.events WHERE user_id = ?', ['USER000001']);
+    const { segment } = (own.body.data as unknown as { user: { profile: { segment: string } } }).user.profile;
+    expect(own.body.data!.analytics!.rows).toEqual([{ userSegment: segment, userHomeRegion: expect.stringMatching(/^[A-Z]{2}$/), events: Number(expected!['n']) }]);
+    // Customers counted across users stay an analyst's question.
+    const customers = await ask(KEYS.app, '{ analytics(query: { measures: [CUSTOMERS], dimensions: [USER_SEGMENT] }) { rows { customers } } }');
+    expect(customers.body.errors?.[0]).toMatchObject({ extensions: { code: 'FORBIDDEN', member: 'CUSTOMERS' } });
+  });
+
   it('refuses an app caller acting for no user, and a member above the caller’s role, naming it', async () => {
     const noUser = await ask(KEYS.service, '{ analytics(query: { measures: [EVENTS] }) { rows { events } } }');
     expect(noUser.body.errors?.[0]).toMatchObject({ message: expect.stringContaining('acts for no user'), extensions: { code: 'FORBIDDEN' } });

@@ -114,7 +114,7 @@ describe('with authentication enforced', () => {
     jwks?.server.close();
   });
 
-  // First, before anything is ingested: promoting new events would start a new cache generation.
+  // First, before anything is ingested: promoting new events would invalidate the answers that read them.
   describe('response cache', () => {
     it('never hands one role an answer cached for another, nor one answer to bad credentials', async () => {
       const query = '{ tour(id: "TOUR0004") { id stats { bookings } } }';

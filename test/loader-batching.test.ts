@@ -81,7 +81,7 @@ describe('shared row cache', () => {
       const second = await run();
       expect(second.calls).toBe(0);
       expect(second.data).toEqual(first.data);
-      // New data: the generation moves on and rows are read again.
+      // Everything invalidated: the tables' versions move on and rows are read again.
       cached.gateway.services.responseCache.invalidate();
       expect((await run()).calls).toBe(2);
     } finally {

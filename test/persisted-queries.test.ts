@@ -280,7 +280,10 @@ describe('allow-list mode', () => {
       expect(refused?.errors?.[0]?.extensions).toMatchObject({ code: 'FORBIDDEN', reason: 'PERSISTED_QUERY_NOT_IN_ALLOW_LIST' });
       expect((await run({ query: '{ ping }' }))?.errors?.[0]?.extensions).toMatchObject({ code: 'FORBIDDEN' });
       const listed = await run({ query: byName('TourById').body, variables: { id: 'TOUR0010' } });
-      expect(listed).toEqual({ data: { tour: { id: encodeGlobalId('Tour', 'TOUR0010'), name: expect.any(String), price: expect.any(Number) } } });
+      expect(listed).toEqual({
+        data: { tour: { id: encodeGlobalId('Tour', 'TOUR0010'), name: expect.any(String), price: expect.any(Number) } },
+        extensions: { freshness: expect.any(Object) },
+      });
     } finally {
       await client.dispose();
     }

@@ -1,29 +1,20 @@
-import { DuckDBDateValue, DuckDBTimestampValue, type DuckDBConnection } from '@duckdb/node-api';
 import type { BusPort, LogEntry } from '../../src/backends/bus/port.ts';
+import { scalarOf, type BulkValue, type SqlWriter } from '../../src/backends/sql/writer.ts';
+import { bronzeSourceTable } from '../../src/backends/trino/iceberg-ddl.ts';
 import type { Source, SourceRegistry } from '../registry.ts';
-import { rowsOf, run, scalar } from './sql.ts';
+import type { MedallionDialect } from './dialect.ts';
 
 /**
  * Bronze: every record a source published, as published, one table per source
  * (`target_table` in the registry). The layout is the same for every source, so a new source
  * needs no code: the record stays JSON text and its bus position, publish time and date
- * (the partition column: `day(published_at)` on Iceberg) sit beside it.
+ * (the partition column) sit beside it. The layout and its partitioning are declared once, in
+ * `bronzeSourceTable` (src/backends/trino/iceberg-ddl.ts), which the bootstrap creates on Iceberg
+ * and the medallion creates on either engine.
  */
-export function bronzeTableDdl(table: string): string {
+export function bronzeTableDdl(table: string, dialect: MedallionDialect): string {
   assertTableName(table);
-  return `CREATE TABLE IF NOT EXISTS ${table} (
-  landed_seq BIGINT NOT NULL,
-  event_id VARCHAR,
-  topic VARCHAR NOT NULL,
-  log_partition INTEGER NOT NULL,
-  log_offset VARCHAR NOT NULL,
-  log_cursor VARCHAR NOT NULL,
-  event_date DATE NOT NULL,
-  published_at TIMESTAMP NOT NULL,
-  landed_at TIMESTAMP NOT NULL,
-  run_id VARCHAR NOT NULL,
-  record VARCHAR NOT NULL
-)`;
+  return dialect.createTable(bronzeSourceTable(table));
 }
 
 /** Table names come from the registry (checked by its schema); checked again before they become SQL. */
@@ -56,12 +47,14 @@ export async function readBus(bus: BusPort, cursor: string, max: number, pageSiz
 export type Landed = Map<Source, number>;
 
 /**
- * Lands bus records in their sources' bronze tables (in the caller's transaction). A record is
+ * Lands bus records in their sources' bronze tables (one bulk insert per source). A record is
  * routed by its `sourceId` (set by the gateway's publisher), else by its topic when one source
  * owns that topic; records of the dead-letter topic, and records no source claims, are skipped.
+ * Bronze is at-least-once: a pass replayed after a crash before its cursor was stored lands its
+ * records again, and silver keeps each event once.
  */
 export async function landRecords(
-  connection: DuckDBConnection,
+  writer: SqlWriter,
   registry: SourceRegistry,
   entries: readonly LogEntry[],
   runId: string,
@@ -88,32 +81,16 @@ export async function landRecords(
     else groups.set(source, [entry]);
   }
   const landed: Landed = new Map();
-  const landedMicros = BigInt(landedAt.getTime()) * 1000n;
+
   for (const [source, group] of groups) {
     assertTableName(source.bronzeTable);
-    const [schema, table] = source.bronzeTable.split('.') as [string, string];
-    let seq = BigInt(await scalar(connection, `SELECT coalesce(max(landed_seq), 0) FROM ${source.bronzeTable}`));
-    const appender = await connection.createAppender(table, schema);
-    try {
-      for (const entry of group) {
-        seq += 1n;
-        const publishedMicros = BigInt(entry.publishedAt.getTime()) * 1000n;
-        appender.appendBigInt(seq);
-        appender.appendVarchar(entry.eventId);
-        appender.appendVarchar(entry.topic);
-        appender.appendInteger(entry.partition);
-        appender.appendVarchar(entry.offset);
-        appender.appendVarchar(entry.cursor);
-        appender.appendDate(new DuckDBDateValue(Math.floor(entry.publishedAt.getTime() / 86_400_000)));
-        appender.appendTimestamp(new DuckDBTimestampValue(publishedMicros));
-        appender.appendTimestamp(new DuckDBTimestampValue(landedMicros));
-        appender.appendVarchar(runId);
-        appender.appendVarchar(entry.value);
-        appender.endRow();
-      }
-    } finally {
-      appender.closeSync();
-    }
+    let seq = BigInt(await scalarOf(writer, `SELECT coalesce(max(landed_seq), 0) FROM ${source.bronzeTable}`));
+    const rows: BulkValue[][] = group.map((entry) => {
+      seq += 1n;
+      // In the column order of bronzeSourceTable; the date is the UTC day of the publish time.
+      return [seq, entry.eventId, entry.topic, entry.partition, entry.offset, entry.cursor, entry.publishedAt.toISOString().slice(0, 10), entry.publishedAt, landedAt, runId, entry.value];
+    });
+    await writer.bulkInsert(bronzeSourceTable(source.bronzeTable), rows);
     landed.set(source, group.length);
   }
   return { landed, unclaimed };
@@ -130,21 +107,20 @@ function sourceOf(entry: LogEntry, registry: SourceRegistry, byTopic: Map<string
 }
 
 /** Creates every enabled source's bronze table. */
-export async function ensureBronzeTables(connection: DuckDBConnection, registry: SourceRegistry): Promise<void> {
+export async function ensureBronzeTables(writer: SqlWriter, dialect: MedallionDialect, registry: SourceRegistry): Promise<void> {
   for (const source of registry.sources) {
-    if (source.enabled) await run(connection, bronzeTableDdl(source.bronzeTable));
+    if (source.enabled) await writer.execute(bronzeTableDdl(source.bronzeTable, dialect));
   }
 }
 
 /** Batch quality of what just landed in one bronze table: parseable records, event ids present and unique. */
-export async function bronzeBatchQuality(connection: DuckDBConnection, table: string, runId: string) {
+export async function bronzeBatchQuality(writer: SqlWriter, dialect: MedallionDialect, table: string, runId: string) {
   assertTableName(table);
-  const [row] = await rowsOf(
-    connection,
+  const [row] = await writer.rows(
     `SELECT count(*) AS n,
        avg(CASE WHEN event_id IS NOT NULL AND event_id <> '' THEN 1.0 ELSE 0.0 END) AS completeness,
        count(DISTINCT event_id) AS distinct_ids,
-       avg(CASE WHEN json_valid(record) THEN 1.0 ELSE 0.0 END) AS validity
+       avg(CASE WHEN ${dialect.isJson('record')} THEN 1.0 ELSE 0.0 END) AS validity
      FROM ${table} WHERE run_id = ?`,
     [runId],
   );

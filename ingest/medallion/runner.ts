@@ -1,28 +1,43 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import type { DuckDBConnection } from '@duckdb/node-api';
 import type { BusPort } from '../../src/backends/bus/port.ts';
-import type { DuckDbDatabase } from '../../src/backends/duckdb/database.ts';
+import { inTransactionIfAny, type SqlWriter } from '../../src/backends/sql/writer.ts';
 import type { Logger } from '../../src/logger.ts';
+import type { MedallionCommit } from '../../src/platform/commit.ts';
+import {
+  recordLineage,
+  recordQuality,
+  recordRun,
+  storeWatermark,
+  type LineageRecord,
+  type PipelineRunRecord,
+  type QualityMeasure,
+  type RunTrigger,
+  type SourceExecution,
+} from '../../src/platform/metadata.ts';
 import { Channel } from '../../subscriptions/channel.ts';
 import type { SourceRegistry } from '../registry.ts';
 import { bronzeBatchQuality, ensureBronzeTables, landRecords } from './bronze.ts';
+import { dialectOf, type MedallionDialect } from './dialect.ts';
 import { GOLD_TABLES, refreshGold, type GoldTable } from './gold.ts';
-import { MEASURED_TABLES, measureTables, recordLineage, recordQuality, recordRun, type LineageRecord, type PipelineRunRecord, type QualityMeasure, type RunTrigger, type SourceExecution } from './runs.ts';
+import { MEASURED_TABLES, measureTables } from './quality.ts';
 import { busCursorSource, type RecordSource } from './record-source.ts';
 import { promoteEvents } from './silver-events.ts';
-import { inTransaction, rowsOf, run } from './sql.ts';
 
-export type { PipelineRunRecord, RunTrigger } from './runs.ts';
+export type { PipelineRunRecord, RunTrigger } from '../../src/platform/metadata.ts';
 
-/** Options of the embedded medallion runner. */
+/** Options of the medallion runner. */
 export interface MedallionOptions {
-  database: DuckDbDatabase;
+  /**
+   * The lakehouse's writer: DuckDB (embedded; each layer in a transaction) or Trino over Iceberg
+   * (each statement its own commit; the steps are ordered to be replay-safe without one).
+   */
+  writer: SqlWriter;
   /** Where dead letters go, and where accepted records are read from unless `source` says otherwise. */
   bus: BusPort;
   /**
    * Where the bronze landing takes its records: default, the bus after the cursor stored in
-   * `platform.watermarks` (embedded); the production worker passes a Kafka consumer group.
+   * `platform.watermarks` (in the gateway); the production worker passes a Kafka consumer group.
    */
   source?: RecordSource;
   registry: SourceRegistry;
@@ -41,24 +56,18 @@ export interface MedallionOptions {
   sinks?: readonly { name: string; drain: () => Promise<number> }[];
   /** Called after a pass that changed silver or gold (e.g. to invalidate cached answers). */
   onPromoted?: (runs: readonly PipelineRunRecord[]) => void;
-  /** Called after every pass that completed (whatever it changed), before `runNow` resolves. */
-  onPass?: (pass: MedallionPass) => Promise<void> | void;
-}
-
-/** What one completed pass did, and up to where on the bus it landed. */
-export interface MedallionPass {
-  trigger: RunTrigger;
-  runs: readonly PipelineRunRecord[];
-  /** Bus cursor the bronze watermark now stands at (the landed batch's position). */
-  position: string;
-  /** Publish time of the newest record the pass landed; null when it landed none. */
-  newestRecordAt: Date | null;
 }
 
 const BRONZE_CURSOR = 'bronze';
 
+/** The platform metadata a recorded layer run writes. */
+const PLATFORM_TABLES = ['platform.pipeline_runs', 'platform.source_executions', 'platform.data_quality', 'platform.data_lineage', 'platform.watermarks'];
+
+/** The tables the medallion writes besides the bronze tables (what housekeeping maintains). */
+const WRITTEN_TABLES = ['silver.events', 'silver.quarantine', ...Object.keys(GOLD_TABLES), ...PLATFORM_TABLES];
+
 /**
- * The embedded medallion: bronze → silver → gold, in passes. A pass lands the bus records that
+ * The medallion: bronze → silver → gold, in passes. A pass lands the bus records that
  * arrived since its cursor in their sources' bronze tables, promotes the new bronze rows of event
  * sources to `silver.events` (rejects to `silver.quarantine` and the dead-letter topic),
  * refreshes the gold tables for the keys those rows touched, and records a pipeline run per
@@ -66,11 +75,20 @@ const BRONZE_CURSOR = 'bronze';
  * debounce after new records, on a schedule, and on demand (`runPipeline`); one at a time.
  * In production the same runner is its own process (`npm run medallion`, worker.ts), taking its
  * records from a Kafka consumer group instead of the bus cursor.
+ * The same pipeline runs on the embedded lakehouse and on Trino/Iceberg (the `writer` option;
+ * the engines' differences are in ./dialect.ts).
  */
 export class MedallionRunner {
-  /** Emits `'finished'` with a `PipelineRunRecord` for every layer run. */
+  /**
+   * Emits `'finished'` with a `PipelineRunRecord` for every layer run, and `'committed'` with a
+   * `MedallionCommit` (src/platform/commit.ts) after every pass that changed silver or gold.
+   */
   readonly runs = new EventEmitter();
   private readonly options: MedallionOptions;
+  private readonly dialect: MedallionDialect;
+  private lastCommitSeq = 0;
+  /** Publish time of the newest record landed so far (the commits' `positionTime`). */
+  private positionTime: string | null = null;
   private timer: NodeJS.Timeout | undefined;
   private interval: NodeJS.Timeout | undefined;
   private running: Promise<PipelineRunRecord[]> | undefined;
@@ -81,13 +99,14 @@ export class MedallionRunner {
 
   constructor(options: MedallionOptions) {
     this.options = options;
+    this.dialect = dialectOf(options.writer.dialect);
     this.source = options.source ?? busCursorSource({ bus: options.bus, logger: options.logger });
     this.runs.setMaxListeners(0);
   }
 
   /** Creates the sources' bronze tables, follows the bus, starts the schedule and runs once. */
   async start(): Promise<void> {
-    await this.options.database.withWriter((connection) => ensureBronzeTables(connection, this.options.registry));
+    await ensureBronzeTables(this.options.writer, this.dialect, this.options.registry);
     await this.source.start?.();
     // A full batch runs at once; a smaller one after the debounce, so bursts share a pass.
     this.unsubscribe = this.source.onAvailable((full) => (full ? void this.runNow('EVENTS').catch(() => undefined) : this.schedule()));
@@ -100,6 +119,7 @@ export class MedallionRunner {
 
   /** Runs a pass now (or right after the one in progress) and resolves with its layer runs. */
   async runNow(trigger: RunTrigger = 'MANUAL'): Promise<PipelineRunRecord[]> {
+    // A standby replica of the worker runs no passes: another one holds the records.
     if (this.stopped || this.source.active === false) return [];
     if (this.running) {
       this.again = true;
@@ -140,6 +160,23 @@ export class MedallionRunner {
     }
   }
 
+  /**
+   * Maintains the tables the medallion writes (on Iceberg: compaction, snapshot expiry, orphan
+   * files; nothing embedded), between passes. Resolves with the statements run.
+   */
+  async housekeep(): Promise<number> {
+    await this.running?.catch(() => undefined);
+    const bronze = this.options.registry.sources.filter((s) => s.enabled).map((s) => s.bronzeTable);
+    let statements = 0;
+    for (const table of [...new Set(bronze), ...WRITTEN_TABLES]) {
+      for (const sql of this.dialect.housekeeping(table)) {
+        await this.options.writer.execute(sql);
+        statements += 1;
+      }
+    }
+    return statements;
+  }
+
   async stop(): Promise<void> {
     this.stopped = true;
     this.unsubscribe?.();
@@ -159,13 +196,16 @@ export class MedallionRunner {
   }
 
   private async pass(trigger: RunTrigger): Promise<PipelineRunRecord[]> {
-    const { database, registry } = this.options;
+    const { writer, bus, registry } = this.options;
+    const dialect = this.dialect;
     const batchId = randomUUID();
     const manual = trigger === 'MANUAL' || trigger === 'START';
     const finished: PipelineRunRecord[] = [];
-    let position = '';
-    let newestRecordAt: Date | null = null;
-    const layer = async (name: string, work: (connection: DuckDBConnection, record: PipelineRunRecord) => Promise<PipelineRunRecord | undefined>) => {
+    /** Tables changed by the layers that committed; `touched` collects the running layer's. */
+    const changed = new Set<string>();
+    let touched = new Set<string>();
+    let position: string | undefined;
+    const layer = async (name: string, work: (writer: SqlWriter, record: PipelineRunRecord) => Promise<PipelineRunRecord | undefined>) => {
       const record: PipelineRunRecord = {
         id: randomUUID(),
         batchId,
@@ -180,11 +220,18 @@ export class MedallionRunner {
         error: null,
       };
       try {
-        const done = await database.withWriter((connection) => inTransaction(connection, () => work(connection, record)));
+        // One transaction per layer where the engine has them; on Iceberg each step is replay-safe.
+        touched = new Set();
+        const done = await inTransactionIfAny(writer, (w) => work(w, record));
+        // A recorded run changed the platform metadata (runs, executions, quality, lineage, watermarks).
+        if (done) for (const table of PLATFORM_TABLES) touched.add(table);
+        for (const table of touched) changed.add(table);
         if (done) finished.push(done);
       } catch (error) {
+        // Without transactions (Iceberg) a failed layer may have committed some of its writes.
+        if (!writer.transaction) for (const table of touched) changed.add(table);
         const failed: PipelineRunRecord = { ...record, status: 'FAILED', finishedAt: new Date(), error: (error as Error).message };
-        await database.withWriter((connection) => recordRun(connection, failed, [])).catch(() => undefined);
+        await recordRun(writer, failed, []).catch(() => undefined);
         finished.push(failed);
         this.options.logger?.error({ err: error, layer: name, batchId }, 'medallion run failed');
         throw error;
@@ -192,29 +239,28 @@ export class MedallionRunner {
     };
 
     try {
-      // Bronze: read the bus outside the writer (a read), land in one transaction with the cursor.
-      const [stored] = await database.query('SELECT position FROM platform.watermarks WHERE pipeline = ?', [BRONZE_CURSOR], {
-        timeoutMs: 30_000,
-        onTimeout: () => new Error('timed out reading the bronze cursor'),
-      });
-      const batch = await this.source.next(this.options.maxRecordsPerRun ?? 100_000, typeof stored?.['position'] === 'string' ? stored['position'] : undefined);
+      // Bronze: read the bus, land the records, then store the cursor (data first: a crash in
+      // between lands the records again, which silver absorbs).
+      const [stored] = await writer.rows('SELECT position FROM platform.watermarks WHERE pipeline = ?', [BRONZE_CURSOR]);
+      const storedPosition = typeof stored?.['position'] === 'string' ? stored['position'] : undefined;
+      const cursor = storedPosition ?? bus.startCursor;
+      const batch = await this.source.next(this.options.maxRecordsPerRun ?? 100_000, storedPosition);
+      position = batch.position;
+      const newest = batch.entries[batch.entries.length - 1];
+      if (newest) this.positionTime = newest.publishedAt.toISOString();
       if (batch.entries.length > 0 || manual) {
         await layer('bronze', async (connection, record) => {
           const { landed, unclaimed } = await landRecords(connection, registry, batch.entries, record.id, record.startedAt);
-          await run(
-            connection,
-            `INSERT INTO platform.watermarks (pipeline, log_offset, position) VALUES (?, -1, ?)
-             ON CONFLICT (pipeline) DO UPDATE SET position = excluded.position`,
-            [BRONZE_CURSOR, batch.position],
-          );
+          if (batch.position !== cursor || stored === undefined) await storeWatermark(connection, BRONZE_CURSOR, -1, batch.position);
           const executions: SourceExecution[] = [];
           const quality: QualityMeasure[] = [];
           const lineage: LineageRecord[] = [];
           let out = 0;
           for (const [source, count] of landed) {
             out += count;
+            touched.add(source.bronzeTable);
             executions.push({ sourceId: source.sourceId, layer: 'bronze', targetTable: source.bronzeTable, recordsIn: count, recordsOut: count, recordsRejected: 0 });
-            const q = await bronzeBatchQuality(connection, source.bronzeTable, record.id);
+            const q = await bronzeBatchQuality(connection, dialect, source.bronzeTable, record.id);
             const n = Number(q?.['n'] ?? 0);
             quality.push({
               table: source.bronzeTable,
@@ -235,15 +281,16 @@ export class MedallionRunner {
           await recordLineage(connection, record.id, record.startedAt, lineage);
           return done;
         });
+        // Only now may the source forget the batch (the worker commits its Kafka offsets here).
         if (batch.entries.length > 0) await this.source.committed(batch.position, batch.entries);
       }
-      position = batch.position;
-      newestRecordAt = batch.entries.reduce<Date | null>((newest, e) => (newest && newest >= e.publishedAt ? newest : e.publishedAt), null);
 
       // Silver: the event sources' new bronze rows.
       const eventSources = registry.sources.filter((s) => s.enabled && s.silverTable === 'silver.events');
       await layer('silver', async (connection, record) => {
-        const outcomes = await promoteEvents(connection, eventSources, record.id, record.startedAt);
+        const outcomes = await promoteEvents(connection, dialect, eventSources, record.id, record.startedAt);
+        if (outcomes.some((o) => o.promoted > 0)) touched.add('silver.events');
+        if (outcomes.some((o) => o.quarantined > 0)) touched.add('silver.quarantine');
         const recordsIn = outcomes.reduce((n, o) => n + o.recordsIn, 0);
         if (recordsIn === 0 && !manual) return undefined;
         const done: PipelineRunRecord = {
@@ -289,13 +336,14 @@ export class MedallionRunner {
 
       // Gold: refreshed for what silver changed (everything on the first pass).
       await layer('gold', async (connection, record) => {
-        const outcome = await refreshGold(connection, record.startedAt);
+        const outcome = await refreshGold(connection, dialect, record.startedAt);
         if (!outcome && !manual) return undefined;
-        const written = outcome ?? [];
+        const written = outcome?.tables ?? [];
+        for (const t of written) touched.add(t.table);
         const done: PipelineRunRecord = {
           ...record,
           finishedAt: new Date(),
-          recordsIn: written.length > 0 ? await goldKeys(connection) : 0,
+          recordsIn: outcome?.keys ?? 0,
           recordsOut: written.reduce((n, t) => n + t.rowsWritten, 0),
         };
         await recordRun(connection, done, []);
@@ -312,12 +360,33 @@ export class MedallionRunner {
       if (finished.some((r) => r.layer === 'silver' && r.recordsOut > 0)) await this.drainSinks();
     } finally {
       for (const record of finished) this.runs.emit('finished', record);
+      // What committed is announced even when a later layer failed (silver without its gold).
+      if (changed.size > 0 && position !== undefined) await this.commit([...changed].sort(), position);
     }
     // The start pass only builds what this instance has never served (an empty gold), nothing cached to drop.
     if (trigger !== 'START' && finished.some((r) => r.layer !== 'bronze' && r.recordsOut > 0)) this.options.onPromoted?.(finished);
     await this.publishDeadLetters();
-    await this.options.onPass?.({ trigger, runs: finished, position, newestRecordAt });
     return finished;
+  }
+
+  /** Tells listeners what the pass made durable (`'committed'`), with each changed table's snapshot where the engine keeps them. */
+  private async commit(tables: string[], position: string): Promise<void> {
+    const snapshots: MedallionCommit['snapshots'] = [];
+    for (const table of tables) {
+      const sql = this.dialect.latestSnapshot(table);
+      if (!sql) continue;
+      try {
+        const [row] = await this.options.writer.rows(sql);
+        if (row) snapshots.push({ table, snapshotId: String(row['snapshot_id']), committedAt: (row['committed_at'] as Date).toISOString() });
+      } catch (error) {
+        // A commit without its snapshot id still tells what changed.
+        this.options.logger?.warn({ err: error, table }, 'medallion: latest snapshot not read');
+      }
+    }
+    const now = Date.now();
+    this.lastCommitSeq = Math.max(now, this.lastCommitSeq + 1);
+    const commit: MedallionCommit = { seq: this.lastCommitSeq, committedAt: new Date(now).toISOString(), tables, position, positionTime: this.positionTime, snapshots };
+    this.runs.emit('committed', commit);
   }
 
   private async drainSinks(): Promise<void> {
@@ -337,12 +406,10 @@ export class MedallionRunner {
    * after a lost acknowledgement from writing twice.
    */
   private async publishDeadLetters(): Promise<void> {
-    const { database, bus, registry } = this.options;
-    const pending = await database.query(
+    const { writer, bus, registry } = this.options;
+    const pending = await writer.rows(
       `SELECT event_id, source_id, bronze_table, rule, reason, record, run_id, quarantined_at FROM silver.quarantine WHERE NOT dead_lettered
        ORDER BY quarantined_at LIMIT 1000`,
-      [],
-      { timeoutMs: 30_000, onTimeout: () => new Error('timed out reading the quarantine') },
     );
     if (pending.length === 0) return;
     try {
@@ -367,26 +434,15 @@ export class MedallionRunner {
           };
         }),
       );
-      // One statement marks the batch (rows without an event id match by run alone, as published above).
-      await database.withWriter((connection) =>
-        run(
-          connection,
-          `UPDATE silver.quarantine SET dead_lettered = true
-           WHERE NOT dead_lettered AND (run_id, coalesce(event_id, '')) IN (${pending.map(() => '(?, ?)').join(', ')})`,
-          pending.flatMap((row) => [String(row['run_id']), String(row['event_id'] ?? '')]),
-        ),
+      // One statement marks the batch (rows without an event id match by run alone, as published
+      // above), keyed by one text value: Trino has no multi-column IN.
+      await writer.execute(
+        `UPDATE silver.quarantine SET dead_lettered = true
+         WHERE NOT dead_lettered AND run_id || '/' || coalesce(event_id, '') IN (${pending.map(() => '?').join(', ')})`,
+        pending.map((row) => `${String(row['run_id'])}/${String(row['event_id'] ?? '')}`),
       );
     } catch (error) {
       this.options.logger?.warn({ err: error, pending: pending.length }, 'dead letters not published; retried on the next run');
     }
   }
-}
-
-/** Keys a gold refresh recomputed (users, tours, booking days): its records in. */
-async function goldKeys(connection: DuckDBConnection): Promise<number> {
-  const rows = await rowsOf(
-    connection,
-    'SELECT (SELECT count(*) FROM gold_users) + (SELECT count(*) FROM gold_tours) + (SELECT count(*) FROM gold_days) AS n',
-  );
-  return Number(rows[0]?.['n'] ?? 0);
 }

@@ -1,6 +1,5 @@
 import { EventEmitter } from 'node:events';
 import type { LogEntry } from '../../src/backends/bus/port.ts';
-import type { DuckDbDatabase } from '../../src/backends/duckdb/database.ts';
 import { createBackends, type Backends } from '../../src/backends/index.ts';
 import type { SearchPort } from '../../src/backends/search/port.ts';
 import type { Config } from '../../src/config.ts';
@@ -9,10 +8,9 @@ import { MEDALLION_COMMITS_TOPIC, type MedallionCommit } from '../../src/platfor
 import { ensureDemoData } from '../demo/generate.ts';
 import { loadSourceRegistry } from '../registry.ts';
 import { EventIndexer } from '../search-indexer.ts';
-import { commitOfPass, type CommitLine } from './commit-record.ts';
 import { createKafkaGroupSource, type KafkaGroupSource } from './kafka-group-source.ts';
 import type { RecordSource } from './record-source.ts';
-import { MedallionRunner, type MedallionPass } from './runner.ts';
+import { MedallionRunner } from './runner.ts';
 import { workerSinks } from './worker-sinks.ts';
 
 /** Options of `startMedallionWorker` beyond the configuration. */
@@ -59,8 +57,9 @@ export interface MedallionWorker {
  * index, ClickHouse's events), commits the batch's offsets to the group, and publishes a
  * `MedallionCommit` on `MEDALLION_COMMITS_TOPIC` so every gateway instance hears it. Offsets are
  * committed only after the landing committed: a crash in between lands the batch again, and
- * silver keeps each event id once. Rejects when it cannot start (no brokers, no lakehouse writer,
- * the group not joined in time).
+ * silver keeps each event id once. The passes write through the lakehouse's writer: Trino/Iceberg
+ * with TRINO_URL, the embedded DuckDB otherwise. Rejects when it cannot start (no brokers, a
+ * backend refusing, the group not joined in time, its first pass failing).
  */
 export async function startMedallionWorker(config: Config, options: MedallionWorkerOptions = {}): Promise<MedallionWorker> {
   const logger = (options.logger ?? createLogger(config.logLevel)).child({ component: 'medallion-worker' });
@@ -73,10 +72,10 @@ export async function startMedallionWorker(config: Config, options: MedallionWor
   let source: KafkaGroupSource | undefined;
   let runner: MedallionRunner | undefined;
   try {
-    const database = lakehouseWriter(backends, config);
-    if (owned && config.demoData) {
+    const { writer, embedded } = backends.lakehouseWrites;
+    if (owned && embedded && backends.embedded && config.demoData) {
       // A worker alone on an embedded lakehouse builds the catalogue the silver rules check against, as a gateway would.
-      const demo = await ensureDemoData(database, { seed: config.demoSeed, scale: config.demoScale, ...(config.demoAnchor ? { anchor: config.demoAnchor } : {}) });
+      const demo = await ensureDemoData(backends.embedded, { seed: config.demoSeed, scale: config.demoScale, ...(config.demoAnchor ? { anchor: config.demoAnchor } : {}) });
       logger.info({ ...demo }, demo.reused ? 'demo data reused' : 'demo data built');
     }
     source = createKafkaGroupSource({
@@ -113,24 +112,24 @@ export async function startMedallionWorker(config: Config, options: MedallionWor
     };
 
     const commits = new EventEmitter();
-    let line: CommitLine = { seq: 0, positionTime: null };
     let lastCommit: MedallionCommit | undefined;
-    const publishCommit = async (pass: MedallionPass) => {
-      const commit: MedallionCommit | undefined = commitOfPass(pass, line);
-      if (!commit) return;
-      line = { seq: commit.seq, positionTime: commit.positionTime };
-      lastCommit = commit;
-      try {
-        await backends.bus.publish([{ topic: MEDALLION_COMMITS_TOPIC, key: 'medallion', eventId: `medallion-commit-${commit.seq}`, value: JSON.stringify(commit), idempotencyKey: null }]);
-      } catch (error) {
-        // Positions are cumulative: the next commit tells the gateways everything this one would have.
-        logger.warn({ err: error, seq: commit.seq }, 'medallion commit not published; the next one covers it');
-      }
-      commits.emit('commit', commit);
+    let publishing: Promise<void> = Promise.resolve();
+    /** Publishes the runner's commit notifications on the bus, in order, so every gateway instance hears them. */
+    const publishCommit = (commit: MedallionCommit) => {
+      publishing = publishing.then(async () => {
+        try {
+          await backends.bus.publish([{ topic: MEDALLION_COMMITS_TOPIC, key: 'medallion', eventId: `medallion-commit-${commit.seq}`, value: JSON.stringify(commit), idempotencyKey: null }]);
+        } catch (error) {
+          // Positions are cumulative: the next commit tells the gateways everything this one would have.
+          logger.warn({ err: error, seq: commit.seq }, 'medallion commit not published; the next one covers it');
+        }
+        lastCommit = commit;
+        commits.emit('commit', commit);
+      });
     };
 
     const medallion = new MedallionRunner({
-      database,
+      writer,
       bus: backends.bus,
       registry,
       source: landing,
@@ -139,8 +138,8 @@ export async function startMedallionWorker(config: Config, options: MedallionWor
       maxRecordsPerRun: config.medallionBatchSize,
       logger,
       sinks: workerSinks({ config, backends, ...(options.afterSinkInsert ? { afterInsert: options.afterSinkInsert } : {}) }),
-      onPass: publishCommit,
     });
+    medallion.runs.on('committed', publishCommit);
 
     runner = medallion;
 
@@ -179,6 +178,7 @@ export async function startMedallionWorker(config: Config, options: MedallionWor
           // An abandoned pass commits no offsets: the next active replica lands its batch again.
           if (!stopped) logger.warn({ stopTimeoutMs }, 'medallion pass abandoned at shutdown');
           await kafka.close();
+          await publishing;
           await indexer?.stop();
           if (owned) await backends.close();
           logger.info('medallion worker stopped');
@@ -193,16 +193,4 @@ export async function startMedallionWorker(config: Config, options: MedallionWor
     if (owned) await backends.close().catch(() => undefined);
     throw error;
   }
-}
-
-/**
- * The lakehouse the passes write. Today the medallion's statements run on the embedded DuckDB
- * database; on Trino they need the SQL engine port's writer, so a worker configured with
- * TRINO_URL refuses to start rather than fill a local file nobody reads.
- */
-function lakehouseWriter(backends: Backends, config: Config): DuckDbDatabase {
-  if (config.trinoUrl || !backends.embedded) {
-    throw new Error('the medallion worker writes the embedded lakehouse; writing Iceberg through Trino (TRINO_URL) needs the medallion on the SQL engine port');
-  }
-  return backends.embedded;
 }

@@ -1,7 +1,7 @@
 import { userInputError } from '../errors.ts';
 import { bucketExpression, timestampParameter } from './dialect.ts';
 import { limit as limitClause, placeholders, type SqlDialect, type SqlValue } from '../backends/sql/port.ts';
-import type { AggregateMeasure, AnalyticsModel, Dimension, Granularity, Measure, TimeDimension } from './model.ts';
+import type { AggregateMeasure, AnalyticsModel, Dimension, Granularity, Join, Measure, TimeDimension } from './model.ts';
 
 /**
  * A question to the model, checked (src/analytics/question.ts), compiled to one SQL statement per
@@ -76,7 +76,8 @@ export function compileQuestion(model: AnalyticsModel, question: Question, diale
           ? { sql: `sum(CASE WHEN ${when.sql} THEN coalesce(${value}, 0) ELSE 0 END)`, params: when.params }
           : { sql: `sum(coalesce(${value}, 0))`, params: [] };
       case 'countDistinct':
-        return when ? { sql: `count(DISTINCT CASE WHEN ${when.sql} THEN ${value} END)`, params: when.params } : { sql: `count(DISTINCT ${value})`, params: [] };
+        // ClickHouse (uniqExact underneath) answers NULL, not 0, for a group where no row meets the condition.
+        return when ? { sql: `coalesce(count(DISTINCT CASE WHEN ${when.sql} THEN ${value} END), 0)`, params: when.params } : { sql: `count(DISTINCT ${value})`, params: [] };
       case 'min':
       case 'max':
         return when ? { sql: `${m.aggregation}(CASE WHEN ${when.sql} THEN ${value} END)`, params: when.params } : { sql: `${m.aggregation}(${value})`, params: [] };
@@ -138,10 +139,14 @@ export function compileQuestion(model: AnalyticsModel, question: Question, diale
 
   // Joins: only those a member of the question lives in.
   const members: (Dimension | TimeDimension)[] = [...question.dimensions, ...question.filters.map((f) => f.member)];
-  const joins = model.joins.filter((j) => members.some((m) => 'join' in m && m.join === j.name));
-  // ClickHouse before 20.x joins one table per SELECT (the model keeps to one join per question).
+  const needed = model.joins.filter((j) => members.some((m) => 'join' in m && m.join === j.name));
+  // ClickHouse before 20.x joins one table per SELECT. A join the question only filters on needs
+  // no JOIN there: it becomes a semi-join (`IN (SELECT key ...)`), so one table is left to join.
+  const grouped = (j: Join): boolean => question.dimensions.some((d) => d.join === j.name);
+  const semiJoined = dialect === 'clickhouse' && needed.length > 1 ? needed.filter((j) => !grouped(j)) : [];
+  const joins = needed.filter((j) => !semiJoined.includes(j));
   if (dialect === 'clickhouse' && joins.length > 1) {
-    throw userInputError(`The analytics engine (ClickHouse) joins one dimension table per question; this one needs ${joins.map((j) => j.name).join(' and ')}. Ask for members of one of them at a time.`);
+    throw userInputError(`The analytics engine (ClickHouse) joins one dimension table per question; this one groups by members of ${joins.map((j) => j.name).join(' and ')}. Group by members of one of them at a time (the others may still filter).`);
   }
   const from = [`${model.table} AS ${FACT}`, ...joins.map((j) => `LEFT JOIN ${j.table} AS ${joinAlias(j.name)} ON ${joinAlias(j.name)}.${j.references} = ${FACT}.${j.column}`)].join(' ');
 
@@ -156,15 +161,37 @@ export function compileQuestion(model: AnalyticsModel, question: Question, diale
     if (question.time.from) where.push(prefixed(`${c} >= `, at(question.time.from)));
     if (question.time.to) where.push(prefixed(`${c} < `, at(question.time.to)));
   }
-  for (const f of question.filters) {
+  // Each condition of a filter; `unmatched` marks the one a fact row without a joined match meets.
+  const conditions = (f: QuestionFilter): (Fragment & { unmatched?: true })[] => {
     const c = column(f.member);
     const value = (v: string | Date): Fragment => (v instanceof Date ? at(v) : { sql: '?', params: [v] });
-    if (f.equals !== undefined) where.push({ sql: `${c} = ?`, params: [f.equals] });
-    if (f.in !== undefined) where.push({ sql: `${c} IN (${placeholders(f.in.length)})`, params: [...f.in] });
-    if (f.not !== undefined && f.not.length > 0) where.push({ sql: `${c} NOT IN (${placeholders(f.not.length)})`, params: [...f.not] });
-    if (f.gte !== undefined) where.push(prefixed(`${c} >= `, value(f.gte)));
-    if (f.lte !== undefined) where.push(prefixed(`${c} <= `, value(f.lte)));
-    if (f.set !== undefined) where.push({ sql: `${c} IS ${f.set ? 'NOT ' : ''}NULL`, params: [] });
+    const out: (Fragment & { unmatched?: true })[] = [];
+    if (f.equals !== undefined) out.push({ sql: `${c} = ?`, params: [f.equals] });
+    if (f.in !== undefined) out.push({ sql: `${c} IN (${placeholders(f.in.length)})`, params: [...f.in] });
+    if (f.not !== undefined && f.not.length > 0) out.push({ sql: `${c} NOT IN (${placeholders(f.not.length)})`, params: [...f.not] });
+    if (f.gte !== undefined) out.push(prefixed(`${c} >= `, value(f.gte)));
+    if (f.lte !== undefined) out.push(prefixed(`${c} <= `, value(f.lte)));
+    if (f.set === true) out.push({ sql: `${c} IS NOT NULL`, params: [] });
+    if (f.set === false) out.push({ sql: `${c} IS NULL`, params: [], unmatched: true });
+    return out;
+  };
+  for (const f of question.filters) {
+    const semi = semiJoined.find((j) => 'join' in f.member && f.member.join === j.name);
+    if (!semi) {
+      where.push(...conditions(f));
+      continue;
+    }
+    // The same rows as the LEFT JOIN would keep: every condition but IS NULL refuses a fact row
+    // without a match, so the row must reference a key whose row meets it; IS NULL keeps the rows
+    // without a match (no key, or a key not in the table) and those whose column is NULL.
+    const alias = joinAlias(semi.name);
+    const keys = (condition: string): string => `SELECT ${alias}.${semi.references} FROM ${semi.table} AS ${alias} WHERE ${condition}`;
+    const key = `${FACT}.${semi.column}`;
+    for (const condition of conditions(f)) {
+      where.push(condition.unmatched
+        ? { sql: `(${key} IS NULL OR ${key} NOT IN (${keys(`${column(f.member)} IS NOT NULL`)}))`, params: [] }
+        : { sql: `${key} IN (${keys(condition.sql)})`, params: condition.params });
+    }
   }
 
   // The caller's order, then the time bucket and the dimensions: a total order, so LIMIT keeps the
@@ -201,7 +228,7 @@ export function compileQuestion(model: AnalyticsModel, question: Question, diale
     params: parts.flatMap((p) => p.params),
     timeColumn: time ? TIME_COLUMN : null,
     columnOf,
-    tables: [model.table, ...joins.map((j) => j.table)],
+    tables: [model.table, ...needed.map((j) => j.table)],
   };
 }
 

@@ -17,7 +17,21 @@ import type { SearchPort } from './search/port.ts';
 import { createElasticsearchSearch } from './search/elasticsearch.ts';
 import { createMiniSearch } from './search/minisearch.ts';
 import type { SqlEngine } from './sql/port.ts';
+import type { SqlWriter } from './sql/writer.ts';
+import { createDuckDbWriter } from './duckdb/writer.ts';
 import { createTrinoEngine } from './trino/engine.ts';
+import { createTrinoWriter } from './trino/writer.ts';
+
+/** The lakehouse as the medallion writes it. */
+export interface LakehouseWrites {
+  /** The lakehouse's writer (the embedded database's, or Trino's over Iceberg). */
+  readonly writer: SqlWriter;
+  /**
+   * Whether the lakehouse is the embedded database: then the medallion runs in the gateway by
+   * default and demo data is built at start; with Trino, a worker process runs it.
+   */
+  readonly embedded: boolean;
+}
 
 /** The five roles, each served by the adapter configuration picked. */
 export interface Backends {
@@ -28,6 +42,8 @@ export interface Backends {
   readonly bus: BusPort;
   /** The embedded database file, when any role runs embedded. */
   readonly embedded: DuckDbDatabase | undefined;
+  /** The lakehouse's write side (the medallion's). */
+  readonly lakehouseWrites: LakehouseWrites;
   /** Every backend's health, probed in parallel. */
   health(): Promise<BackendHealth[]>;
   /** Closes every adapter, the bus last so acknowledged writes are flushed. Idempotent. */
@@ -96,6 +112,7 @@ export async function createBackends(
       cache,
       bus,
       embedded: database,
+      lakehouseWrites: config.trinoUrl ? { writer: createTrinoWriter(lakehouse), embedded: false } : { writer: createDuckDbWriter(database), embedded: true },
       health: () => Promise.all([lakehouse.health(), analytics.health(), search.health(), cache.health(), bus.health()]),
       close() {
         closing ??= (async () => {

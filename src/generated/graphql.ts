@@ -3,8 +3,8 @@ import type { GraphQLResolveInfo, GraphQLScalarType, GraphQLScalarTypeConfig } f
 import type { TourRow, DestinationRow, EventRow, UserRef, PlatformRef, TourPopularityRow, RecommendationRow, TourSearchHitRow, TourStatsRow, TableInfoRow, UserProfileRow } from '../domain.ts';
 import type { AnalyticsAnswer, AnalyticsRowValue, AnalyticsColumnInfo } from '../analytics/answer.ts';
 import type { Source } from '../../ingest/registry.ts';
-import type { PipelineRunRecord } from '../../ingest/medallion/runs.ts';
-import type { SourceExecutionRow, DataQualityRow, LineageRow, QuarantinedRow } from '../backends/lakehouse/platform.ts';
+import type { PipelineRunRecord } from '../platform/metadata.ts';
+import type { SourceExecutionRow, DataQualityRow, LineageRow, QuarantinedRow } from '../platform/metadata-reads.ts';
 import type { GatewayContext } from '../context.ts';
 export type Maybe<T> = T | null;
 export type InputMaybe<T> = T | null;
@@ -59,7 +59,11 @@ export type AnalyticsDimension =
   /** Tour id. */
   | 'TOUR'
   /** User id (analysts only). Requires the analyst role. */
-  | 'USER';
+  | 'USER'
+  /** Country code of the user's home region. */
+  | 'USER_HOME_REGION'
+  /** The user's segment (NEW, OCCASIONAL, REGULAR, VIP, CHURNED), by the rule `UserProfile.segment` answers with. */
+  | 'USER_SEGMENT';
 
 /** What the engine expected the question to read, before it ran. */
 export type AnalyticsEstimate = {
@@ -100,6 +104,8 @@ export type AnalyticsMeasure =
   | 'CANCELLATIONS'
   /** Bookings per view; null without views. */
   | 'CONVERSION'
+  /** Distinct users who booked (analysts only). Requires the analyst role. */
+  | 'CUSTOMERS'
   /** Events of any type. */
   | 'EVENTS'
   /** bookings * 10 + views, the tour ranking key. */
@@ -124,6 +130,8 @@ export type AnalyticsMember =
   /** Bookings per view; null without views. */
   | 'CONVERSION'
   | 'CURRENCY'
+  /** Distinct users who booked (analysts only). Requires the analyst role. */
+  | 'CUSTOMERS'
   /** The tour's destination id. */
   | 'DESTINATION'
   /** The destination's country name. */
@@ -149,6 +157,10 @@ export type AnalyticsMember =
   | 'UNIQUE_USERS'
   /** User id (analysts only). Requires the analyst role. */
   | 'USER'
+  /** Country code of the user's home region. */
+  | 'USER_HOME_REGION'
+  /** The user's segment (NEW, OCCASIONAL, REGULAR, VIP, CHURNED), by the rule `UserProfile.segment` answers with. */
+  | 'USER_SEGMENT'
   /** Tour page views. */
   | 'VIEWS';
 
@@ -198,6 +210,8 @@ export type AnalyticsRow = {
   /** Bookings per view; null without views. */
   conversion: Maybe<Scalars['Float']['output']>;
   currency: Maybe<Scalars['String']['output']>;
+  /** Distinct users who booked (analysts only). */
+  customers: Maybe<Scalars['Float']['output']>;
   /** The tour's destination id. */
   destination: Maybe<Scalars['String']['output']>;
   /** The destination's country name. */
@@ -223,6 +237,10 @@ export type AnalyticsRow = {
   uniqueUsers: Maybe<Scalars['Float']['output']>;
   /** User id (analysts only). */
   user: Maybe<Scalars['String']['output']>;
+  /** Country code of the user's home region. */
+  userHomeRegion: Maybe<Scalars['String']['output']>;
+  /** The user's segment (NEW, OCCASIONAL, REGULAR, VIP, CHURNED), by the rule `UserProfile.segment` answers with. */
+  userSegment: Maybe<Scalars['String']['output']>;
   /** Tour page views. */
   views: Maybe<Scalars['Float']['output']>;
 };
@@ -501,6 +519,11 @@ export type IngestReceipt = {
   /** Position in the topic's partition, as a decimal string (64-bit). */
   offset: Scalars['String']['output'];
   partition: Scalars['Int']['output'];
+  /**
+   * Opaque read-your-writes token: a query marked `@readAfter(position: <this>)` is answered once
+   * the data it reads includes this event (or says it does not yet, after a bounded wait).
+   */
+  position: Scalars['String']['output'];
   topic: Scalars['String']['output'];
 };
 
@@ -690,6 +713,14 @@ export type QuarantinedRecord = {
  * Reads: lakehouse tables, analytics, search and platform metadata. Fields served by a backend are
  * nullable on purpose: when that backend fails, only they become null (with a BACKEND_* error),
  * never their siblings.
+ *
+ * Every answer that read medallion-fed data says how fresh it is in `extensions.freshness`: per
+ * role read (`lakehouse`, `analytics`), `{ position, asOf, committedAt, snapshots? }`: the bus
+ * position and the publish time (`asOf`: "data as of") up to which that layer is materialised,
+ * when the medallion committed it, and on Iceberg the snapshot per table. Answers served from the
+ * response cache add `cache: { hit: true, storedAt, ageMs }`; `@readAfter` adds `readAfter:
+ * { included, waitedMs }`; an answer kept from before a backend failure adds `stale: true` and
+ * `failed` (the failing roles).
  */
 export type Query = {
   __typename?: 'Query';
@@ -751,6 +782,14 @@ export type Query = {
  * Reads: lakehouse tables, analytics, search and platform metadata. Fields served by a backend are
  * nullable on purpose: when that backend fails, only they become null (with a BACKEND_* error),
  * never their siblings.
+ *
+ * Every answer that read medallion-fed data says how fresh it is in `extensions.freshness`: per
+ * role read (`lakehouse`, `analytics`), `{ position, asOf, committedAt, snapshots? }`: the bus
+ * position and the publish time (`asOf`: "data as of") up to which that layer is materialised,
+ * when the medallion committed it, and on Iceberg the snapshot per table. Answers served from the
+ * response cache add `cache: { hit: true, storedAt, ageMs }`; `@readAfter` adds `readAfter:
+ * { included, waitedMs }`; an answer kept from before a backend failure adds `stale: true` and
+ * `failed` (the failing roles).
  */
 export type QueryAnalyticsArgs = {
   query: AnalyticsQuery;
@@ -761,6 +800,14 @@ export type QueryAnalyticsArgs = {
  * Reads: lakehouse tables, analytics, search and platform metadata. Fields served by a backend are
  * nullable on purpose: when that backend fails, only they become null (with a BACKEND_* error),
  * never their siblings.
+ *
+ * Every answer that read medallion-fed data says how fresh it is in `extensions.freshness`: per
+ * role read (`lakehouse`, `analytics`), `{ position, asOf, committedAt, snapshots? }`: the bus
+ * position and the publish time (`asOf`: "data as of") up to which that layer is materialised,
+ * when the medallion committed it, and on Iceberg the snapshot per table. Answers served from the
+ * response cache add `cache: { hit: true, storedAt, ageMs }`; `@readAfter` adds `readAfter:
+ * { included, waitedMs }`; an answer kept from before a backend failure adds `stale: true` and
+ * `failed` (the failing roles).
  */
 export type QueryDestinationArgs = {
   id: Scalars['ID']['input'];
@@ -771,6 +818,14 @@ export type QueryDestinationArgs = {
  * Reads: lakehouse tables, analytics, search and platform metadata. Fields served by a backend are
  * nullable on purpose: when that backend fails, only they become null (with a BACKEND_* error),
  * never their siblings.
+ *
+ * Every answer that read medallion-fed data says how fresh it is in `extensions.freshness`: per
+ * role read (`lakehouse`, `analytics`), `{ position, asOf, committedAt, snapshots? }`: the bus
+ * position and the publish time (`asOf`: "data as of") up to which that layer is materialised,
+ * when the medallion committed it, and on Iceberg the snapshot per table. Answers served from the
+ * response cache add `cache: { hit: true, storedAt, ageMs }`; `@readAfter` adds `readAfter:
+ * { included, waitedMs }`; an answer kept from before a backend failure adds `stale: true` and
+ * `failed` (the failing roles).
  */
 export type QueryDestinationsArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
@@ -785,6 +840,14 @@ export type QueryDestinationsArgs = {
  * Reads: lakehouse tables, analytics, search and platform metadata. Fields served by a backend are
  * nullable on purpose: when that backend fails, only they become null (with a BACKEND_* error),
  * never their siblings.
+ *
+ * Every answer that read medallion-fed data says how fresh it is in `extensions.freshness`: per
+ * role read (`lakehouse`, `analytics`), `{ position, asOf, committedAt, snapshots? }`: the bus
+ * position and the publish time (`asOf`: "data as of") up to which that layer is materialised,
+ * when the medallion committed it, and on Iceberg the snapshot per table. Answers served from the
+ * response cache add `cache: { hit: true, storedAt, ageMs }`; `@readAfter` adds `readAfter:
+ * { included, waitedMs }`; an answer kept from before a backend failure adds `stale: true` and
+ * `failed` (the failing roles).
  */
 export type QueryEventArgs = {
   id: Scalars['ID']['input'];
@@ -795,6 +858,14 @@ export type QueryEventArgs = {
  * Reads: lakehouse tables, analytics, search and platform metadata. Fields served by a backend are
  * nullable on purpose: when that backend fails, only they become null (with a BACKEND_* error),
  * never their siblings.
+ *
+ * Every answer that read medallion-fed data says how fresh it is in `extensions.freshness`: per
+ * role read (`lakehouse`, `analytics`), `{ position, asOf, committedAt, snapshots? }`: the bus
+ * position and the publish time (`asOf`: "data as of") up to which that layer is materialised,
+ * when the medallion committed it, and on Iceberg the snapshot per table. Answers served from the
+ * response cache add `cache: { hit: true, storedAt, ageMs }`; `@readAfter` adds `readAfter:
+ * { included, waitedMs }`; an answer kept from before a backend failure adds `stale: true` and
+ * `failed` (the failing roles).
  */
 export type QueryEventsArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
@@ -809,6 +880,14 @@ export type QueryEventsArgs = {
  * Reads: lakehouse tables, analytics, search and platform metadata. Fields served by a backend are
  * nullable on purpose: when that backend fails, only they become null (with a BACKEND_* error),
  * never their siblings.
+ *
+ * Every answer that read medallion-fed data says how fresh it is in `extensions.freshness`: per
+ * role read (`lakehouse`, `analytics`), `{ position, asOf, committedAt, snapshots? }`: the bus
+ * position and the publish time (`asOf`: "data as of") up to which that layer is materialised,
+ * when the medallion committed it, and on Iceberg the snapshot per table. Answers served from the
+ * response cache add `cache: { hit: true, storedAt, ageMs }`; `@readAfter` adds `readAfter:
+ * { included, waitedMs }`; an answer kept from before a backend failure adds `stale: true` and
+ * `failed` (the failing roles).
  */
 export type QueryNodeArgs = {
   id: Scalars['ID']['input'];
@@ -819,6 +898,14 @@ export type QueryNodeArgs = {
  * Reads: lakehouse tables, analytics, search and platform metadata. Fields served by a backend are
  * nullable on purpose: when that backend fails, only they become null (with a BACKEND_* error),
  * never their siblings.
+ *
+ * Every answer that read medallion-fed data says how fresh it is in `extensions.freshness`: per
+ * role read (`lakehouse`, `analytics`), `{ position, asOf, committedAt, snapshots? }`: the bus
+ * position and the publish time (`asOf`: "data as of") up to which that layer is materialised,
+ * when the medallion committed it, and on Iceberg the snapshot per table. Answers served from the
+ * response cache add `cache: { hit: true, storedAt, ageMs }`; `@readAfter` adds `readAfter:
+ * { included, waitedMs }`; an answer kept from before a backend failure adds `stale: true` and
+ * `failed` (the failing roles).
  */
 export type QueryNodesArgs = {
   ids: Array<Scalars['ID']['input']>;
@@ -829,6 +916,14 @@ export type QueryNodesArgs = {
  * Reads: lakehouse tables, analytics, search and platform metadata. Fields served by a backend are
  * nullable on purpose: when that backend fails, only they become null (with a BACKEND_* error),
  * never their siblings.
+ *
+ * Every answer that read medallion-fed data says how fresh it is in `extensions.freshness`: per
+ * role read (`lakehouse`, `analytics`), `{ position, asOf, committedAt, snapshots? }`: the bus
+ * position and the publish time (`asOf`: "data as of") up to which that layer is materialised,
+ * when the medallion committed it, and on Iceberg the snapshot per table. Answers served from the
+ * response cache add `cache: { hit: true, storedAt, ageMs }`; `@readAfter` adds `readAfter:
+ * { included, waitedMs }`; an answer kept from before a backend failure adds `stale: true` and
+ * `failed` (the failing roles).
  */
 export type QueryRecommendationsArgs = {
   first?: InputMaybe<Scalars['Int']['input']>;
@@ -840,6 +935,14 @@ export type QueryRecommendationsArgs = {
  * Reads: lakehouse tables, analytics, search and platform metadata. Fields served by a backend are
  * nullable on purpose: when that backend fails, only they become null (with a BACKEND_* error),
  * never their siblings.
+ *
+ * Every answer that read medallion-fed data says how fresh it is in `extensions.freshness`: per
+ * role read (`lakehouse`, `analytics`), `{ position, asOf, committedAt, snapshots? }`: the bus
+ * position and the publish time (`asOf`: "data as of") up to which that layer is materialised,
+ * when the medallion committed it, and on Iceberg the snapshot per table. Answers served from the
+ * response cache add `cache: { hit: true, storedAt, ageMs }`; `@readAfter` adds `readAfter:
+ * { included, waitedMs }`; an answer kept from before a backend failure adds `stale: true` and
+ * `failed` (the failing roles).
  */
 export type QueryRegionalStatsArgs = {
   from?: InputMaybe<Scalars['DateTime']['input']>;
@@ -852,6 +955,14 @@ export type QueryRegionalStatsArgs = {
  * Reads: lakehouse tables, analytics, search and platform metadata. Fields served by a backend are
  * nullable on purpose: when that backend fails, only they become null (with a BACKEND_* error),
  * never their siblings.
+ *
+ * Every answer that read medallion-fed data says how fresh it is in `extensions.freshness`: per
+ * role read (`lakehouse`, `analytics`), `{ position, asOf, committedAt, snapshots? }`: the bus
+ * position and the publish time (`asOf`: "data as of") up to which that layer is materialised,
+ * when the medallion committed it, and on Iceberg the snapshot per table. Answers served from the
+ * response cache add `cache: { hit: true, storedAt, ageMs }`; `@readAfter` adds `readAfter:
+ * { included, waitedMs }`; an answer kept from before a backend failure adds `stale: true` and
+ * `failed` (the failing roles).
  */
 export type QueryRevenueSeriesArgs = {
   from: Scalars['DateTime']['input'];
@@ -865,6 +976,14 @@ export type QueryRevenueSeriesArgs = {
  * Reads: lakehouse tables, analytics, search and platform metadata. Fields served by a backend are
  * nullable on purpose: when that backend fails, only they become null (with a BACKEND_* error),
  * never their siblings.
+ *
+ * Every answer that read medallion-fed data says how fresh it is in `extensions.freshness`: per
+ * role read (`lakehouse`, `analytics`), `{ position, asOf, committedAt, snapshots? }`: the bus
+ * position and the publish time (`asOf`: "data as of") up to which that layer is materialised,
+ * when the medallion committed it, and on Iceberg the snapshot per table. Answers served from the
+ * response cache add `cache: { hit: true, storedAt, ageMs }`; `@readAfter` adds `readAfter:
+ * { included, waitedMs }`; an answer kept from before a backend failure adds `stale: true` and
+ * `failed` (the failing roles).
  */
 export type QuerySearchEventsArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
@@ -877,6 +996,14 @@ export type QuerySearchEventsArgs = {
  * Reads: lakehouse tables, analytics, search and platform metadata. Fields served by a backend are
  * nullable on purpose: when that backend fails, only they become null (with a BACKEND_* error),
  * never their siblings.
+ *
+ * Every answer that read medallion-fed data says how fresh it is in `extensions.freshness`: per
+ * role read (`lakehouse`, `analytics`), `{ position, asOf, committedAt, snapshots? }`: the bus
+ * position and the publish time (`asOf`: "data as of") up to which that layer is materialised,
+ * when the medallion committed it, and on Iceberg the snapshot per table. Answers served from the
+ * response cache add `cache: { hit: true, storedAt, ageMs }`; `@readAfter` adds `readAfter:
+ * { included, waitedMs }`; an answer kept from before a backend failure adds `stale: true` and
+ * `failed` (the failing roles).
  */
 export type QuerySearchToursArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
@@ -890,6 +1017,14 @@ export type QuerySearchToursArgs = {
  * Reads: lakehouse tables, analytics, search and platform metadata. Fields served by a backend are
  * nullable on purpose: when that backend fails, only they become null (with a BACKEND_* error),
  * never their siblings.
+ *
+ * Every answer that read medallion-fed data says how fresh it is in `extensions.freshness`: per
+ * role read (`lakehouse`, `analytics`), `{ position, asOf, committedAt, snapshots? }`: the bus
+ * position and the publish time (`asOf`: "data as of") up to which that layer is materialised,
+ * when the medallion committed it, and on Iceberg the snapshot per table. Answers served from the
+ * response cache add `cache: { hit: true, storedAt, ageMs }`; `@readAfter` adds `readAfter:
+ * { included, waitedMs }`; an answer kept from before a backend failure adds `stale: true` and
+ * `failed` (the failing roles).
  */
 export type QueryTourArgs = {
   asOf?: InputMaybe<Scalars['DateTime']['input']>;
@@ -901,6 +1036,14 @@ export type QueryTourArgs = {
  * Reads: lakehouse tables, analytics, search and platform metadata. Fields served by a backend are
  * nullable on purpose: when that backend fails, only they become null (with a BACKEND_* error),
  * never their siblings.
+ *
+ * Every answer that read medallion-fed data says how fresh it is in `extensions.freshness`: per
+ * role read (`lakehouse`, `analytics`), `{ position, asOf, committedAt, snapshots? }`: the bus
+ * position and the publish time (`asOf`: "data as of") up to which that layer is materialised,
+ * when the medallion committed it, and on Iceberg the snapshot per table. Answers served from the
+ * response cache add `cache: { hit: true, storedAt, ageMs }`; `@readAfter` adds `readAfter:
+ * { included, waitedMs }`; an answer kept from before a backend failure adds `stale: true` and
+ * `failed` (the failing roles).
  */
 export type QueryTourPopularityArgs = {
   first?: InputMaybe<Scalars['Int']['input']>;
@@ -912,6 +1055,14 @@ export type QueryTourPopularityArgs = {
  * Reads: lakehouse tables, analytics, search and platform metadata. Fields served by a backend are
  * nullable on purpose: when that backend fails, only they become null (with a BACKEND_* error),
  * never their siblings.
+ *
+ * Every answer that read medallion-fed data says how fresh it is in `extensions.freshness`: per
+ * role read (`lakehouse`, `analytics`), `{ position, asOf, committedAt, snapshots? }`: the bus
+ * position and the publish time (`asOf`: "data as of") up to which that layer is materialised,
+ * when the medallion committed it, and on Iceberg the snapshot per table. Answers served from the
+ * response cache add `cache: { hit: true, storedAt, ageMs }`; `@readAfter` adds `readAfter:
+ * { included, waitedMs }`; an answer kept from before a backend failure adds `stale: true` and
+ * `failed` (the failing roles).
  */
 export type QueryToursArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
@@ -927,6 +1078,14 @@ export type QueryToursArgs = {
  * Reads: lakehouse tables, analytics, search and platform metadata. Fields served by a backend are
  * nullable on purpose: when that backend fails, only they become null (with a BACKEND_* error),
  * never their siblings.
+ *
+ * Every answer that read medallion-fed data says how fresh it is in `extensions.freshness`: per
+ * role read (`lakehouse`, `analytics`), `{ position, asOf, committedAt, snapshots? }`: the bus
+ * position and the publish time (`asOf`: "data as of") up to which that layer is materialised,
+ * when the medallion committed it, and on Iceberg the snapshot per table. Answers served from the
+ * response cache add `cache: { hit: true, storedAt, ageMs }`; `@readAfter` adds `readAfter:
+ * { included, waitedMs }`; an answer kept from before a backend failure adds `stale: true` and
+ * `failed` (the failing roles).
  */
 export type QueryUserArgs = {
   id: Scalars['ID']['input'];
@@ -1480,6 +1639,13 @@ export type CachedDirectiveArgs = {
 
 export type CachedDirectiveResolver<Result, Parent, ContextType = GatewayContext, Args = CachedDirectiveArgs> = DirectiveResolverFn<Result, Parent, ContextType, Args>;
 
+export type ReadAfterDirectiveArgs = {
+  maxWaitMs?: Maybe<Scalars['Int']['input']>;
+  position: Scalars['String']['input'];
+};
+
+export type ReadAfterDirectiveResolver<Result, Parent, ContextType = GatewayContext, Args = ReadAfterDirectiveArgs> = DirectiveResolverFn<Result, Parent, ContextType, Args>;
+
 export type AnalyticsColumnResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['AnalyticsColumn'] = ResolversParentTypes['AnalyticsColumn']> = {
   field?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   format?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
@@ -1507,6 +1673,7 @@ export type AnalyticsRowResolvers<ContextType = GatewayContext, ParentType exten
   category?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   conversion?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
   currency?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  customers?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
   destination?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   destinationCountry?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   destinationName?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
@@ -1520,6 +1687,8 @@ export type AnalyticsRowResolvers<ContextType = GatewayContext, ParentType exten
   tour?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   uniqueUsers?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
   user?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  userHomeRegion?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  userSegment?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   views?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
 };
 
@@ -1665,6 +1834,7 @@ export type IngestReceiptResolvers<ContextType = GatewayContext, ParentType exte
   eventId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   offset?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   partition?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  position?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   topic?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 };
 
@@ -1969,4 +2139,5 @@ export type Resolvers<ContextType = GatewayContext> = {
 export type DirectiveResolvers<ContextType = GatewayContext> = {
   auth?: AuthDirectiveResolver<any, any, ContextType>;
   cached?: CachedDirectiveResolver<any, any, ContextType>;
+  readAfter?: ReadAfterDirectiveResolver<any, any, ContextType>;
 };

@@ -14,6 +14,7 @@ import { refuseOversizedBody } from './body-limit.ts';
 import { legacyJsonStatus } from './legacy-json-status.ts';
 import type { HttpReply } from './http-reply.ts';
 import type { CachedResponse, ResponseCache } from './response-cache.ts';
+import { storableAnswer, withCacheAge } from '../freshness/cache-age.ts';
 
 /** Options of the GraphQL-over-HTTP endpoint. */
 export interface GraphQLHttpOptions {
@@ -151,6 +152,7 @@ export function createGraphQLHttpHandler(options: GraphQLHttpOptions): GraphQLHt
       let hit = key === undefined ? undefined : responseCache?.lookup(key);
       if (hit instanceof Promise) hit = await hit;
       if (hit) {
+        hit = withCacheAge(hit);
         if (counts) counts.hit += 1;
         res.writeHead(hit.status, { 'content-type': hit.contentType, 'content-length': hit.length, 'x-cache': 'HIT' });
         res.end(hit.body);
@@ -159,8 +161,9 @@ export function createGraphQLHttpHandler(options: GraphQLHttpOptions): GraphQLHt
       }
       const leader = key === undefined ? undefined : inflight.get(key);
       if (leader) {
-        const shared = await leader;
-        if (shared) {
+        const led = await leader;
+        if (led) {
+          const shared = withCacheAge(led);
           if (counts) counts.coalesced += 1;
           res.writeHead(shared.status, { 'content-type': shared.contentType, 'content-length': shared.length, 'x-cache': 'COALESCED' });
           res.end(shared.body);
@@ -220,6 +223,8 @@ export function createGraphQLHttpHandler(options: GraphQLHttpOptions): GraphQLHt
     }
     for (const [name, value] of Object.entries(replaced ?? {})) headers.set(name, value);
     const context = createRequestContext(services, headerValue(req.headers['x-request-id']), principal);
+    // Noted before executing: an answer whose tables change meanwhile is not stored (it may be older).
+    const since = responseCache?.readStarts() ?? 0;
     // In an operation span when tracing (it parents the loader batches and backend calls).
     const response = await withOperationSpan(services.tracer, req.headers, () =>
       apollo.executeHTTPGraphQLRequest({
@@ -246,9 +251,10 @@ export function createGraphQLHttpHandler(options: GraphQLHttpOptions): GraphQLHt
     let cacheable: CachedResponse | undefined;
     if (responseCache && key !== undefined && status === 200 && context.cachePolicy.maxAge > 0) {
       outgoing['x-cache'] = 'MISS';
-      const stored = withoutExecutionFigures(text);
-      cacheable = { status, contentType: outgoing['content-type'] ?? JSON_TYPE, body: stored, length: stored === text ? length : Buffer.byteLength(stored) };
-      responseCache.store(key, cacheable, context.cachePolicy.maxAge * 1000);
+      const stored = storableAnswer(text, Date.now());
+      cacheable = { status, contentType: outgoing['content-type'] ?? JSON_TYPE, body: stored, length: Buffer.byteLength(stored) };
+      const { tables } = context.cachePolicy;
+      responseCache.store(key, cacheable, context.cachePolicy.maxAge * 1000, tables && { tables, since });
     }
     outgoing['content-length'] = String(length);
     res.writeHead(status, outgoing);
@@ -256,20 +262,6 @@ export function createGraphQLHttpHandler(options: GraphQLHttpOptions): GraphQLHt
     finished(status, cacheable !== undefined);
     return cacheable;
   }
-}
-
-/**
- * The answer as it may be replayed: without `extensions.backends`, whose calls and timings belong
- * to this execution only (a hit calls no backend). Costs a JSON round trip on cacheable misses.
- */
-function withoutExecutionFigures(text: string): string {
-  if (!text.includes('"backends"')) return text;
-  const body = JSON.parse(text) as { extensions?: Record<string, unknown> };
-  if (!body.extensions || !('backends' in body.extensions)) return text;
-  const { backends: _figures, ...rest } = body.extensions;
-  if (Object.keys(rest).length === 0) delete body.extensions;
-  else body.extensions = rest;
-  return JSON.stringify(body);
 }
 
 /** A header value usable as a request id (word characters, `.:-`, up to 128), else undefined. */

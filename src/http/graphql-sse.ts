@@ -14,7 +14,7 @@
  * served by the same handler, framed as multipart parts instead of events (./stream-framing.ts).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { execute, getOperationAST, GraphQLError, type ExecutionArgs, type ExecutionResult } from 'graphql';
+import { getOperationAST, GraphQLError, type ExecutionArgs, type ExecutionResult } from 'graphql';
 import { resumedAt, positionOf } from '../../subscriptions/resume.ts';
 import type { GatewayServices } from '../context.ts';
 import type { Logger } from '../logger.ts';
@@ -143,7 +143,7 @@ export function createGraphQLSseHandler(options: GraphQLSseOptions): GraphQLSseH
     const expiry = left !== undefined && left < 2 ** 31 ? setTimeout(() => end([credentialExpired()]), Math.max(0, left)) : undefined;
     expiry?.unref();
     try {
-      const result = subscription ? await pipeline.subscribe(args) : await execute(args);
+      const result = subscription ? await pipeline.subscribe(args) : await pipeline.execute(args);
       if (!(Symbol.asyncIterator in result)) {
         void events.next(pipeline.outgoing(args, result), undefined);
         return end();

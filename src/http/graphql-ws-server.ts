@@ -83,6 +83,7 @@ export function serveGraphQLWs(options: GraphQLWsOptions): { dispose(): void | P
         const prepared = pipeline.prepare(payload, principal);
         return Array.isArray(prepared) ? [...prepared] : prepared;
       },
+      execute: (args) => pipeline.execute(args),
       subscribe: (args) => pipeline.subscribe(args),
       onNext: (_ctx, _id, _payload, args, result) => pipeline.outgoing(args, result),
       onError: (ctx, id, _payload, errors) => {

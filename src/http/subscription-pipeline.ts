@@ -15,6 +15,7 @@ import type { PrincipalRateLimiter } from '../security/rate-limit.ts';
 import { createSubscriptionGuard, type SubscribeRequest } from '../security/subscription-guard.ts';
 import { SubscriptionLimits, createSubscriptionAdmission } from '../security/subscription-limits.ts';
 import { formatErrorFor } from './format-error.ts';
+import { executeWithFreshness } from '../freshness/live-execute.ts';
 
 /** What the subscription pipeline needs from the gateway. */
 export interface SubscriptionPipelineOptions {
@@ -47,6 +48,8 @@ export interface SubscriptionPipeline {
   releaseAll(channel: object): void;
   /** Parse, validation, query limits and the introspection rule: the execution arguments (without context), or why not. */
   prepare(request: LiveRequest, principal: Principal | undefined): ExecutionArgs | readonly GraphQLError[];
+  /** Executes a query or mutation: `@readAfter` honoured, `extensions.freshness` added (as over HTTP). */
+  execute(args: ExecutionArgs): Promise<ExecutionResult>;
   /** Executes a subscription, shared with identical live ones of the same answer scope. */
   subscribe(args: ExecutionArgs): Promise<AsyncIterableIterator<ExecutionResult> | ExecutionResult>;
   /** A result as it goes out: per-event loaders renewed for a personal execution, errors through the one normalisation point. */
@@ -84,6 +87,7 @@ export function createSubscriptionPipeline(options: SubscriptionPipelineOptions)
       const denied = principal ? introspectionDenial((guarded as ExecutionArgs).document, principal) : undefined;
       return denied ? [denied] : (guarded as ExecutionArgs);
     },
+    execute: (args) => executeWithFreshness(args, services.freshness),
     subscribe: (args) => shared.subscribe(args),
     outgoing(args, result) {
       // Personal (replaying) subscriptions execute per subscriber; renew their loaders too.

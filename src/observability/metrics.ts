@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { PipelineRunRecord } from '../../ingest/medallion/runs.ts';
+import type { PipelineRunRecord } from '../platform/metadata.ts';
 import type { BackendRole } from '../errors.ts';
 import type { BackendCallMetrics, BackendCallOutcome } from './backend-calls.ts';
 

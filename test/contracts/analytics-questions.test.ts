@@ -4,7 +4,9 @@ import { compileQuestion } from '../../src/analytics/compile.ts';
 import { analyticsModel } from '../../src/analytics/default-model.ts';
 import { questionOf, type AnalyticsQueryInput } from '../../src/analytics/question.ts';
 import { createClickHouseEngine, type ClickHouseEngine } from '../../src/backends/clickhouse/engine.ts';
-import { copyEventsToClickHouse } from '../../src/backends/clickhouse/load.ts';
+import { USER_SEGMENTS } from '../../src/backends/analytics/user-segment.ts';
+import { copyDimensionsToClickHouse, copyEventsToClickHouse } from '../../src/backends/clickhouse/load.ts';
+import { userProfilesFromGold } from '../../src/backends/lakehouse/gold.ts';
 import type { SqlEngine, SqlValue } from '../../src/backends/sql/port.ts';
 import { createTrinoEngine } from '../../src/backends/trino/engine.ts';
 import { BackendError } from '../../src/errors.ts';
@@ -76,6 +78,21 @@ const QUESTIONS: [string, AnalyticsQueryInput, Principal][] = [
     ANALYST,
   ],
   ['an app caller sees its own rows only', { measures: ['EVENTS', 'BOOKINGS', 'REVENUE'], dimensions: ['EVENT_TYPE'] }, APP_USER],
+  [
+    'spend per user segment',
+    { measures: ['REVENUE', 'BOOKINGS', 'AVG_AMOUNT', 'CUSTOMERS'], dimensions: ['USER_SEGMENT'], orderBy: [{ member: 'REVENUE', direction: 'DESC' }] },
+    ANALYST,
+  ],
+  [
+    'bookings by user home region in 2026',
+    { measures: ['BOOKINGS', 'REVENUE'], dimensions: ['USER_HOME_REGION'], timeDimension: { dimension: 'OCCURRED_AT', from: at('2026-01-01T00:00:00Z'), to: at('2027-01-01T00:00:00Z') } },
+    ANALYST,
+  ],
+  // Two joins on ClickHouse: grouped by the tours join, filtered through the users one.
+  ['bookings by category of VIP and regular users', { measures: ['BOOKINGS'], dimensions: ['CATEGORY'], filters: [{ member: 'USER_SEGMENT', in: ['VIP', 'REGULAR'] }] }, ANALYST],
+  // The other way round, through IS NULL: events without a tour (or a tour unknown) are kept.
+  ['events without a tour per user segment', { measures: ['EVENTS'], dimensions: ['USER_SEGMENT'], filters: [{ member: 'CATEGORY', set: false }, { member: 'USER_HOME_REGION', not: ['MV'] }] }, ANALYST],
+  ['an app caller asking by segment sees its own rows only', { measures: ['EVENTS', 'REVENUE'], dimensions: ['USER_SEGMENT', 'USER_HOME_REGION'] }, APP_USER],
   ['daily revenue of a text range on a dimension', { measures: ['REVENUE'], dimensions: ['REGION'], timeDimension: { dimension: 'OCCURRED_AT', granularity: 'DAY', from: at('2026-10-01T00:00:00Z'), to: at('2026-10-08T00:00:00Z') }, filters: [{ member: 'REGION', gte: 'J', lte: 'T' }] }, ANALYST],
 ];
 
@@ -147,6 +164,20 @@ describe('analytics questions on every engine', () => {
     expect(own.rows.reduce((n, r) => n + Number(r['events']), 0)).toBe(Number(expected!['n']));
   });
 
+  it('confines an app caller asking by segment to its user: one row, the segment its profile shows', async () => {
+    const rows = onDuck.get('an app caller asking by segment sees its own rows only')!.rows;
+    const [expected] = await duck.query('SELECT count(*) AS n FROM analytics.events WHERE user_id = ?', ['USER000001']);
+    const [profile] = await userProfilesFromGold(gateway.gateway.services.backends.lakehouse, ['USER000001']);
+    expect(rows).toEqual([{ userSegment: profile!.segment, userHomeRegion: expect.stringMatching(/^[A-Z]{2}$/), events: Number(expected!['n']), revenue: expect.any(Number) }]);
+  });
+
+  it('splits every booking among the segments: the segments add up to the total', async () => {
+    const perSegment = onDuck.get('spend per user segment')!.rows;
+    const total = await ask(duck, { measures: ['BOOKINGS'] }, ANALYST);
+    expect(perSegment.reduce((n, r) => n + Number(r['bookings']), 0)).toBe(total.rows[0]!['bookings']);
+    for (const row of perSegment) expect(USER_SEGMENTS).toContain(row['userSegment']);
+  });
+
   it('binds every value: a hostile filter value is data, not SQL', async () => {
     const hostile = "VN' OR '1'='1";
     const compiled = compileQuestion(analyticsModel, questionOf(analyticsModel, { measures: ['EVENTS'], filters: [{ member: 'REGION', equals: hostile }] }, ANALYST), 'duckdb');
@@ -162,6 +193,13 @@ describe('analytics questions on every engine', () => {
       expect(comparable(answer)).toEqual(comparable(onDuck.get(name)!));
       expect(answer.estimate).toMatchObject({ engine: 'trino', method: 'explain-io' });
       expect(answer.estimate.rows).toBeGreaterThan(0);
+    });
+
+    it('groups by members of two joins (tours and users): the same rows as DuckDB', async () => {
+      const input: AnalyticsQueryInput = { measures: ['BOOKINGS', 'REVENUE'], dimensions: ['CATEGORY', 'USER_SEGMENT'] };
+      const [expected, answer] = [await ask(duck, input, ANALYST), await ask(trino, input, ANALYST)];
+      expect(expected.rows.length).toBeGreaterThan(1);
+      expect(comparable(answer)).toEqual(comparable(expected));
     });
 
     it('asks EXPLAIN (TYPE IO) before the statement, and sends the statement with a run-time ceiling', async () => {
@@ -198,6 +236,38 @@ describeWithPeer('analytics questions on ClickHouse', 'clickhouse-server', 'clic
     const [expected, answer] = [await ask(duck, input, principal), await ask(clickhouse, input, principal)];
     expect(comparable(answer)).toEqual(comparable(expected));
     expect(answer.estimate).toMatchObject({ engine: 'clickhouse', method: 'system.parts' });
+  });
+
+  it('joins one table per statement: a join only filtered on is a semi-join', () => {
+    const input: AnalyticsQueryInput = { measures: ['BOOKINGS'], dimensions: ['CATEGORY'], filters: [{ member: 'USER_SEGMENT', in: ['VIP'] }, { member: 'USER_HOME_REGION', set: false }] };
+    const compiled = compileQuestion(analyticsModel, questionOf(analyticsModel, input, ANALYST), 'clickhouse');
+    expect(compiled.sql.match(/\bJOIN\b/g)).toHaveLength(1);
+    expect(compiled.sql).toContain('events_fact.user_id IN (SELECT j_users.user_id FROM analytics.users AS j_users WHERE j_users.segment IN (?))');
+    expect(compiled.sql).toContain('(events_fact.user_id IS NULL OR events_fact.user_id NOT IN (SELECT j_users.user_id FROM analytics.users AS j_users WHERE j_users.home_region IS NOT NULL))');
+    expect(compiled.tables).toEqual(['analytics.events', 'analytics.tours', 'analytics.users']);
+  });
+
+  it('refuses to group by members of two joins, naming them', async () => {
+    const refused = await ask(clickhouse, { measures: ['BOOKINGS'], dimensions: ['CATEGORY', 'USER_SEGMENT'] }, ANALYST).catch((e: unknown) => e);
+    expect(refused).toMatchObject({ extensions: { code: 'BAD_USER_INPUT' }, message: expect.stringContaining('groups by members of tours and users') });
+  });
+
+  it('holds the lakehouse\'s users: every user 360 row, with the segment the profile shows', async () => {
+    const [copied] = await clickhouse.query('SELECT count() AS n FROM analytics.users');
+    const [users] = await duck.query('SELECT count(*) AS n FROM gold.user_360');
+    expect(Number(copied!['n'])).toBe(Number(users!['n']));
+    const ids = ['USER000001', 'USER000002', 'USER000042'];
+    const profiles = await userProfilesFromGold(gateway.gateway.services.backends.lakehouse, ids);
+    const rows = await clickhouse.query('SELECT user_id, segment FROM analytics.users WHERE user_id IN (?, ?, ?) ORDER BY user_id', ids);
+    expect(rows).toEqual(profiles.map((p) => ({ user_id: p.userId, segment: p.segment })).sort((a, b) => a.user_id.localeCompare(b.user_id)));
+  });
+
+  it('copies the dimensions again into a server bootstrapped before one of them existed', async () => {
+    await clickhouse.command('DROP TABLE analytics.users');
+    const copied = await copyDimensionsToClickHouse(gateway.gateway.services.backends.lakehouse, clickhouse);
+    const [users] = await clickhouse.query('SELECT count() AS n FROM analytics.users');
+    expect(Number(users!['n'])).toBeGreaterThan(0);
+    expect(copied).toBeGreaterThan(Number(users!['n']));
   });
 
   it('estimates from the parts the time range meets: a month reads less than everything', async () => {

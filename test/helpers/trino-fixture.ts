@@ -51,7 +51,15 @@ import { translateUpdate, type FixtureColumn, type FixtureUpdate } from './trino
  * Time travel: tables given in `history` answer `FOR TIMESTAMP AS OF CAST(? AS TIMESTAMP(p) WITH
  * TIME ZONE)` from the relation of the newest snapshot at or before the instant (Iceberg's rule;
  * before the first one, Iceberg's INVALID_ARGUMENTS error), and `"<table>$snapshots"` from the
- * snapshot list. Every request is logged (`requests`), every cancellation too.
+ * snapshot list. Every other table answers `"<table>$snapshots"` too: each INSERT, DELETE, UPDATE
+ * or MERGE that changed rows commits a snapshot of its table (a new random `snapshot_id`, the
+ * previous one as `parent_id`, `committed_at` in milliseconds as Iceberg keeps it), as the Iceberg
+ * connector does; a write that changed nothing commits none.
+ *
+ * Trino functions the gateway's SQL uses that DuckDB lacks or names otherwise are macros on each
+ * connection (`json_extract_scalar`, `json_parse`, `json_format`), with Trino's behaviour where
+ * they differ (`json_extract_scalar` of an object or of text that is not JSON is NULL). Every
+ * request is logged (`requests`), every cancellation too.
  */
 
 /** One Iceberg snapshot of a fixture table. */
@@ -187,6 +195,7 @@ export async function startTrinoFixture(options: TrinoFixtureOptions): Promise<T
     const fresh = await options.connect();
     // Timestamps with time zone compare and print in UTC, whatever the machine's zone.
     await fresh.run("SET SESSION TimeZone = 'UTC'").catch(() => undefined);
+    for (const macro of TRINO_FUNCTIONS) await fresh.run(macro);
     return fresh;
   }
 
@@ -195,6 +204,57 @@ export async function startTrinoFixture(options: TrinoFixtureOptions): Promise<T
     await createSnapshotTables(setup, histories);
   } finally {
     idle.push(setup);
+  }
+  /** Tables whose `$snapshots` the fixture keeps from their writes (`schema.table`). */
+  const tracked = new Set<string>();
+  // Snapshot tables are created and appended to one statement at a time (DuckDB refuses concurrent catalog writes).
+  let snapshotWork: Promise<unknown> = Promise.resolve();
+  const serially = <T>(work: () => Promise<T>): Promise<T> => {
+    const next = snapshotWork.then(work);
+    snapshotWork = next.catch(() => undefined);
+    return next;
+  };
+
+  /** Creates the (empty) `$snapshots` table of a base table that has none yet; false when there is no such table. */
+  async function trackSnapshots(connection: DuckDBConnection, key: string): Promise<boolean> {
+    if (histories.has(key) || tracked.has(key)) return true;
+    const [schema = '', table = ''] = key.split('.');
+    if (!(await columnsOf(connection, schema, table))) return false;
+    await serially(async () => {
+      await connection.run('CREATE SCHEMA IF NOT EXISTS trino_fixture');
+      await connection.run(`CREATE TABLE IF NOT EXISTS trino_fixture."${key}$snapshots" (${SNAPSHOT_COLUMNS})`);
+    });
+    tracked.add(key);
+    return true;
+  }
+
+  /** Commits a snapshot of `key` after a write that changed `count` rows. */
+  async function commitSnapshot(connection: DuckDBConnection, key: string, operation: string, count: number, queryId: string): Promise<void> {
+    if (!(await trackSnapshots(connection, key))) return;
+    const [schema = '', table = ''] = key.split('.');
+    await serially(async () => {
+      const snapshots = `trino_fixture."${key}$snapshots"`;
+      const last = (await connection.runAndReadAll(`SELECT snapshot_id, epoch_ms(committed_at) FROM ${snapshots} ORDER BY committed_at DESC LIMIT 1`)).getRows()[0];
+      const total = (await connection.runAndReadAll(`SELECT count(*) FROM "${schema}"."${table}"`)).getRows()[0]?.[0];
+      // Iceberg keeps commit times in milliseconds; each one after its parent.
+      const millis = BigInt(Math.max(Date.now(), Number(last?.[1] ?? 0) + 1));
+      const snapshotId = BigInt.asIntN(64, BigInt(`0x${randomBytes(8).toString('hex')}`)) & ((1n << 63n) - 1n);
+      const summary: Record<string, string> = { 'total-records': String(total ?? 0), 'trino_query_id': queryId };
+      summary[operation === 'append' ? 'added-records' : 'changed-records'] = String(count);
+      await connection.run(
+        `INSERT INTO ${snapshots} VALUES (?, ?, ?, ?, ?, map(?, ?))`,
+        [
+          timestampTZValue(millis * 1000n),
+          snapshotId,
+          (last?.[0] as bigint | undefined) ?? null,
+          operation,
+          `s3://warehouse/${key.replace('.', '/')}/metadata/snap-${snapshotId}.avro`,
+          listValue(Object.keys(summary)),
+          listValue(Object.values(summary)),
+        ],
+        [TIMESTAMPTZ, BIGINT, BIGINT, VARCHAR, VARCHAR, LIST(VARCHAR), LIST(VARCHAR)],
+      );
+    });
   }
 
   const server = http.createServer({ maxHeaderSize: 1 << 20 }, (request, response) => {
@@ -299,7 +359,10 @@ export async function startTrinoFixture(options: TrinoFixtureOptions): Promise<T
       const explainIo = EXPLAIN_IO.exec(sql);
       const planned = explainIo ? sql.slice(explainIo[0].length) : sql;
       const update = explainIo ? undefined : await translateUpdate(sql, params, query.session, (schema, table) => columnsOf(reading, schema, table));
-      const rewritten = update ? bindUpdate(update) : rewrite(planned, params, query.session, histories);
+      if (!update) {
+        for (const match of planned.matchAll(SNAPSHOTS)) await trackSnapshots(reading, `${match[1] ?? query.session.schema}.${match[2] ?? ''}`.toLowerCase());
+      }
+      const rewritten = update ? bindUpdate(update) : rewrite(planned, params, query.session, histories, tracked);
       if (explainIo) rewritten.sql = `EXPLAIN (FORMAT JSON) ${rewritten.sql}`;
       query.duckdbSql = rewritten.sql;
       query.connection = connection;
@@ -310,13 +373,19 @@ export async function startTrinoFixture(options: TrinoFixtureOptions): Promise<T
         statement.bind(rewritten.values, rewritten.types as DuckDBType[]);
         const reader = await statement.runAndReadAll();
         if (update) {
-          query.updateType = update.updateType;
-          query.result = { columns: [], rows: [] };
           if (update.countsRows) {
             // Trino's table writer answers one bigint row, `rows`; the protocol repeats it as updateCount.
             const count = BigInt(reader.getRows()[0]?.[0] as bigint | number);
+            // Committed before the answer, so a client that saw the answer sees the snapshot.
+            if (update.writes && count > 0n) {
+              await commitSnapshot(connection, `${update.writes.schema}.${update.writes.table}`, update.writes.operation, Number(count), query.id);
+            }
+            query.updateType = update.updateType;
             query.updateCount = Number(count);
             query.result = { columns: [{ name: 'rows', ...trinoTypeOf(BIGINT) }], rows: [[rawJson(String(count))]] };
+          } else {
+            query.updateType = update.updateType;
+            query.result = { columns: [], rows: [] };
           }
         } else if (explainIo) {
           const plan = String(reader.getRowObjects().find((row) => row['explain_key'] === 'physical_plan')?.['explain_value'] ?? '[]');
@@ -391,6 +460,9 @@ export async function startTrinoFixture(options: TrinoFixtureOptions): Promise<T
     void query.settled.finally(() => clearInterval(repeat));
   }
 
+  // Trino's HTTP server (Jetty) keeps idle connections for minutes; Node's default of 5 s would
+  // close a client's pooled socket under a request now and then (ECONNRESET on its next query).
+  server.keepAliveTimeout = 200_000;
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
@@ -500,6 +572,7 @@ function rewrite(
   params: readonly FixtureValue[],
   session: { catalog: string; schema: string; timeZone: string },
   histories: Map<string, FixtureTableHistory>,
+  tracked: ReadonlySet<string>,
 ): { sql: string; values: DuckDBValue[]; types: (DuckDBType | undefined)[] } {
   const { placeholders } = scan(sql);
   const consumed = new Set<number>();
@@ -526,7 +599,7 @@ function rewrite(
   }
   out = out.replace(SNAPSHOTS, (_whole, schema: string | undefined, table: string) => {
     const key = `${schema ?? session.schema}.${table}`.toLowerCase();
-    if (!histories.has(key)) throw new TrinoFailure('TABLE_NOT_FOUND', 46, `line 1:1: Table '${session.catalog}.${key}$snapshots' does not exist`);
+    if (!histories.has(key) && !tracked.has(key)) throw new TrinoFailure('TABLE_NOT_FOUND', 46, `line 1:1: Table '${session.catalog}.${key}$snapshots' does not exist`);
     return `trino_fixture."${key}$snapshots"`;
   });
   const bound = params.filter((_, i) => !consumed.has(i)).map(duckValue);
@@ -592,13 +665,26 @@ function asOfInstant(param: FixtureValue, sessionZone: string): bigint {
   throw new TrinoFailure('TYPE_MISMATCH', 58, `line 1:1: Cannot cast ${param.kind} to timestamp(6) with time zone`);
 }
 
+/** The columns of a `$snapshots` table, as the Iceberg connector has them. */
+const SNAPSHOT_COLUMNS = 'committed_at TIMESTAMPTZ, snapshot_id BIGINT, parent_id BIGINT, operation VARCHAR, manifest_list VARCHAR, summary MAP(VARCHAR, VARCHAR)';
+
+/** Trino functions as DuckDB macros, created on every connection of the fixture. */
+const TRINO_FUNCTIONS = [
+  // Trino: NULL for an object or array, and for text that is not JSON.
+  `CREATE OR REPLACE TEMP MACRO json_extract_scalar(document, path) AS
+     CASE WHEN json_valid(document) THEN CASE WHEN json_type(document, path) IN ('OBJECT', 'ARRAY') THEN NULL ELSE json_extract_string(document, path) END END`,
+  // Trino: fails on text that is not JSON (try() makes that NULL), as DuckDB's json() does.
+  'CREATE OR REPLACE TEMP MACRO json_parse(text) AS json(text)',
+  'CREATE OR REPLACE TEMP MACRO json_format(document) AS CAST(document AS VARCHAR)',
+];
+
 /** Creates `trino_fixture."<schema.table>$snapshots"` for every table with a history. */
 async function createSnapshotTables(connection: DuckDBConnection, histories: Map<string, FixtureTableHistory>): Promise<void> {
   if (histories.size === 0) return;
   await connection.run('CREATE SCHEMA IF NOT EXISTS trino_fixture');
   for (const [key, history] of histories) {
     const table = `trino_fixture."${key}$snapshots"`;
-    await connection.run(`CREATE OR REPLACE TABLE ${table} (committed_at TIMESTAMPTZ, snapshot_id BIGINT, parent_id BIGINT, operation VARCHAR, manifest_list VARCHAR, summary MAP(VARCHAR, VARCHAR))`);
+    await connection.run(`CREATE OR REPLACE TABLE ${table} (${SNAPSHOT_COLUMNS})`);
     for (const snapshot of history.snapshots) {
       await connection.run(
         `INSERT INTO ${table} VALUES (?, ?, ?, ?, ?, map(?, ?))`,

@@ -3,7 +3,10 @@ import { canCoerce, literalType, location, readLiteral, TrinoFailure, type Fixtu
 /**
  * The statements that change a Trino catalog, as the Trino fixture serves them over DuckDB:
  * `CREATE SCHEMA`, `CREATE TABLE` (with the Iceberg connector's table properties), `CREATE [OR
- * REPLACE] VIEW`, `INSERT INTO ... VALUES | query` and `DELETE`. Each is parsed by Trino's grammar
+ * REPLACE] VIEW`, `INSERT INTO ... VALUES | query`, `DELETE`, `UPDATE`, `MERGE INTO` (DuckDB runs
+ * the same MERGE) and `ALTER TABLE ... EXECUTE <procedure>` (the Iceberg connector's
+ * optimize, expire_snapshots and remove_orphan_files, checked and then a no-op: the fixture keeps
+ * no files). Each is parsed by Trino's grammar
  * for that statement (https://trino.io/docs/current/sql/create-table.html and siblings), checked
  * by the rules Trino and its Iceberg connector apply (no PRIMARY KEY, DEFAULT or other constraint
  * but NOT NULL, Iceberg's types, known table properties, partition transforms over existing
@@ -32,13 +35,15 @@ export interface FixtureUpdate {
   /** The DuckDB statement; `?` bind `values`. */
   sql: string;
   values: FixtureValue[];
+  /** The table whose rows it changes: a write that changed rows commits an Iceberg snapshot of it. */
+  writes?: { schema: string; table: string; operation: 'append' | 'overwrite' | 'delete' };
 }
 
 /** Reads the columns of `schema.table` in the fixture's database (undefined if there is no such table). */
 export type ColumnsOf = (schema: string, table: string) => Promise<FixtureColumn[] | undefined>;
 
 /** Statements Trino has that the fixture does not serve (rather than letting DuckDB answer them its own way). */
-const UNSERVED = new Set(['ALTER', 'DROP', 'UPDATE', 'MERGE', 'TRUNCATE', 'COMMENT', 'CALL', 'GRANT', 'REVOKE']);
+const UNSERVED = new Set(['DROP', 'TRUNCATE', 'COMMENT', 'CALL', 'GRANT', 'REVOKE']);
 
 /**
  * The DuckDB form of a catalog-changing statement, or undefined for a query (which the fixture
@@ -50,12 +55,15 @@ export async function translateUpdate(sql: string, params: readonly FixtureValue
   if (first.kind !== 'word') return undefined;
   const keyword = first.text.toUpperCase();
   if (UNSERVED.has(keyword)) {
-    throw new TrinoFailure('NOT_SUPPORTED', 13, `fixture: ${keyword} statements are not served (CREATE SCHEMA/TABLE/VIEW, INSERT, DELETE and queries are)`);
+    throw new TrinoFailure('NOT_SUPPORTED', 13, `fixture: ${keyword} statements are not served (CREATE SCHEMA/TABLE/VIEW, INSERT, DELETE, UPDATE, MERGE, ALTER TABLE EXECUTE and queries are)`);
   }
-  if (keyword !== 'CREATE' && keyword !== 'INSERT' && keyword !== 'DELETE') return undefined;
+  if (!['CREATE', 'INSERT', 'DELETE', 'UPDATE', 'MERGE', 'ALTER'].includes(keyword)) return undefined;
   if (keyword === 'DELETE') return deleteStatement(tokens, params, session);
+  if (keyword === 'UPDATE') return updateStatement(tokens, params, session, columnsOf);
+  if (keyword === 'MERGE') return mergeStatement(tokens, params, session, columnsOf);
+  if (keyword === 'ALTER') return alterTableExecute(tokens, params, session, columnsOf);
+  if (keyword === 'INSERT') return insertStatement(tokens, params, session, columnsOf);
   if (params.length > 0) throw new TrinoFailure('NOT_SUPPORTED', 13, `fixture: parameters in ${keyword} statements are not served`);
-  if (keyword === 'INSERT') return insertStatement(tokens, session, columnsOf);
   tokens.next();
   const replace = tokens.acceptWords('OR', 'REPLACE');
   const what = tokens.expectWord('SCHEMA', 'TABLE', 'VIEW');
@@ -158,10 +166,103 @@ function deleteStatement(tokens: Lexer, params: readonly FixtureValue[], session
   if (rest.kind !== 'end' && rest.text.toUpperCase() !== 'WHERE') {
     throw new TrinoFailure('SYNTAX_ERROR', 1, `${location(tokens.sql, rest.start)}: mismatched input '${rest.text}'. Expecting: 'WHERE', <EOF>`);
   }
-  return { updateType: 'DELETE', countsRows: true, sql: `DELETE FROM ${duckName(name)} ${tokens.sql.slice(rest.start)}`, values: [...params] };
+  return { updateType: 'DELETE', countsRows: true, sql: `DELETE FROM ${duckName(name)} ${tokens.sql.slice(rest.start)}`, values: [...params], writes: { ...name, operation: 'delete' } };
 }
 
-async function insertStatement(tokens: Lexer, session: FixtureSession, columnsOf: ColumnsOf): Promise<FixtureUpdate> {
+/** The target of a row-level write, which must be an existing table (not a view). */
+async function targetTable(tokens: Lexer, session: FixtureSession, columnsOf: ColumnsOf): Promise<TableName> {
+  const at = tokens.peek().start;
+  const name = qualifiedName(tokens, session, 'table');
+  if (!(await columnsOf(name.schema, name.table))) throw new TrinoFailure('TABLE_NOT_FOUND', 46, `${location(tokens.sql, at)}: Table '${session.catalog}.${name.schema}.${name.table}' does not exist`);
+  return name;
+}
+
+/** `UPDATE t SET c = expr, ... [WHERE ...]` (row-level on Iceberg): DuckDB runs the rest as written. */
+async function updateStatement(tokens: Lexer, params: readonly FixtureValue[], session: FixtureSession, columnsOf: ColumnsOf): Promise<FixtureUpdate> {
+  tokens.next();
+  const name = await targetTable(tokens, session, columnsOf);
+  const set = tokens.peek();
+  tokens.expectWord('SET');
+  return { updateType: 'UPDATE', countsRows: true, sql: `UPDATE ${duckName(name)} ${tokens.sql.slice(set.start)}`, values: [...params], writes: { ...name, operation: 'overwrite' } };
+}
+
+/**
+ * `MERGE INTO t [[AS] alias] USING source ON condition WHEN ...`: Trino's MERGE (row-level on
+ * Iceberg) is also DuckDB's, so DuckDB runs it as written once the target is checked.
+ */
+async function mergeStatement(tokens: Lexer, params: readonly FixtureValue[], session: FixtureSession, columnsOf: ColumnsOf): Promise<FixtureUpdate> {
+  tokens.next();
+  tokens.expectWord('INTO');
+  const name = await targetTable(tokens, session, columnsOf);
+  const rest = tokens.peek();
+  return { updateType: 'MERGE', countsRows: true, sql: `MERGE INTO ${duckName(name)} ${tokens.sql.slice(rest.start)}`, values: [...params], writes: { ...name, operation: 'overwrite' } };
+}
+
+/**
+ * The Iceberg connector's table procedures (https://trino.io/docs/current/connector/iceberg.html#alter-table-execute),
+ * with their arguments; a retention shorter than the connector's minimum (7 days by default,
+ * `iceberg.expire-snapshots.min-retention` / `iceberg.remove-orphan-files.min-retention`) is refused.
+ */
+const TABLE_PROCEDURES: Record<string, Record<string, 'data size' | 'duration'>> = {
+  optimize: { file_size_threshold: 'data size' },
+  expire_snapshots: { retention_threshold: 'duration' },
+  remove_orphan_files: { retention_threshold: 'duration' },
+};
+const MIN_RETENTION_DAYS = 7;
+const DURATION = /^\s*(\d+(?:\.\d+)?)\s*(ns|us|ms|s|m|h|d)\s*$/;
+const DATA_SIZE = /^\s*(\d+(?:\.\d+)?)\s*(B|kB|MB|GB|TB|PB)\s*$/;
+const DAYS_PER_UNIT: Record<string, number> = { ns: 1 / 86_400e9, us: 1 / 86_400e6, ms: 1 / 86_400e3, s: 1 / 86_400, m: 1 / 1_440, h: 1 / 24, d: 1 };
+
+/** `ALTER TABLE t EXECUTE procedure[(name => 'value', ...)]`: checked as the connector checks it, then nothing to do. */
+async function alterTableExecute(tokens: Lexer, params: readonly FixtureValue[], session: FixtureSession, columnsOf: ColumnsOf): Promise<FixtureUpdate> {
+  tokens.next();
+  if (!tokens.acceptWords('TABLE')) throw new TrinoFailure('NOT_SUPPORTED', 13, 'fixture: ALTER is served as ALTER TABLE ... EXECUTE <procedure> only');
+  tokens.acceptWords('IF', 'EXISTS');
+  await targetTable(tokens, session, columnsOf);
+  if (!tokens.acceptWords('EXECUTE')) throw new TrinoFailure('NOT_SUPPORTED', 13, 'fixture: ALTER TABLE is served with EXECUTE <procedure> only');
+  if (params.length > 0) throw new TrinoFailure('NOT_SUPPORTED', 13, 'fixture: parameters in ALTER TABLE EXECUTE are not served');
+  const procedureAt = tokens.peek().start;
+  const procedure = tokens.expectIdentifier();
+  const accepted = TABLE_PROCEDURES[procedure];
+  if (!accepted) throw new TrinoFailure('PROCEDURE_NOT_FOUND', 33, `${location(tokens.sql, procedureAt)}: Table procedure not registered: ${session.catalog}.${procedure}`);
+  if (tokens.acceptSymbol('(') && !tokens.acceptSymbol(')')) {
+    for (;;) {
+      const at = tokens.peek().start;
+      const argument = tokens.expectIdentifier();
+      tokens.expectSymbol('=');
+      tokens.expectSymbol('>');
+      const { value, end } = readLiteral(tokens.sql, tokens.peek().start);
+      tokens.seek(end);
+      const kind = accepted[argument];
+      if (!kind) throw new TrinoFailure('INVALID_PROCEDURE_ARGUMENT', 24, `${location(tokens.sql, at)}: Unknown argument name: ${argument}`);
+      if (value.kind !== 'varchar') throw new TrinoFailure('TYPE_MISMATCH', 58, `${location(tokens.sql, at)}: Cannot cast type ${value.kind} to ${kind === 'duration' ? 'interval day to second' : 'varchar'}`);
+      if (kind === 'data size' && !DATA_SIZE.test(value.value)) throw new TrinoFailure('INVALID_PROCEDURE_ARGUMENT', 24, `${location(tokens.sql, at)}: Invalid data size: ${value.value}`);
+      if (kind === 'duration') {
+        const match = DURATION.exec(value.value);
+        if (!match) throw new TrinoFailure('INVALID_PROCEDURE_ARGUMENT', 24, `${location(tokens.sql, at)}: Invalid duration: ${value.value}`);
+        const days = Number(match[1]) * (DAYS_PER_UNIT[match[2] ?? 'd'] ?? 1);
+        if (days < MIN_RETENTION_DAYS) {
+          throw new TrinoFailure(
+            'INVALID_PROCEDURE_ARGUMENT',
+            24,
+            `Retention specified (${days.toFixed(2)}d) is shorter than the minimum retention configured in the system (${MIN_RETENTION_DAYS.toFixed(2)}d). Minimum retention can be changed with iceberg.${procedure.replaceAll('_', '-')}.min-retention configuration property or iceberg.${procedure}_min_retention session property`,
+          );
+        }
+      }
+      if (tokens.acceptSymbol(',')) continue;
+      tokens.expectSymbol(')');
+      break;
+    }
+  }
+  const rest = tokens.peek();
+  if (rest.kind !== 'end' && !(procedure === 'optimize' && rest.text.toUpperCase() === 'WHERE')) {
+    throw new TrinoFailure('SYNTAX_ERROR', 1, `${location(tokens.sql, rest.start)}: mismatched input '${rest.text}'. Expecting: <EOF>`);
+  }
+  // Nothing to compact or expire in DuckDB: the statement is answered once checked.
+  return { updateType: 'ALTER TABLE EXECUTE', countsRows: false, sql: 'SELECT 1', values: [] };
+}
+
+async function insertStatement(tokens: Lexer, params: readonly FixtureValue[], session: FixtureSession, columnsOf: ColumnsOf): Promise<FixtureUpdate> {
   tokens.next();
   tokens.expectWord('INTO');
   const nameAt = tokens.peek().start;
@@ -185,9 +286,11 @@ async function insertStatement(tokens: Lexer, session: FixtureSession, columnsOf
   }
   const columnList = `(${targets.map((c) => quote(c.name)).join(', ')})`;
   const next = tokens.peek();
-  if (next.kind !== 'word' || next.text.toUpperCase() !== 'VALUES') {
-    // INSERT ... SELECT: DuckDB runs the query (its types are not checked against the table).
-    return { updateType: 'INSERT', countsRows: true, sql: `INSERT INTO ${duckName(name)} ${columnList} ${tokens.sql.slice(next.start)}`, values: [] };
+  const writes = { ...name, operation: 'append' as const };
+  if (next.kind !== 'word' || next.text.toUpperCase() !== 'VALUES' || params.length > 0) {
+    // INSERT ... SELECT, or VALUES with parameters and expressions (CAST(? AS ...)): DuckDB runs
+    // it with the bound literals (its types are not checked against the table).
+    return { updateType: 'INSERT', countsRows: true, sql: `INSERT INTO ${duckName(name)} ${columnList} ${tokens.sql.slice(next.start)}`, values: [...params], writes };
   }
   tokens.next();
   const rows = valuesRows(tokens.sql, tokens.peek().start);
@@ -204,7 +307,7 @@ async function insertStatement(tokens: Lexer, session: FixtureSession, columnsOf
     values.push(...row.values);
   }
   const placeholders = rows.map(() => `(${targets.map(() => '?').join(', ')})`).join(', ');
-  return { updateType: 'INSERT', countsRows: true, sql: `INSERT INTO ${duckName(name)} ${columnList} VALUES ${placeholders}`, values };
+  return { updateType: 'INSERT', countsRows: true, sql: `INSERT INTO ${duckName(name)} ${columnList} VALUES ${placeholders}`, values, writes };
 }
 
 /** `(literal, ...), (literal, ...)` to the end of the statement: the rows of an INSERT's VALUES. */

@@ -37,15 +37,21 @@ describeWithPeer('gateway with REDIS_URL', 'redis-server', 'redis-server', () =>
       expect((await get(query)).headers.get('x-cache')).toBe('MISS');
       // The other instance is served what this one stored.
       expect((await fromOther(query)).headers.get('x-cache')).toBe('HIT');
-      // New data seen by one instance: every instance stops serving the old answers.
+      // Everything invalidated on one instance: every instance stops serving the old answers, as
+      // soon as it hears the announcement (bounded wait).
+      const versions = other.gateway.services.responseCache.tableVersions;
+      let stop = () => {};
+      let timer: NodeJS.Timeout | undefined;
+      const heard = new Promise<void>((resolve, reject) => {
+        stop = versions.onChange(() => resolve());
+        timer = setTimeout(() => reject(new Error('the invalidation was not heard within 5 s')), 5_000);
+      }).finally(() => {
+        stop();
+        clearTimeout(timer);
+      });
       gw.gateway.services.responseCache.invalidate();
-      const deadline = Date.now() + 5_000;
-      let state = 'HIT';
-      while (state === 'HIT' && Date.now() < deadline) {
-        await new Promise((resolve) => setTimeout(resolve, 100));
-        state = (await fromOther(query)).headers.get('x-cache') ?? 'none';
-      }
-      expect(state).toBe('MISS');
+      await heard;
+      expect((await fromOther(query)).headers.get('x-cache')).toBe('MISS');
     } finally {
       await other.close();
     }

@@ -4,6 +4,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootstrap, type BootstrapReport } from '../../scripts/bootstrap.ts';
 import { ensureBronzeTables } from '../../ingest/medallion/bronze.ts';
+import { DUCKDB_DIALECT } from '../../ingest/medallion/dialect.ts';
+import { createDuckDbWriter } from '../../src/backends/duckdb/writer.ts';
 import { loadSourceRegistry } from '../../ingest/registry.ts';
 import { DuckDbDatabase } from '../../src/backends/duckdb/database.ts';
 import { LAKEHOUSE_DDL } from '../../src/backends/duckdb/ddl.ts';
@@ -66,7 +68,7 @@ async function freshEmbeddedLakehouse(): Promise<{ database: DuckDbDatabase; tab
   const registry = await loadSourceRegistry();
   const database = await DuckDbDatabase.open({ file: ':memory:', readConnections: 1 });
   await database.exec(LAKEHOUSE_DDL);
-  await database.withWriter((connection) => ensureBronzeTables(connection, registry));
+  await ensureBronzeTables(createDuckDbWriter(database), DUCKDB_DIALECT, registry);
   return { database, tables: lakehouseTables(registry.sources.filter((s) => s.enabled).map((s) => s.bronzeTable)) };
 }
 

@@ -4,15 +4,21 @@ import path from 'node:path';
 import { TrinoSQL } from 'dt-sql-parser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootstrap } from '../../scripts/bootstrap.ts';
+import { compileQuestion } from '../../src/analytics/compile.ts';
+import { analyticsModel } from '../../src/analytics/default-model.ts';
+import { questionOf, type AnalyticsQueryInput } from '../../src/analytics/question.ts';
 import { DuckDbDatabase } from '../../src/backends/duckdb/database.ts';
 import { loadConfig } from '../../src/config.ts';
+import { createTrinoEngine } from '../../src/backends/trino/engine.ts';
+import type { Principal } from '../../src/security/principal.ts';
 import { startTestGateway, TEST_ANCHOR, type TestGateway } from '../helpers/gateway.ts';
 import { startTrinoFixture, type TrinoFixture } from '../helpers/trino-fixture.ts';
 
 /**
  * The Trino protocol fixture answers from DuckDB and so accepts DuckDB's syntax (`x::VARCHAR`,
  * `LIMIT n OFFSET m`, ...): a statement it runs is not proof that Trino would. Every statement the
- * bootstrap and a gateway's reads send to Trino is therefore parsed by an independent parser
+ * bootstrap, a gateway's reads and a full medallion pass on Trino (landing, promotion with
+ * quarantine, gold, metadata, dead letters, housekeeping) send to Trino is therefore parsed by an independent parser
  * generated from Trino's own grammar (dt-sql-parser's `TrinoSQL`, from `SqlBase.g4`): the
  * statements as sent (`EXECUTE … USING <literals>`) and the prepared SQL riding in
  * `X-Trino-Prepared-Statement`, `?` intact.
@@ -47,7 +53,8 @@ describe('every statement sent to Trino is Trino SQL', () => {
     fixture = await startTrinoFixture({ connect: () => target.dedicatedConnection(), pageSize: 500 });
     dataDir = mkdtempSync(path.join(tmpdir(), 'nexus-trino-grammar-'));
     await bootstrap(loadConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'silent', TRINO_URL: fixture.url, DEMO_SCALE: '0.2', DEMO_ANCHOR: TEST_ANCHOR }), () => undefined);
-    gateway = await startTestGateway({ env: { TRINO_URL: fixture.url, RESPONSE_CACHE: 'false' } });
+    // The medallion in the gateway, passes on demand only (so the test decides when they run).
+    gateway = await startTestGateway({ env: { TRINO_URL: fixture.url, RESPONSE_CACHE: 'false', MEDALLION: 'in-process', MEDALLION_DEBOUNCE_MS: '600000', MEDALLION_INTERVAL_MS: '0' } });
   }, 180_000);
   afterAll(async () => {
     await gateway?.close();
@@ -89,6 +96,59 @@ describe('every statement sent to Trino is Trino SQL', () => {
     expect(statements.some((s) => s.sql.startsWith('INSERT INTO'))).toBe(true);
     expect(statements.some((s) => /FROM silver\.tours/.test(s.sql))).toBe(true);
     expect(statements.some((s) => s.sql.includes('FOR TIMESTAMP AS OF'))).toBe(true);
+    expect(statements.some((s) => s.sql.startsWith('CREATE OR REPLACE VIEW analytics.users'))).toBe(true);
     expect(statements.filter((s) => s.errors.length > 0)).toEqual([]);
   }, 120_000);
+
+  it('parses the analytics questions compiled for Trino, joins to tours and users included', () => {
+    const analyst: Principal = { kind: 'open', id: 'grammar', role: 'analyst', userId: null };
+    const app: Principal = { kind: 'apiKey', id: 'app', role: 'app', userId: 'USER000001' };
+    const questions: [AnalyticsQueryInput, Principal][] = [
+      [{ measures: ['REVENUE', 'AVG_AMOUNT', 'CUSTOMERS'], dimensions: ['USER_SEGMENT'], orderBy: [{ member: 'AVG_AMOUNT', direction: 'DESC' }] }, analyst],
+      [{ measures: ['BOOKINGS'], dimensions: ['USER_HOME_REGION', 'CATEGORY'], timeDimension: { dimension: 'OCCURRED_AT', granularity: 'MONTH', from: new Date('2026-01-01T00:00:00Z') } }, analyst],
+      [{ measures: ['EVENTS'], dimensions: ['DESTINATION_COUNTRY'], filters: [{ member: 'USER_SEGMENT', in: ['VIP'] }, { member: 'USER_HOME_REGION', set: false }] }, analyst],
+      [{ measures: ['EVENTS', 'POPULARITY'], dimensions: ['USER_SEGMENT'] }, app],
+    ];
+    for (const [input, principal] of questions) {
+      const { sql } = compileQuestion(analyticsModel, questionOf(analyticsModel, input, principal), 'trino');
+      expect(trinoGrammar.validate(sql), sql).toEqual([]);
+    }
+  });
+
+  it('parses the statements of a full medallion pass on Trino, a malformed record and housekeeping included', async () => {
+    const ingested = await gateway!.request<{ ingestEvents: { accepted: number } }>(
+      `mutation { ingestEvents(inputs: [
+         { eventType: BOOKING, userId: "U-GRAMMAR", tourId: "TOUR0007", amount: 120, currency: "USD" },
+         { eventType: VIEW, userId: "U-GRAMMAR", tourId: "T-NOT-IN-CATALOGUE" }
+       ]) { accepted } }`,
+    );
+    expect(ingested.body.data?.ingestEvents.accepted).toBe(2);
+    // A record no contract would let through, as a misbehaving producer could put on the topic.
+    await gateway!.gateway.services.backends.bus.publish([{ topic: 'topic_booking_events', key: 'U-GRAMMAR', eventId: 'E-MALFORMED', value: '{"eventId": "E-MALFORMED", ', idempotencyKey: null }]);
+    const runs = await gateway!.request<{ runPipeline: { layer: string; status: string; recordsIn: number; recordsOut: number; recordsRejected: number }[] }>(
+      'mutation { runPipeline { layer status recordsIn recordsOut recordsRejected } }',
+    );
+    expect(runs.body.errors).toBeUndefined();
+    expect(runs.body.data!.runPipeline.find((r) => r.layer === 'silver')).toMatchObject({ status: 'SUCCESS', recordsIn: 3, recordsOut: 1, recordsRejected: 2 });
+    const quarantine = await gateway!.request<{ platform: { quarantine: { rule: string }[] } }>('{ platform { quarantine(first: 10) { rule } } }');
+    expect(quarantine.body.data!.platform.quarantine.map((q) => q.rule).sort()).toEqual(['known_tour', 'malformed_record']);
+    expect(await gateway!.gateway.services.pipeline!.housekeep()).toBeGreaterThan(0);
+
+    const statements = statementsSent(fixture);
+    for (const kind of [/^MERGE INTO silver\.events/, /^MERGE INTO silver\.quarantine/, /^MERGE INTO platform\.watermarks/, /^DELETE FROM gold\./, /^UPDATE silver\.quarantine/, /EXECUTE optimize\(/, /EXECUTE expire_snapshots\(/, /EXECUTE remove_orphan_files\(/, /\$snapshots"/]) {
+      expect(statements.some((s) => kind.test(s.sql.replace(/^\s+/, ''))), String(kind)).toBe(true);
+    }
+    expect(statements.filter((s) => s.errors.length > 0)).toEqual([]);
+  }, 120_000);
+
+  it('refuses what the Iceberg connector refuses: an unknown table procedure, a retention under its 7-day minimum', async () => {
+    const trino = createTrinoEngine({ url: fixture.url, timeoutMs: 10_000 });
+    try {
+      await expect(trino.query("ALTER TABLE silver.events EXECUTE expire_snapshots(retention_threshold => '1d')")).rejects.toThrow(/INVALID_PROCEDURE_ARGUMENT.*shorter than the minimum retention/);
+      await expect(trino.query('ALTER TABLE silver.events EXECUTE vacuum')).rejects.toThrow(/PROCEDURE_NOT_FOUND/);
+      await expect(trino.query("ALTER TABLE silver.events EXECUTE remove_orphan_files(retention_threshold => '7d')")).resolves.toEqual([]);
+    } finally {
+      await trino.close();
+    }
+  });
 });

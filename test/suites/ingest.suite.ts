@@ -156,6 +156,13 @@ export function describeIngestSuite(label: string, start: () => Promise<TestGate
         expect(after.body.data!.user.profile).toEqual({ totalBookings: 1, totalSpend: 1234.5 });
         expect(after.body.data!.regionalStats[0]!.bookings).toBe(before.bookings + 1);
         expect(after.body.data!.regionalStats[0]!.revenue).toBeCloseTo(before.revenue + 1234.5, 2);
+
+        // The new user joins the analytics users dimension with the segment their profile shows.
+        const segment = await gw.request<{ user: { profile: { segment: string } }; analytics: { rows: { userSegment: string; bookings: number }[] } }>(
+          `{ user(id: "${user}") { profile { segment } } analytics(query: { measures: [BOOKINGS], dimensions: [USER_SEGMENT], filters: [{ member: USER, equals: "${user}" }] }) { rows { userSegment bookings } } }`,
+        );
+        expect(segment.body.errors).toBeUndefined();
+        expect(segment.body.data).toEqual({ user: { profile: { segment: 'OCCASIONAL' } }, analytics: { rows: [{ userSegment: 'OCCASIONAL', bookings: 1 }] } });
       });
 
       it('records each promotion as a pipeline run', async () => {

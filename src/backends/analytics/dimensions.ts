@@ -1,6 +1,8 @@
+import { USER_SEGMENT_SQL } from './user-segment.ts';
+
 /**
  * The analytics role's dimension tables, beside `analytics.events`: embedded and on Trino they
- * are views over silver; ClickHouse holds a copy (src/backends/clickhouse/load.ts). One query
+ * are views over silver and gold; ClickHouse holds a copy (src/backends/clickhouse/load.ts). One query
  * defines each, so every engine answers from the same rows.
  */
 export interface DimensionTable {
@@ -34,4 +36,19 @@ export const TOURS_DIMENSION: DimensionTable = {
   key: 'tour_id',
 };
 
-export const DIMENSION_TABLES: readonly DimensionTable[] = [TOURS_DIMENSION];
+/**
+ * Each user the gold user 360 knows, with their home region and segment (the rule in
+ * user-segment.ts). On ClickHouse the copy keeps the segments of the time it was made.
+ */
+export const USERS_DIMENSION: DimensionTable = {
+  name: 'analytics.users',
+  columns: [
+    ['user_id', 'String'],
+    ['home_region', 'Nullable(String)'],
+    ['segment', 'String'],
+  ],
+  query: `SELECT user_id, home_region, ${USER_SEGMENT_SQL} AS segment FROM gold.user_360`,
+  key: 'user_id',
+};
+
+export const DIMENSION_TABLES: readonly DimensionTable[] = [TOURS_DIMENSION, USERS_DIMENSION];

@@ -40,8 +40,11 @@ export async function tourStats(engine: SqlEngine, tourIds: readonly string[], o
   }));
 }
 
+/** A user's activity figures from the events (the user 360 without its segment, which gold's rule gives). */
+export type UserActivityRow = Omit<UserProfileRow, 'segment'>;
+
 /** User 360 figures per user id, one statement for any number of users (folded per region in JS). */
-export async function userProfiles(engine: SqlEngine, userIds: readonly string[], options?: QueryOptions): Promise<UserProfileRow[]> {
+export async function userProfiles(engine: SqlEngine, userIds: readonly string[], options?: QueryOptions): Promise<UserActivityRow[]> {
   const rows = await engine.query(
     `SELECT user_id, region, count(*) AS events, ${BOOKINGS} AS bookings, ${REVENUE} AS spend,
        max(CASE WHEN event_type = 'booking' THEN occurred_at END) AS last_booking_at,
@@ -52,7 +55,7 @@ export async function userProfiles(engine: SqlEngine, userIds: readonly string[]
     userIds,
     options,
   );
-  const profiles = new Map<string, UserProfileRow & { regionEvents: number }>();
+  const profiles = new Map<string, UserActivityRow & { regionEvents: number }>();
   for (const row of rows) {
     const userId = String(row['user_id']);
     const region = row['region'] == null ? null : String(row['region']);

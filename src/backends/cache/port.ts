@@ -14,7 +14,7 @@ export interface CachePort extends Lifecycle {
   deletePrefix(prefix: string): Promise<void>;
   /**
    * Optional abilities; absent means none. `shared`: every gateway instance sees the same entries
-   * (Redis), so state such as the response cache's generation can be shared through it.
+   * (Redis), so state such as the response cache's entries can be shared through it.
    */
   readonly capabilities?: { readonly locks?: boolean; readonly shared?: boolean };
   /** With `capabilities.locks`: a short lock shared by every gateway instance (stampede protection). */

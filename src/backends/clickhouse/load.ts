@@ -106,6 +106,8 @@ export async function copyDimensionsToClickHouse(lakehouse: SqlEngine, clickhous
       return [name, value == null ? null : String(value)];
     })));
     await clickhouse.insert(`${database}.${staging}`, values, statementOptions);
+    // A dimension added since the server was bootstrapped has no table yet to swap out.
+    await clickhouse.command(dimensionTableDdl(database, table, dimension), statementOptions);
     await clickhouse.command(`RENAME TABLE ${database}.${table} TO ${database}.${replaced}, ${database}.${staging} TO ${database}.${table}`, statementOptions);
     await clickhouse.command(`DROP TABLE ${database}.${replaced}`, statementOptions);
     copied += rows.length;

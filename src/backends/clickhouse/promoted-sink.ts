@@ -1,6 +1,6 @@
 import { limit, type SqlEngine, type SqlRow } from '../sql/port.ts';
 import type { ClickHouseEngine } from './engine.ts';
-import { CLICKHOUSE_EVENTS_WATERMARK, toClickHouseRow } from './load.ts';
+import { CLICKHOUSE_EVENTS_WATERMARK, copyDimensionsToClickHouse, toClickHouseRow } from './load.ts';
 import { eventColumns, identifier } from './migrations.ts';
 import type { ClickHouseEventSink } from './sink.ts';
 
@@ -21,7 +21,8 @@ export interface PromotedEventsSinkOptions {
 
 /**
  * The production worker's ClickHouse sink: appends the events silver promoted (by `promoted_seq`)
- * to ClickHouse's `events`, reading them through the lakehouse's SQL port, so it works with the
+ * to ClickHouse's `events` (then copies the dimension tables again, as `sink.ts` does), reading
+ * them through the lakehouse's SQL port, so it works with the
  * lakehouse on Trino as on DuckDB. Its high-water mark lives in ClickHouse itself
  * (`medallion_sink_marks`, written after each batch), not in the lakehouse, so the sink needs
  * no lakehouse writer. ClickHouse 18.16 has no insert deduplication tokens, and the events table
@@ -93,6 +94,8 @@ export function createPromotedEventsSink(options: PromotedEventsSinkOptions): Cl
       sent += fresh.length;
       if (rows.length < batchSize) break;
     }
+    // New events can bring new users and move users between segments: the dimension copies follow.
+    if (sent > 0) await copyDimensionsToClickHouse(lakehouse, clickhouse);
     return sent;
   }
 

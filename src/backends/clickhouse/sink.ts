@@ -1,24 +1,24 @@
-import { storeWatermark } from '../../../ingest/medallion/sql.ts';
-import type { DuckDbDatabase } from '../duckdb/database.ts';
+import { storeWatermark } from '../../platform/metadata.ts';
 import type { SqlEngine } from '../sql/port.ts';
+import type { SqlWriter } from '../sql/writer.ts';
 import type { ClickHouseEngine } from './engine.ts';
-import { appendPromotedEvents, CLICKHOUSE_EVENTS_WATERMARK } from './load.ts';
+import { appendPromotedEvents, CLICKHOUSE_EVENTS_WATERMARK, copyDimensionsToClickHouse } from './load.ts';
 
-/** Keeps ClickHouse's `events` current from an embedded lakehouse's silver events. */
+/** Keeps ClickHouse's `events` current from the lakehouse's silver events. */
 export interface ClickHouseEventSink {
   /** Appends what the medallion promoted since the last drain; resolves with the events sent. */
   drain(): Promise<number>;
 }
 
 /**
- * The sink behind `CLICKHOUSE_URL` with an embedded lakehouse: after each medallion pass the
- * newly promoted silver events go to ClickHouse, so analytics answers follow ingestion as they do
- * embedded. Its position is a watermark in `platform.watermarks`, written by `npm run bootstrap`
+ * The sink behind `CLICKHOUSE_URL` wherever the medallion runs: after each medallion pass the
+ * newly promoted silver events go to ClickHouse, and the dimension tables are copied again, so
+ * analytics answers follow ingestion as they do embedded. Its position is a watermark in `platform.watermarks`, written by `npm run bootstrap`
  * after its full copy; without one (ClickHouse loaded some other way) the first drain starts at
  * the newest event promoted so far. Drains run one at a time.
  */
-export function createClickHouseEventSink(options: { database: DuckDbDatabase; lakehouse: SqlEngine; clickhouse: ClickHouseEngine }): ClickHouseEventSink {
-  const { database, lakehouse, clickhouse } = options;
+export function createClickHouseEventSink(options: { writer: SqlWriter; lakehouse: SqlEngine; clickhouse: ClickHouseEngine }): ClickHouseEventSink {
+  const { writer, lakehouse, clickhouse } = options;
   let running: Promise<number> = Promise.resolve(0);
 
   async function watermark(): Promise<number> {
@@ -29,12 +29,15 @@ export function createClickHouseEventSink(options: { database: DuckDbDatabase; l
     return start;
   }
 
-  const store = (seq: number): Promise<void> => database.withWriter((connection) => storeWatermark(connection, CLICKHOUSE_EVENTS_WATERMARK, seq));
+  const store = (seq: number): Promise<void> => storeWatermark(writer, CLICKHOUSE_EVENTS_WATERMARK, seq);
 
   async function drainOnce(): Promise<number> {
     const from = await watermark();
     const { events, lastSeq } = await appendPromotedEvents(lakehouse, clickhouse, from);
     if (lastSeq !== from) await store(lastSeq);
+    // New events can bring new users and move users between segments (gold was refreshed in the
+    // same pass): the dimension copies follow, or the new events would join no user.
+    if (events > 0) await copyDimensionsToClickHouse(lakehouse, clickhouse);
     return events;
   }
 
@@ -47,9 +50,9 @@ export function createClickHouseEventSink(options: { database: DuckDbDatabase; l
 }
 
 /** Records, after a full copy of the lakehouse's events, that the sink starts from what silver holds now. */
-export async function markClickHouseCopied(database: DuckDbDatabase, lakehouse: SqlEngine): Promise<void> {
+export async function markClickHouseCopied(writer: SqlWriter, lakehouse: SqlEngine): Promise<void> {
   const head = await promotedHead(lakehouse);
-  await database.withWriter((connection) => storeWatermark(connection, CLICKHOUSE_EVENTS_WATERMARK, head));
+  await storeWatermark(writer, CLICKHOUSE_EVENTS_WATERMARK, head);
 }
 
 /** The newest promotion sequence in silver (0 before the medallion promoted anything). */

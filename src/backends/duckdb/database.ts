@@ -205,7 +205,7 @@ export class DuckDbDatabase {
   }
 }
 
-function toDuckValues(params: readonly SqlValue[]): DuckDBValue[] {
+export function toDuckValues(params: readonly SqlValue[]): DuckDBValue[] {
   return params.map((value) => {
     if (value instanceof Date) return value.toISOString();
     return value as DuckDBValue;
@@ -213,7 +213,7 @@ function toDuckValues(params: readonly SqlValue[]): DuckDBValue[] {
 }
 
 /** BIGINT/HUGEINT arrive as `bigint`: numbers when exact, decimal strings otherwise. */
-function normaliseRow(row: Record<string, unknown>): SqlRow {
+export function normaliseRow(row: Record<string, unknown>): SqlRow {
   for (const key in row) {
     const value = row[key];
     if (typeof value === 'bigint') {

@@ -1,4 +1,4 @@
-import { TOURS_DIMENSION } from '../analytics/dimensions.ts';
+import { DIMENSION_TABLES } from '../analytics/dimensions.ts';
 
 /**
  * Tables of the embedded lakehouse, in the medallion layout the platform uses on Iceberg
@@ -127,6 +127,8 @@ CREATE TABLE IF NOT EXISTS silver.quarantine (
   quarantined_at TIMESTAMP NOT NULL,
   dead_lettered BOOLEAN NOT NULL DEFAULT false
 );
+-- The bus position of the refused record: with its bronze table, the key that keeps a replayed pass from quarantining it twice.
+ALTER TABLE silver.quarantine ADD COLUMN IF NOT EXISTS log_cursor VARCHAR;
 
 -- Gold: what the gateway's profiles and recommendations read, refreshed per run for the keys it touched.
 CREATE TABLE IF NOT EXISTS gold.user_360 (
@@ -221,5 +223,5 @@ CREATE OR REPLACE VIEW analytics.events AS
   FROM silver.events;
 
 -- The analytics model's dimension tables (src/backends/analytics/dimensions.ts), views here too.
-CREATE OR REPLACE VIEW ${TOURS_DIMENSION.name} AS ${TOURS_DIMENSION.query};
+${DIMENSION_TABLES.map((table) => `CREATE OR REPLACE VIEW ${table.name} AS ${table.query};`).join('\n')}
 `;

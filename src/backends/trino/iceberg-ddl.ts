@@ -112,6 +112,7 @@ export const LAKEHOUSE_TABLES: readonly IcebergTable[] = [
     required('run_id', 'VARCHAR'),
     required('quarantined_at', TS),
     required('dead_lettered', 'BOOLEAN'),
+    optional('log_cursor', 'VARCHAR'),
   ]),
   table('gold.user_360', [], [
     required('user_id', 'VARCHAR'),

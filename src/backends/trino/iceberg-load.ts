@@ -61,7 +61,7 @@ const INTEGER_TEXT = /^-?\d+$/;
  * HH:MM:SS[.ffffff]` (UTC, up to microseconds: a `Date` would lose them); ARRAY(VARCHAR) an
  * array of strings; null for any. Anything else throws a TypeError naming the column.
  */
-export function icebergLiteral(column: IcebergColumn, value: unknown): string {
+export function icebergLiteral(column: Pick<IcebergColumn, 'name' | 'type'>, value: unknown): string {
   if (value === null) return 'NULL';
   switch (column.type) {
     case 'VARCHAR':
@@ -96,7 +96,7 @@ export function icebergLiteral(column: IcebergColumn, value: unknown): string {
 }
 
 /** `INSERT INTO table (columns) VALUES` followed by already rendered row tuples. */
-function insertSql(table: IcebergTable, tuples: readonly string[]): string {
+export function insertSql(table: { readonly name: string; readonly columns: readonly { readonly name: string }[] }, tuples: readonly string[]): string {
   return `INSERT INTO ${checkedName(table.name)} (${table.columns.map((c) => c.name).join(', ')}) VALUES\n${tuples.join(',\n')}`;
 }
 

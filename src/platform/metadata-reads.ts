@@ -1,10 +1,12 @@
-import type { PipelineRunRecord } from '../../../ingest/medallion/runs.ts';
-import { GOLD_TABLES } from '../../../ingest/medallion/gold.ts';
-import type { SourceRegistry } from '../../../ingest/registry.ts';
-import { limit, placeholders, type QueryOptions, type SqlEngine } from '../sql/port.ts';
-import { Where } from './queries.ts';
+import type { SourceRegistry } from '../../ingest/registry.ts';
+import { Where } from '../backends/lakehouse/queries.ts';
+import { limit, placeholders, type QueryOptions, type SqlEngine } from '../backends/sql/port.ts';
+import { GOLD_TABLES, type PipelineRunRecord } from './metadata.ts';
 
-/** Platform metadata reads (pipeline runs, source executions, data quality, lineage, quarantine, tables). */
+/**
+ * Platform metadata reads (pipeline runs, source executions, data quality, lineage, quarantine,
+ * tables): what `platform { ... }` answers, from the tables src/platform/metadata.ts writes.
+ */
 
 export async function pipelineRuns(
   engine: SqlEngine,
