@@ -10,6 +10,7 @@ import { loadConfig } from '../../src/config.ts';
 import { MEDALLION_COMMITS_TOPIC, type MedallionCommit } from '../../src/platform/commit.ts';
 import { startTestGateway, TEST_ANCHOR, type TestGateway } from '../helpers/gateway.ts';
 import { startKafkaMock, type KafkaMock } from '../helpers/kafka-mock.ts';
+import { committedPast, groupOffsetsAndEnds, ingestBooking as ingestBookingThrough } from '../helpers/medallion-worker.ts';
 import { describeWithPeer } from '../helpers/peers.ts';
 
 const execFileAsync = promisify(execFile);
@@ -57,50 +58,8 @@ describeWithPeer('medallion worker on a Kafka consumer group', 'kcat', 'kcat', (
     return worker;
   }
 
-  async function ingestBooking(userId: string, amount: number): Promise<{ eventId: string; topic: string; partition: number; offset: string }> {
-    const { body } = await gw.request<{ ingestEvent: { eventId: string; topic: string; partition: number; offset: string } }>(
-      `mutation { ingestEvent(input: { eventType: BOOKING, userId: "${userId}", tourId: "TOUR0003", region: "VN", amount: ${amount}, currency: "USD" }) { eventId topic partition offset } }`,
-    );
-    expect(body.errors).toBeUndefined();
-    return body.data!.ingestEvent;
-  }
-
-  /** Resolves with the first commit of `worker` whose position covers `ack` (bounded). */
-  function committedPast(worker: MedallionWorker, ack: { topic: string; partition: number; offset: string }, timeoutMs = 20_000): Promise<MedallionCommit> {
-    const covers = (commit: MedallionCommit) => {
-      const last = decodeCursor(commit.position)?.positions.get(ack.topic)?.get(ack.partition);
-      return last !== undefined && last >= BigInt(ack.offset);
-    };
-    if (worker.lastCommit && covers(worker.lastCommit)) return Promise.resolve(worker.lastCommit);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        worker.commits.off('commit', listener);
-        reject(new Error(`no medallion commit covering ${ack.topic}[${ack.partition}]@${ack.offset} within ${timeoutMs} ms`));
-      }, timeoutMs);
-      const listener = (commit: MedallionCommit) => {
-        if (!covers(commit)) return;
-        clearTimeout(timer);
-        worker.commits.off('commit', listener);
-        resolve(commit);
-      };
-      worker.commits.on('commit', listener);
-    });
-  }
-
-  /** Whether the group's committed offsets stand at the end of every partition of the source topics. */
-  async function groupAtEnd(groupId: string): Promise<{ committed: Record<string, string>; ends: Record<string, string> }> {
-    const registry = await loadSourceRegistry();
-    const committed: Record<string, string> = {};
-    const ends: Record<string, string> = {};
-    for (const { topic, partitions } of await admin.fetchOffsets({ groupId, topics: [...registry.topics] })) {
-      // -1: nothing committed, which is the end of a partition that never had a record.
-      for (const { partition, offset } of partitions) committed[`${topic}[${partition}]`] = offset === '-1' ? '0' : offset;
-    }
-    for (const topic of registry.topics) {
-      for (const { partition, high } of await admin.fetchTopicOffsets(topic)) ends[`${topic}[${partition}]`] = high;
-    }
-    return { committed, ends };
-  }
+  const ingestBooking = (userId: string, amount: number) => ingestBookingThrough(gw, userId, amount);
+  const groupAtEnd = (groupId: string) => groupOffsetsAndEnds(admin, groupId);
 
   it('lands a booking ingested through the gateway, commits the group offsets after it, and publishes the commit on the bus', async () => {
     // MEDALLION=off: the gateway runs no medallion of its own; what reaches silver, the worker landed.
