@@ -48,25 +48,32 @@ export function landingLines(landing: LandingResult): string[] {
   const trino = landing.runs.find((r) => r.engine === 'trino' && r.commitLatencyMs === 0);
   if (trino?.statements && trino.figures) {
     const s = trino.statements;
-    const kinds = Object.entries(s.msByKind)
+    const passes = trino.figures.passes;
+    const byKind = Object.entries(s.msByKind)
       .sort(([, a], [, b]) => b - a)
       .map(([kind, ms]) => `${kind} × ${s.countByKind[kind]} ${sec(ms)} s`)
       .join(', ');
-    lines.push(`  Trino statements (0 ms run): ${s.total} in ${trino.figures.passes} pass(es), ${s.writes} of them writes (INSERT/MERGE/DELETE/UPDATE: one Iceberg commit each)`);
-    lines.push(`  waiting on Trino by kind: ${kinds}`);
+    const byTable = Object.entries(s.writesByTable)
+      .sort(([, a], [, b]) => b - a)
+      .map(([table, n]) => `${table} ${n}`)
+      .join(', ');
+    lines.push(`  Trino statements (0 ms run): ${s.total} in ${passes} pass(es); ${s.writes} writes (INSERT/MERGE/DELETE/UPDATE), one Iceberg commit each`);
+    lines.push(`  waiting on Trino, by kind: ${byKind}`);
+    lines.push(`  commits by table: ${byTable}`);
   }
   const limits = trino && commitLatencyMs > 0 ? landingLimits(trino, commitLatencyMs) : undefined;
   if (limits) {
     lines.push(
-      `  bronze INSERT … VALUES: ${int(limits.rowsPerInsert)} rows and ${int(limits.charsPerInsert)} characters each (${int(limits.charsPerRow)} characters a row); ` +
-        `query.max-length ${int(TRINO_MAX_STATEMENT_CHARS)} → at most ${int(limits.rowsAtMaxLength)} rows a statement`,
+      `  bronze INSERT … VALUES: ${int(limits.rowsPerInsert)} rows and ${int(limits.charsPerInsert)} characters on average, at most ${int(limits.maxRowsPerInsert)} rows ` +
+        `(${int(limits.charsPerRow)} characters a row); query.max-length ${int(TRINO_MAX_STATEMENT_CHARS)} → at most ${int(limits.rowsAtMaxLength)} rows a statement`,
     );
     lines.push(
-      `  at ${commitLatencyMs} ms a commit: projected ${int(limits.projected)} events/s for this batch (0 ms time + ${int(limits.writesPerPass)} commits a pass), ` +
-        `${int(limits.fullPass)} events/s in full passes of ${int(FULL_PASS_RECORDS)} records; commits alone cap this batch at ${int(limits.commitCeiling)} events/s`,
+      `  at ${commitLatencyMs} ms a commit: projected ${int(limits.projected)} events/s for this batch (its 0 ms time + ${int(limits.writesPerPass)} commits a pass); ` +
+        `in full passes of ${int(FULL_PASS_RECORDS)} records (${int(limits.fullPassWrites)} commits, ${int(limits.fixedWrites)} of them not bronze) ${int(limits.fullPass)} events/s, ` +
+        `and at most ${int(limits.fullPassCeiling)} events/s from the commits alone`,
     );
     lines.push(
-      `  bronze landing bound at ${commitLatencyMs} ms: ${int(limits.bronzeCeiling)} events/s at ${int(limits.rowsPerInsert)} rows an INSERT, ` +
+      `  bronze landing alone at ${commitLatencyMs} ms: ${int(limits.bronzeCeiling)} events/s at ${int(limits.maxRowsPerInsert)} rows an INSERT, ` +
         `${int(limits.bronzeCeilingAtMaxLength)} events/s with statements up to query.max-length`,
     );
   }

@@ -28,8 +28,10 @@ export interface SentStatement {
   kind: string;
   /** Characters of the statement text. */
   chars: number;
-  /** An `INSERT … VALUES` (a bulk landing), not an `INSERT … SELECT`. */
-  bulk: boolean;
+  /** The table a write statement changes (`schema.table`). */
+  table: string | undefined;
+  /** A bronze landing: `INSERT INTO bronze.… VALUES`, rows sent as literals. */
+  landing: boolean;
   /** Rows an INSERT, MERGE, DELETE or UPDATE reported written. */
   rows: number;
   /** From sending it to its last answer. */
@@ -60,6 +62,9 @@ const events = Number(process.env['BENCH_LANDING_EVENTS'] ?? '20000');
 const statements: SentStatement[] = [];
 /** Linux's USER_HZ, the unit of utime and stime in /proc/<pid>/stat (100 on every common build). */
 const CLOCK_TICKS = 100;
+/** The target of INSERT INTO, MERGE INTO, DELETE FROM and UPDATE. */
+const WRITE_TARGET = /^\s*(?:INSERT\s+INTO|MERGE\s+INTO|DELETE\s+FROM|UPDATE)\s+([\w.]+)/i;
+const LANDING = /^\s*INSERT\s+INTO\s+bronze\.\w+\s*(?:\([^)]*\))?\s*VALUES\b/i;
 
 const registry = await loadSourceRegistry();
 // The bus: an embedded log in memory, apart from the lakehouse, so both engines read the same kind of bus.
@@ -156,7 +161,8 @@ function recording(engine: SqlEngine): SqlEngine {
       statements.push({
         kind,
         chars: sql.length,
-        bulk: kind === 'INSERT' && BULK_INSERT.test(sql.slice(0, 4_000)),
+        table: WRITE_TARGET.exec(sql)?.[1]?.toLowerCase(),
+        landing: LANDING.test(sql.slice(0, 4_000)),
         rows: written === undefined ? 0 : Number(written),
         ms: performance.now() - started,
       });
@@ -164,8 +170,6 @@ function recording(engine: SqlEngine): SqlEngine {
     },
   });
 }
-
-const BULK_INSERT = /^\s*INSERT\s+INTO\s+[\w."]+\s*(?:\([^)]*\))?\s*VALUES\b/i;
 
 /** CPU time (user + system) of another process so far, from /proc; undefined where unknown. */
 function cpuMsOf(pid: string | undefined): number | undefined {

@@ -29,10 +29,14 @@ export interface StatementSummary {
   total: number;
   /** INSERT, MERGE, DELETE, UPDATE: each one an Iceberg commit. */
   writes: number;
-  /** Bronze landing: `INSERT … VALUES` statements. */
+  /** Bronze landing: `INSERT INTO bronze.… VALUES` statements, their rows and characters. */
   bulkInserts: number;
   bulkRows: number;
   bulkChars: number;
+  /** Most rows one bronze INSERT carried (the writer's cut, by rows or by characters). */
+  maxBulkRows: number;
+  /** Write statements (commits) by the table they change. */
+  writesByTable: Record<string, number>;
   /** Time from sending to the last answer, by kind (`INSERT VALUES`, `INSERT SELECT`, `MERGE`, …). */
   msByKind: Record<string, number>;
   countByKind: Record<string, number>;
@@ -110,16 +114,31 @@ async function landOnce(options: BenchOptions, baseDir: string, run: Pick<Landin
 const WRITE_KINDS = new Set(['INSERT', 'MERGE', 'DELETE', 'UPDATE']);
 
 function summarise(statements: readonly SentStatement[]): StatementSummary {
-  const summary: StatementSummary = { total: statements.length, writes: 0, bulkInserts: 0, bulkRows: 0, bulkChars: 0, msByKind: {}, countByKind: {} };
+  const summary: StatementSummary = {
+    total: statements.length,
+    writes: 0,
+    bulkInserts: 0,
+    bulkRows: 0,
+    bulkChars: 0,
+    maxBulkRows: 0,
+    writesByTable: {},
+    msByKind: {},
+    countByKind: {},
+  };
   for (const statement of statements) {
-    const kind = statement.kind === 'INSERT' ? (statement.bulk ? 'INSERT VALUES' : 'INSERT SELECT') : statement.kind;
+    const kind = statement.landing ? 'bronze INSERT VALUES' : statement.kind;
     summary.msByKind[kind] = (summary.msByKind[kind] ?? 0) + statement.ms;
     summary.countByKind[kind] = (summary.countByKind[kind] ?? 0) + 1;
-    if (WRITE_KINDS.has(statement.kind)) summary.writes += 1;
-    if (statement.bulk) {
+    if (WRITE_KINDS.has(statement.kind)) {
+      summary.writes += 1;
+      const table = statement.table ?? '?';
+      summary.writesByTable[table] = (summary.writesByTable[table] ?? 0) + 1;
+    }
+    if (statement.landing) {
       summary.bulkInserts += 1;
       summary.bulkRows += statement.rows;
       summary.bulkChars += statement.chars;
+      summary.maxBulkRows = Math.max(summary.maxBulkRows, statement.rows);
     }
   }
   return summary;
@@ -133,9 +152,10 @@ export function eventsPerSec(run: LandingRun | undefined): number | undefined {
 /**
  * Where a Trino landing's limit is, from a run without commit wait: each write statement is one
  * Iceberg commit, made one after another by one worker, so `latencyMs` adds `writes × latency`
- * per pass. Projected rates: of the measured batch, and of a full pass (bronze INSERTs scaling
- * with the records, the other writes per pass fixed); ceilings: from the commits alone, and for
- * bronze alone at the writer's rows per INSERT and at Trino's statement-size limit.
+ * per pass. Projected rates: of the measured batch, and of a full pass (bronze INSERTs and the
+ * measured time scaling with the records, the other writes per pass fixed); ceilings from the
+ * commits alone (a coordinator that took no time besides them), and for bronze alone at the
+ * writer's fullest INSERT and at Trino's statement-size limit.
  */
 export function landingLimits(run: LandingRun, latencyMs: number) {
   const figures = run.figures;
@@ -146,6 +166,7 @@ export function landingLimits(run: LandingRun, latencyMs: number) {
   const scale = FULL_PASS_RECORDS / figures.events;
   const fixedWrites = (statements.writes - statements.bulkInserts) / figures.passes;
   const rowsPerInsert = statements.bulkRows / statements.bulkInserts;
+  const fullPassWrites = fixedWrites + (statements.bulkInserts / figures.passes) * scale;
   const charsPerRow = statements.bulkChars / statements.bulkRows;
   const rowsAtMaxLength = Math.floor(TRINO_MAX_STATEMENT_CHARS / charsPerRow);
   return {
@@ -157,8 +178,12 @@ export function landingLimits(run: LandingRun, latencyMs: number) {
     rowsAtMaxLength,
     projected: figures.events / (seconds + statements.writes * latency),
     commitCeiling: figures.events / (statements.writes * latency),
-    fullPass: FULL_PASS_RECORDS / (seconds * scale + (fixedWrites + (statements.bulkInserts / figures.passes) * scale) * latency),
-    bronzeCeiling: rowsPerInsert / latency,
+    fixedWrites,
+    fullPassWrites,
+    fullPass: FULL_PASS_RECORDS / (seconds * scale + fullPassWrites * latency),
+    fullPassCeiling: FULL_PASS_RECORDS / (fullPassWrites * latency),
+    maxRowsPerInsert: statements.maxBulkRows,
+    bronzeCeiling: statements.maxBulkRows / latency,
     bronzeCeilingAtMaxLength: rowsAtMaxLength / latency,
   };
 }
