@@ -61,12 +61,15 @@ export function landingLines(landing: LandingResult): string[] {
     lines.push(`  waiting on Trino, by kind: ${byKind}`);
     lines.push(`  commits by table: ${byTable}`);
   }
-  const limits = trino && commitLatencyMs > 0 ? landingLimits(trino, commitLatencyMs) : undefined;
+  // The statement sizes do not depend on the latency; without a delayed run, 1 ms keeps the arithmetic finite.
+  const limits = trino ? landingLimits(trino, commitLatencyMs || 1) : undefined;
   if (limits) {
     lines.push(
       `  bronze INSERT … VALUES: ${int(limits.rowsPerInsert)} rows and ${int(limits.charsPerInsert)} characters on average, at most ${int(limits.maxRowsPerInsert)} rows ` +
         `(${int(limits.charsPerRow)} characters a row); query.max-length ${int(TRINO_MAX_STATEMENT_CHARS)} → at most ${int(limits.rowsAtMaxLength)} rows a statement`,
     );
+  }
+  if (limits && commitLatencyMs > 0) {
     lines.push(
       `  at ${commitLatencyMs} ms a commit: projected ${int(limits.projected)} events/s for this batch (its 0 ms time + ${int(limits.writesPerPass)} commits a pass); ` +
         `in full passes of ${int(FULL_PASS_RECORDS)} records (${int(limits.fullPassWrites)} commits, ${int(limits.fixedWrites)} of them not bronze) ${int(limits.fullPass)} events/s, ` +
