@@ -1,5 +1,5 @@
 /** Scenario ids, in run order: read-only scenarios first, the ones that write events last. */
-export const SCENARIO_IDS = ['hello', 'single-tour', 'tour-list-50', 'nested-tours-50', 'subscription-fanout', 'ingest-batch'] as const;
+export const SCENARIO_IDS = ['hello', 'single-tour', 'tour-list-50', 'nested-tours-50', 'subscription-fanout', 'ingest-batch', 'medallion-landing'] as const;
 
 export type ScenarioId = (typeof SCENARIO_IDS)[number];
 
@@ -22,6 +22,13 @@ export interface BenchOptions {
    * 50 × 500 events in flight the run would measure queueing in the writer, not throughput.
    */
   readonly ingestConnections: number;
+  /** Booking and view events the landing scenario takes through the medallion. `BENCH_LANDING_EVENTS`, default 20,000. */
+  readonly landingEvents: number;
+  /**
+   * Wait of each Trino write statement in the landing scenario, in ms: an Iceberg commit's
+   * metadata write to object storage. `BENCH_COMMIT_LATENCY_MS`, default 250; 0 skips that run.
+   */
+  readonly commitLatencyMs: number;
   /** Scenarios to run (`--only=a,b`); all by default. */
   readonly only: readonly ScenarioId[];
   readonly quick: boolean;
@@ -49,6 +56,8 @@ export function parseBenchOptions(argv: readonly string[], env: Record<string, s
     fanoutEvents: positive(env, 'BENCH_EVENTS', 50),
     ingestBatch: positive(env, 'BENCH_BATCH', 500),
     ingestConnections: positive(env, 'BENCH_INGEST_CONNECTIONS', 4),
+    landingEvents: Math.round(positive(env, 'BENCH_LANDING_EVENTS', 20_000)),
+    commitLatencyMs: nonNegative(env, 'BENCH_COMMIT_LATENCY_MS', 250),
     only,
     quick,
   });
@@ -70,5 +79,13 @@ function positive(env: Record<string, string | undefined>, name: string, fallbac
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
   if (!(value > 0) || !Number.isFinite(value)) throw new BenchUsageError(`${name} must be a positive number, got "${raw}".`);
+  return value;
+}
+
+function nonNegative(env: Record<string, string | undefined>, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!(value >= 0) || !Number.isFinite(value)) throw new BenchUsageError(`${name} must be a number ≥ 0, got "${raw}".`);
   return value;
 }

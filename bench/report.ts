@@ -1,3 +1,4 @@
+import { landingLines } from './landing-report.ts';
 import type { LatencySummary } from './stats.ts';
 import type { Comparison, FanoutRun, HttpRun, ScenarioResult, ServerLog } from './results.ts';
 
@@ -6,6 +7,7 @@ export function formatScenario(scenario: ScenarioResult): string {
   const lines = [`\n▶ ${scenario.title}`, `  ${scenario.description}`];
   if (scenario.http.length > 0) lines.push(...httpTable(scenario.http));
   if (scenario.fanout) lines.push(...fanoutLines(scenario.fanout));
+  if (scenario.landing) lines.push(...landingLines(scenario.landing));
   for (const comparison of scenario.comparisons) lines.push(`  → ${formatComparison(comparison)}`);
   for (const note of scenario.notes) lines.push(`  ! ${note}`);
   return lines.join('\n');

@@ -1,5 +1,6 @@
 import type { FanoutResult } from './fanout-client.ts';
 import type { LoadResult } from './http-load.ts';
+import type { LandingResult } from './landing.ts';
 import type { ScenarioId } from './options.ts';
 
 /** One server measured under HTTP load. */
@@ -49,6 +50,8 @@ export interface ScenarioResult {
   description: string;
   http: HttpRun[];
   fanout?: FanoutRun;
+  /** The medallion landing scenario's runs. */
+  landing?: LandingResult;
   comparisons: Comparison[];
   notes: string[];
 }

@@ -10,6 +10,8 @@ import {
   postRequest,
 } from './documents.ts';
 import { startGateway, startPlainApollo, startRawHttp } from './launch.ts';
+import { delayedRun } from './landing-report.ts';
+import { eventsPerSec, landingLimits, measureLanding } from './landing.ts';
 import { measureFanout, measureHttp } from './measure.ts';
 import type { BenchOptions, ScenarioId } from './options.ts';
 import { compare, throughputRatio, type HttpRun, type ScenarioResult } from './results.ts';
@@ -152,6 +154,37 @@ async function measureScenario(id: ScenarioId, ctx: BenchContext): Promise<Scena
         http: [ours],
         comparisons: eventsPerSec === undefined ? [] : [compare('accepted events/s', eventsPerSec, 'events/s', { op: '>=', value: 20_000 })],
         notes: [],
+      };
+    }
+    case 'medallion-landing': {
+      const landing = await measureLanding(options, ctx.baseDir);
+      const [embedded, trino] = landing.runs;
+      const delayed = delayedRun(landing);
+      const embeddedRate = eventsPerSec(embedded);
+      const trinoRate = eventsPerSec(trino);
+      const delayedRate = eventsPerSec(delayed);
+      const limits = trino && landing.commitLatencyMs > 0 ? landingLimits(trino, landing.commitLatencyMs) : undefined;
+      const comparisons = [
+        ...(embeddedRate === undefined ? [] : [compare('embedded DuckDB, events/s to silver', embeddedRate, 'events/s')]),
+        ...(trinoRate === undefined ? [] : [compare('Trino fixture at 0 ms commits, events/s to silver', trinoRate, 'events/s')]),
+        ...(embeddedRate && trinoRate ? [compare('Trino fixture (0 ms) / embedded DuckDB', trinoRate / embeddedRate, 'x')] : []),
+        ...(delayedRate === undefined ? [] : [compare(`Trino fixture at ${landing.commitLatencyMs} ms commits, events/s to silver`, delayedRate, 'events/s')]),
+        ...(limits && delayedRate ? [compare(`measured / projected at ${landing.commitLatencyMs} ms commits`, delayedRate / limits.projected, 'x')] : []),
+      ];
+      const notes = landing.runs
+        .filter((run) => run.figures && run.figures.promoted !== run.figures.events)
+        .map((run) => `${run.label}: ${run.figures?.promoted} of ${run.figures?.events} events reached silver (${run.figures?.quarantined} quarantined).`);
+      return {
+        id,
+        title: 'medallion landing',
+        description:
+          `${landing.events.toLocaleString('en-US')} booking and view events (1 : 3) published to an embedded log, then one medallion worker's passes ` +
+          `(bronze landing, silver promotion, gold refresh) until all are in silver: on embedded DuckDB, and through Trino (the protocol fixture, answering from DuckDB, in its own process) ` +
+          `with the Trino writer${landing.commitLatencyMs > 0 ? `, once with ${landing.commitLatencyMs} ms added to each write statement (an Iceberg commit)` : ''}.`,
+        http: [],
+        landing,
+        comparisons,
+        notes,
       };
     }
     default: {

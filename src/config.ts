@@ -1,9 +1,33 @@
 import path from 'node:path';
-import { bool, cleanEnv, num, str, url, type CleanOptions } from 'envalid';
+import { bool, cleanEnv, makeValidator, num, str, url, type CleanOptions } from 'envalid';
 import { resolveCors, type CorsConfig } from './http/cors-config.ts';
 import { resolveAuthConfig, type AuthConfig } from './security/auth-config.ts';
 import { resolvePersistedQueries, type PersistedQueriesConfig } from './security/persisted-config.ts';
 import { resolveRateLimits, type RoleBudgets } from './security/rate-limit-budget.ts';
+
+/** Iceberg housekeeping (see `MedallionRunner.housekeep`). */
+export interface HousekeepingConfig {
+  /** Time between housekeeping runs in ms (MEDALLION_HOUSEKEEPING_INTERVAL_MS); 0 turns the schedule off. Default 3600000. */
+  readonly intervalMs: number;
+  /** Files smaller than this are compacted by `optimize` (ICEBERG_COMPACT_FILE_SIZE), a Trino data size. Default `128MB`. */
+  readonly fileSizeThreshold: string;
+  /** Snapshots older than this are expired (ICEBERG_SNAPSHOT_RETENTION), a Trino duration; Trino refuses less than its `iceberg.expire-snapshots.min-retention` (7d by default). Default `7d`. */
+  readonly snapshotRetention: string;
+  /** Unreferenced files older than this are deleted (ICEBERG_ORPHAN_FILE_RETENTION); Trino's minimum is `iceberg.remove-orphan-files.min-retention` (7d by default). Default `7d`. */
+  readonly orphanFileRetention: string;
+}
+
+/** A Trino duration literal (`7d`, `36h`, `90m`): what `retention_threshold` takes. */
+const duration = makeValidator<string>((input) => {
+  if (!/^\d+(?:\.\d+)?(?:ms|s|m|h|d)$/.test(input)) throw new Error(`expected a duration such as 7d, 36h or 90m, got "${input}"`);
+  return input;
+});
+
+/** A Trino data size literal (`128MB`, `1GB`): what `file_size_threshold` takes. */
+const dataSize = makeValidator<string>((input) => {
+  if (!/^\d+(?:\.\d+)?(?:B|kB|MB|GB|TB)$/.test(input)) throw new Error(`expected a data size such as 128MB or 1GB, got "${input}"`);
+  return input;
+});
 
 /** Typed, frozen gateway configuration. Read once at start-up by `loadConfig`; nothing else reads the environment. */
 export interface Config {
@@ -88,6 +112,8 @@ export interface Config {
   readonly medallionDebounceMs: number;
   /** Time between scheduled medallion runs, in ms (runs also follow new events); 0 turns the schedule off. Default 60000. */
   readonly medallionIntervalMs: number;
+  /** Iceberg maintenance of the tables the medallion writes, run by whichever process runs the medallion (DuckDB needs none). */
+  readonly housekeeping: HousekeepingConfig;
   /** Read-your-writes and stale-while-error (src/freshness/). */
   readonly freshness: {
     /** Longest a `@readAfter` query waits for its write to be materialised, in ms (READ_AFTER_MAX_WAIT_MS); clients may ask for less. Default 2000. */
@@ -218,6 +244,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       LOADER_CACHE_TTL_MS: num({ default: 30_000 }),
       MEDALLION_DEBOUNCE_MS: num({ default: 50 }),
       MEDALLION_INTERVAL_MS: num({ default: 60_000 }),
+      MEDALLION_HOUSEKEEPING_INTERVAL_MS: num({ default: 3_600_000 }),
+      ICEBERG_COMPACT_FILE_SIZE: dataSize({ default: '128MB' }),
+      ICEBERG_SNAPSHOT_RETENTION: duration({ default: '7d' }),
+      ICEBERG_ORPHAN_FILE_RETENTION: duration({ default: '7d' }),
       READ_AFTER_MAX_WAIT_MS: num({ default: 2_000 }),
       STALE_GRACE_MS_LAKEHOUSE: num({ default: 300_000 }),
       STALE_GRACE_MS_ANALYTICS: num({ default: 300_000 }),
@@ -351,6 +381,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     loaderCacheTtlMs: Math.max(0, clean.LOADER_CACHE_TTL_MS),
     medallionDebounceMs: clean.MEDALLION_DEBOUNCE_MS,
     medallionIntervalMs: Math.max(0, clean.MEDALLION_INTERVAL_MS),
+    housekeeping: Object.freeze({
+      intervalMs: Math.max(0, clean.MEDALLION_HOUSEKEEPING_INTERVAL_MS),
+      fileSizeThreshold: clean.ICEBERG_COMPACT_FILE_SIZE,
+      snapshotRetention: clean.ICEBERG_SNAPSHOT_RETENTION,
+      orphanFileRetention: clean.ICEBERG_ORPHAN_FILE_RETENTION,
+    }),
     freshness: Object.freeze({
       readAfterMaxWaitMs: Math.max(0, clean.READ_AFTER_MAX_WAIT_MS),
       staleGraceMs: Object.freeze({

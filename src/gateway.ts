@@ -129,6 +129,7 @@ export async function startGateway(config: Config, logger: Logger = createLogger
         registry,
         debounceMs: config.medallionDebounceMs,
         intervalMs: config.medallionIntervalMs,
+        housekeeping: config.housekeeping,
         logger,
         // With ClickHouse as the analytics role, promoted events are appended there too.
         sinks: config.clickhouseUrl

@@ -30,4 +30,10 @@ describe('configuration', () => {
   it('splits the Kafka broker list', () => {
     expect(loadConfig({ KAFKA_BROKERS: 'a:9092, b:9092' }).kafkaBrokers).toEqual(['a:9092', 'b:9092']);
   });
+
+  it('takes Iceberg housekeeping settings as Trino literals and names a bad one', () => {
+    expect(loadConfig({}).housekeeping).toEqual({ intervalMs: 3_600_000, fileSizeThreshold: '128MB', snapshotRetention: '7d', orphanFileRetention: '7d' });
+    expect(loadConfig({ ICEBERG_SNAPSHOT_RETENTION: '36h', ICEBERG_COMPACT_FILE_SIZE: '1GB' }).housekeeping).toMatchObject({ snapshotRetention: '36h', fileSizeThreshold: '1GB' });
+    expect(() => loadConfig({ ICEBERG_SNAPSHOT_RETENTION: "7d') --", ICEBERG_COMPACT_FILE_SIZE: 'big' })).toThrow(/ICEBERG_COMPACT_FILE_SIZE[\s\S]*ICEBERG_SNAPSHOT_RETENTION|ICEBERG_SNAPSHOT_RETENTION[\s\S]*ICEBERG_COMPACT_FILE_SIZE/);
+  });
 });

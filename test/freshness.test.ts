@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { storableAnswer, withCacheAge } from '../src/freshness/cache-age.ts';
 import { receiptPosition } from '../src/freshness/receipt-position.ts';
-import { storedCommit } from '../src/freshness/stored-watermark.ts';
+import { storedCommit } from '../src/platform/stored-commit.ts';
 import { WatermarkTracker } from '../src/freshness/watermark-tracker.ts';
 import { MEDALLION_COMMITS_TOPIC, type MedallionCommit } from '../src/platform/commit.ts';
 import { startTestGateway, type TestGateway } from './helpers/gateway.ts';

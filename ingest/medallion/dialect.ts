@@ -23,9 +23,27 @@ export interface MedallionDialect {
   /** The statement creating `table` (if missing) with its columns and, on Iceberg, its partitioning. */
   createTable(table: IcebergTable): string;
   /** Maintenance of a table the medallion writes: compaction, snapshot expiry, orphan files. */
-  housekeeping(table: string): string[];
+  housekeeping(table: string, settings: HousekeepingSettings): string[];
   /** A query answering the table's newest snapshot (`snapshot_id`, `committed_at`), where the engine keeps snapshots. */
   latestSnapshot(table: string): string | undefined;
+}
+
+/** Thresholds of Iceberg housekeeping, as Trino literals (validated by src/config.ts). */
+export interface HousekeepingSettings {
+  /** Files under this size are merged (`optimize`), e.g. `128MB`. */
+  fileSizeThreshold: string;
+  /** Snapshots older than this are expired, e.g. `7d`. */
+  snapshotRetention: string;
+  /** Files no snapshot references, older than this, are deleted, e.g. `7d`. */
+  orphanFileRetention: string;
+}
+
+const SIZE_OR_DURATION = /^\d+(?:\.\d+)?(?:ms|s|m|h|d|B|kB|MB|GB|TB)$/;
+
+/** A size or duration as a string literal; anything else is refused before it becomes SQL. */
+function setting(value: string): string {
+  if (!SIZE_OR_DURATION.test(value)) throw new RangeError(`not a Trino duration or data size: ${JSON.stringify(value)}`);
+  return `'${value}'`;
 }
 
 const FIELD = /^[A-Za-z][A-Za-z0-9_]*$/;
@@ -68,7 +86,8 @@ export const DUCKDB_DIALECT: MedallionDialect = {
 /**
  * Trino with the Iceberg connector. Housekeeping follows the connector's table procedures
  * (https://trino.io/docs/current/connector/iceberg.html#alter-table-execute): small files merged,
- * snapshots and orphan files older than 7 days (the connector's minimum retention) removed.
+ * snapshots and orphan files older than their retention removed (settings from src/config.ts;
+ * the connector refuses retentions under its minimum, 7 days by default).
  */
 export const TRINO_DIALECT: MedallionDialect = {
   name: 'trino',
@@ -81,10 +100,10 @@ export const TRINO_DIALECT: MedallionDialect = {
   isJsonObject: (document) => `coalesce(try(json_parse(${document})) IS NOT NULL AND substr(trim(${document}), 1, 1) = '{', false)`,
   parseTimestamp: (text) => `TRY_CAST(replace(replace(${text}, 'T', ' '), 'Z', '') AS TIMESTAMP(6))`,
   createTable: (table) => createTableSql(table),
-  housekeeping: (table) => [
-    `ALTER TABLE ${checkedName(table)} EXECUTE optimize(file_size_threshold => '128MB')`,
-    `ALTER TABLE ${checkedName(table)} EXECUTE expire_snapshots(retention_threshold => '7d')`,
-    `ALTER TABLE ${checkedName(table)} EXECUTE remove_orphan_files(retention_threshold => '7d')`,
+  housekeeping: (table, settings) => [
+    `ALTER TABLE ${checkedName(table)} EXECUTE optimize(file_size_threshold => ${setting(settings.fileSizeThreshold)})`,
+    `ALTER TABLE ${checkedName(table)} EXECUTE expire_snapshots(retention_threshold => ${setting(settings.snapshotRetention)})`,
+    `ALTER TABLE ${checkedName(table)} EXECUTE remove_orphan_files(retention_threshold => ${setting(settings.orphanFileRetention)})`,
   ],
   latestSnapshot: (table) => {
     const [schema, name] = checkedName(table).split('.') as [string, string];

@@ -18,7 +18,7 @@ import {
 import { Channel } from '../../subscriptions/channel.ts';
 import type { SourceRegistry } from '../registry.ts';
 import { bronzeBatchQuality, ensureBronzeTables, landRecords } from './bronze.ts';
-import { dialectOf, type MedallionDialect } from './dialect.ts';
+import { dialectOf, type HousekeepingSettings, type MedallionDialect } from './dialect.ts';
 import { GOLD_TABLES, refreshGold, type GoldTable } from './gold.ts';
 import { MEASURED_TABLES, measureTables } from './quality.ts';
 import { busCursorSource, type RecordSource } from './record-source.ts';
@@ -54,9 +54,20 @@ export interface MedallionOptions {
    * logged and retried on the next pass, never failing the pass.
    */
   sinks?: readonly { name: string; drain: () => Promise<number> }[];
-  /** Called after a pass that changed silver or gold (e.g. to invalidate cached answers). */
-  onPromoted?: (runs: readonly PipelineRunRecord[]) => void;
+  /**
+   * Iceberg housekeeping of the tables the medallion writes (compaction, snapshot expiry, orphan
+   * files), on a schedule, between passes. `intervalMs` 0: only when `housekeep()` is called.
+   * Default: every hour, 128MB / 7d / 7d. Nothing to do on DuckDB.
+   */
+  housekeeping?: HousekeepingSettings & { intervalMs: number };
 }
+
+const DEFAULT_HOUSEKEEPING: HousekeepingSettings & { intervalMs: number } = {
+  intervalMs: 3_600_000,
+  fileSizeThreshold: '128MB',
+  snapshotRetention: '7d',
+  orphanFileRetention: '7d',
+};
 
 const BRONZE_CURSOR = 'bronze';
 
@@ -91,6 +102,7 @@ export class MedallionRunner {
   private positionTime: string | null = null;
   private timer: NodeJS.Timeout | undefined;
   private interval: NodeJS.Timeout | undefined;
+  private housekeeping: NodeJS.Timeout | undefined;
   private running: Promise<PipelineRunRecord[]> | undefined;
   private again = false;
   private unsubscribe: (() => void) | undefined;
@@ -113,6 +125,17 @@ export class MedallionRunner {
     if (this.options.intervalMs > 0) {
       this.interval = setInterval(() => void this.runNow('SCHEDULE').catch(() => undefined), this.options.intervalMs);
       this.interval.unref();
+    }
+    const { intervalMs } = this.options.housekeeping ?? DEFAULT_HOUSEKEEPING;
+    if (intervalMs > 0 && this.dialect.housekeeping('silver.events', DEFAULT_HOUSEKEEPING).length > 0) {
+      this.housekeeping = setInterval(() => {
+        const started = Date.now();
+        this.housekeep().then(
+          (statements) => this.options.logger?.info({ statements, ms: Date.now() - started }, 'medallion housekeeping done'),
+          (error: unknown) => this.options.logger?.warn({ err: error }, 'medallion housekeeping failed; retried at the next interval'),
+        );
+      }, intervalMs);
+      this.housekeeping.unref();
     }
     await this.runNow('START');
   }
@@ -165,16 +188,25 @@ export class MedallionRunner {
    * files; nothing embedded), between passes. Resolves with the statements run.
    */
   async housekeep(): Promise<number> {
-    await this.running?.catch(() => undefined);
-    const bronze = this.options.registry.sources.filter((s) => s.enabled).map((s) => s.bronzeTable);
-    let statements = 0;
-    for (const table of [...new Set(bronze), ...WRITTEN_TABLES]) {
-      for (const sql of this.dialect.housekeeping(table)) {
-        await this.options.writer.execute(sql);
-        statements += 1;
+    // Between passes, never beside one: on Iceberg a compaction racing a MERGE makes one of them fail its commit.
+    while (this.running) await this.running.catch(() => undefined);
+    let done!: () => void;
+    this.running = new Promise<PipelineRunRecord[]>((resolve) => (done = () => resolve([])));
+    try {
+      const settings = this.options.housekeeping ?? DEFAULT_HOUSEKEEPING;
+      const bronze = this.options.registry.sources.filter((s) => s.enabled).map((s) => s.bronzeTable);
+      let statements = 0;
+      for (const table of [...new Set(bronze), ...WRITTEN_TABLES]) {
+        for (const sql of this.dialect.housekeeping(table, settings)) {
+          await this.options.writer.execute(sql);
+          statements += 1;
+        }
       }
+      return statements;
+    } finally {
+      this.running = undefined;
+      done();
     }
-    return statements;
   }
 
   async stop(): Promise<void> {
@@ -182,6 +214,7 @@ export class MedallionRunner {
     this.unsubscribe?.();
     clearTimeout(this.timer);
     clearInterval(this.interval);
+    clearInterval(this.housekeeping);
     this.timer = undefined;
     await this.running?.catch(() => undefined);
     await this.source.close?.();
@@ -363,8 +396,6 @@ export class MedallionRunner {
       // What committed is announced even when a later layer failed (silver without its gold).
       if (changed.size > 0 && position !== undefined) await this.commit([...changed].sort(), position);
     }
-    // The start pass only builds what this instance has never served (an empty gold), nothing cached to drop.
-    if (trigger !== 'START' && finished.some((r) => r.layer !== 'bronze' && r.recordsOut > 0)) this.options.onPromoted?.(finished);
     await this.publishDeadLetters();
     return finished;
   }

@@ -135,6 +135,8 @@ export async function startMedallionWorker(config: Config, options: MedallionWor
       source: landing,
       debounceMs: config.medallionBatchIntervalMs,
       intervalMs: config.medallionIntervalMs,
+      // Iceberg compaction and expiry run here, on the one active replica, between its passes.
+      housekeeping: config.housekeeping,
       maxRecordsPerRun: config.medallionBatchSize,
       logger,
       sinks: workerSinks({ config, backends, ...(options.afterSinkInsert ? { afterInsert: options.afterSinkInsert } : {}) }),

@@ -5,7 +5,7 @@ import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
 import { followMedallionCommits } from '../platform/commit-feed.ts';
 import { StaleAnswers } from './stale-answers.ts';
-import { storedCommit, type ReadRows } from './stored-watermark.ts';
+import { storedCommit, type ReadRows } from '../platform/stored-commit.ts';
 import { WatermarkTracker } from './watermark-tracker.ts';
 
 /** A gateway's freshness services: the watermark tracker and the answers kept for stale-while-error. */

@@ -129,21 +129,30 @@ export async function recordQuality(writer: SqlWriter, runId: string, measuredAt
   );
 }
 
-/** Adds a run's records to the lineage edges (created on first use), one MERGE per edge. */
+/**
+ * Adds a run's records to the lineage edges (created on first use), all of them in one MERGE: on
+ * Iceberg every statement is a commit, and a commit costs the same for one edge as for twenty.
+ * Edges named twice in `edges` are summed first (a MERGE may match each target row once).
+ */
 export async function recordLineage(writer: SqlWriter, runId: string, at: Date, edges: readonly LineageRecord[]): Promise<void> {
-  const ts = timestampParam(writer);
+  const merged = new Map<string, LineageRecord>();
   for (const edge of edges) {
-    await writer.execute(
-      `MERGE INTO platform.data_lineage l
-       USING (SELECT CAST(? AS VARCHAR) AS from_node, CAST(? AS VARCHAR) AS to_node, CAST(? AS VARCHAR) AS kind, CAST(? AS VARCHAR) AS source_id,
-                     CAST(? AS BIGINT) AS records, CAST(? AS VARCHAR) AS last_run_id, ${ts} AS last_run_at) s
-       ON l.from_node = s.from_node AND l.to_node = s.to_node
-       WHEN MATCHED THEN UPDATE SET records = l.records + s.records, last_run_id = s.last_run_id, last_run_at = s.last_run_at
-       WHEN NOT MATCHED THEN INSERT (from_node, to_node, kind, source_id, records, last_run_id, last_run_at)
-         VALUES (s.from_node, s.to_node, s.kind, s.source_id, s.records, s.last_run_id, s.last_run_at)`,
-      [edge.from, edge.to, edge.kind, edge.sourceId, edge.records, runId, isoNoZone(at)],
-    );
+    const key = `${edge.from}\u0000${edge.to}`;
+    const seen = merged.get(key);
+    merged.set(key, seen ? { ...seen, records: seen.records + edge.records } : edge);
   }
+  if (merged.size === 0) return;
+  const ts = timestampParam(writer);
+  const row = `(CAST(? AS VARCHAR), CAST(? AS VARCHAR), CAST(? AS VARCHAR), CAST(? AS VARCHAR), CAST(? AS BIGINT), CAST(? AS VARCHAR), ${ts})`;
+  await writer.execute(
+    `MERGE INTO platform.data_lineage l
+     USING (VALUES ${[...merged.values()].map(() => row).join(', ')}) AS s (from_node, to_node, kind, source_id, records, last_run_id, last_run_at)
+     ON l.from_node = s.from_node AND l.to_node = s.to_node
+     WHEN MATCHED THEN UPDATE SET records = l.records + s.records, last_run_id = s.last_run_id, last_run_at = s.last_run_at
+     WHEN NOT MATCHED THEN INSERT (from_node, to_node, kind, source_id, records, last_run_id, last_run_at)
+       VALUES (s.from_node, s.to_node, s.kind, s.source_id, s.records, s.last_run_id, s.last_run_at)`,
+    [...merged.values()].flatMap((edge) => [edge.from, edge.to, edge.kind, edge.sourceId, edge.records, runId, isoNoZone(at)]),
+  );
 }
 
 /** The stored position of a medallion step (`platform.watermarks`), or `fallback` before its first run. */

@@ -88,6 +88,12 @@ export interface TrinoFixtureOptions {
   maxWaitMs?: number;
   /** Tables with time travel and `$snapshots`. Default none. */
   history?: readonly FixtureTableHistory[];
+  /**
+   * Wait added to every INSERT, DELETE, UPDATE and MERGE before it answers, in ms: on Iceberg
+   * each such statement is a commit (metadata files written to object storage), typically some
+   * hundreds of ms. Default 0.
+   */
+  commitLatencyMs?: number;
 }
 
 /** A request as the fixture received it. */
@@ -178,6 +184,7 @@ interface RunningQuery extends FixtureQuery {
 export async function startTrinoFixture(options: TrinoFixtureOptions): Promise<TrinoFixture> {
   const pageSize = options.pageSize ?? 4;
   const maxWaitMs = options.maxWaitMs ?? 25;
+  const commitLatencyMs = options.commitLatencyMs ?? 0;
   const histories = new Map((options.history ?? []).map((history) => [history.table.toLowerCase(), history]));
   const requests: RecordedRequest[] = [];
   const queries = new Map<string, RunningQuery>();
@@ -376,6 +383,7 @@ export async function startTrinoFixture(options: TrinoFixtureOptions): Promise<T
           if (update.countsRows) {
             // Trino's table writer answers one bigint row, `rows`; the protocol repeats it as updateCount.
             const count = BigInt(reader.getRows()[0]?.[0] as bigint | number);
+            if (update.writes && commitLatencyMs > 0) await new Promise((resolve) => setTimeout(resolve, commitLatencyMs));
             // Committed before the answer, so a client that saw the answer sees the snapshot.
             if (update.writes && count > 0n) {
               await commitSnapshot(connection, `${update.writes.schema}.${update.writes.table}`, update.writes.operation, Number(count), query.id);

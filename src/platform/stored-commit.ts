@@ -1,5 +1,5 @@
 import type { SourceRegistry } from '../../ingest/registry.ts';
-import type { MedallionCommit } from '../platform/commit.ts';
+import type { MedallionCommit } from './commit.ts';
 
 /** Runs one read statement (the embedded database, or the lakehouse role). */
 export type ReadRows = (sql: string, params: readonly (string | number)[]) => Promise<Record<string, unknown>[]>;
