@@ -146,6 +146,8 @@ export function createKafkaGroupSource(options: KafkaGroupSourceOptions): KafkaG
     } else {
       base = new PositionTracker();
     }
+    // Records of partitions now elsewhere were dropped: fetching may go on.
+    resumeIfRoom();
     setActive(now.size > 0);
   }
 
