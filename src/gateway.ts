@@ -9,7 +9,7 @@ import { loadSourceRegistry } from '../ingest/registry.ts';
 import { ensureDemoData } from '../ingest/demo/generate.ts';
 import { MedallionRunner, type PipelineRunRecord } from '../ingest/medallion/runner.ts';
 import type { ClickHouseEngine } from './backends/clickhouse/engine.ts';
-import { createClickHouseEventSink } from './backends/clickhouse/sink.ts';
+import { createPromotedEventsSink } from './backends/clickhouse/sink.ts';
 import { EventFanout } from '../subscriptions/event-fanout.ts';
 import { EventIndexer } from '../ingest/search-indexer.ts';
 import type { SearchPort } from './backends/search/port.ts';
@@ -133,7 +133,7 @@ export async function startGateway(config: Config, logger: Logger = createLogger
         logger,
         // With ClickHouse as the analytics role, promoted events are appended there too.
         sinks: config.clickhouseUrl
-          ? [{ name: 'clickhouse', ...createClickHouseEventSink({ writer: backends.lakehouseWrites.writer, lakehouse: backends.lakehouse, clickhouse: backends.analytics as ClickHouseEngine }) }]
+          ? [{ name: 'clickhouse', ...createPromotedEventsSink({ lakehouse: backends.lakehouse, clickhouse: backends.analytics as ClickHouseEngine }) }]
           : [],
       });
       if (metrics) {

@@ -1,5 +1,5 @@
 import type { ClickHouseEngine } from '../../src/backends/clickhouse/engine.ts';
-import { createPromotedEventsSink } from '../../src/backends/clickhouse/promoted-sink.ts';
+import { createPromotedEventsSink } from '../../src/backends/clickhouse/sink.ts';
 import type { Backends } from '../../src/backends/index.ts';
 import type { Config } from '../../src/config.ts';
 import type { MedallionOptions } from './runner.ts';

@@ -115,44 +115,8 @@ export async function copyDimensionsToClickHouse(lakehouse: SqlEngine, clickhous
   return copied;
 }
 
-/** The watermark `appendPromotedEvents` keeps in the lakehouse's `platform.watermarks`. */
+/** Where `npm run bootstrap` records, in the lakehouse's `platform.watermarks`, the silver position its full copy to ClickHouse reached. */
 export const CLICKHOUSE_EVENTS_WATERMARK = 'clickhouse.events';
-
-/**
- * Appends the events the embedded medallion promoted to silver after `afterSeq` (silver's
- * `promoted_seq`) to ClickHouse's `events`, in order, in batches; resolves with the last sequence
- * appended (`afterSeq` when there was none). This is how an embedded lakehouse keeps a ClickHouse
- * analytics role current; in production the platform's jobs feed ClickHouse. A failure leaves the
- * caller's watermark where it was, so the next call sends the same rows again: delivery is at
- * least once, and a crash between an insert and the watermark can repeat one batch.
- */
-export async function appendPromotedEvents(
-  lakehouse: SqlEngine,
-  clickhouse: ClickHouseEngine,
-  afterSeq: number,
-  options: CopyEventsOptions = {},
-): Promise<{ events: number; lastSeq: number }> {
-  const batchSize = options.batchSize ?? 10_000;
-  const statementOptions = { ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }), ...(options.signal ? { signal: options.signal } : {}) };
-  const features = await clickhouse.features(statementOptions);
-  const columns = eventColumns(features).map(([name]) => name);
-  const table = `${identifier(clickhouse.database)}.events`;
-  let lastSeq = afterSeq;
-  let events = 0;
-  for (;;) {
-    const rows = await lakehouse.query(
-      `SELECT ${columns.join(', ')}, promoted_seq FROM silver.events WHERE promoted_seq > ? ORDER BY promoted_seq ${limit(batchSize)}`,
-      [lastSeq],
-      statementOptions,
-    );
-    if (rows.length === 0) break;
-    await clickhouse.insert(table, rows.map((row) => toClickHouseRow(row, features.dateTime64)), statementOptions);
-    lastSeq = Number(rows[rows.length - 1]?.['promoted_seq'] ?? lastSeq);
-    events += rows.length;
-    if (rows.length < batchSize) break;
-  }
-  return { events, lastSeq };
-}
 
 /** One lakehouse event as a JSONEachRow object for `eventColumns`. */
 export function toClickHouseRow(row: SqlRow, dateTime64: boolean): Record<string, unknown> {
