@@ -8,8 +8,7 @@ import { createPublisher } from '../ingest/publisher.ts';
 import { loadSourceRegistry } from '../ingest/registry.ts';
 import { ensureDemoData } from '../ingest/demo/generate.ts';
 import { MedallionRunner, type PipelineRunRecord } from '../ingest/medallion/runner.ts';
-import type { ClickHouseEngine } from './backends/clickhouse/engine.ts';
-import { createPromotedEventsSink } from './backends/clickhouse/sink.ts';
+import { medallionSinks } from '../ingest/medallion/sinks.ts';
 import { EventFanout } from '../subscriptions/event-fanout.ts';
 import { EventIndexer } from '../ingest/search-indexer.ts';
 import type { SearchPort } from './backends/search/port.ts';
@@ -132,9 +131,7 @@ export async function startGateway(config: Config, logger: Logger = createLogger
         housekeeping: config.housekeeping,
         logger,
         // With ClickHouse as the analytics role, promoted events are appended there too.
-        sinks: config.clickhouseUrl
-          ? [{ name: 'clickhouse', ...createPromotedEventsSink({ lakehouse: backends.lakehouse, clickhouse: backends.analytics as ClickHouseEngine }) }]
-          : [],
+        sinks: medallionSinks({ backends }),
       });
       if (metrics) {
         pipeline.runs.on('finished', (run: PipelineRunRecord) => metrics.pipelineRun(run));
@@ -298,7 +295,9 @@ export async function startGateway(config: Config, logger: Logger = createLogger
     const address = server.address() as AddressInfo;
     const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
     const url = `http://${host}:${address.port}`;
-    const engines = config.trinoUrl || config.clickhouseUrl || config.elasticsearchUrl || config.redisUrl || config.kafkaBrokers ? 'production engines' : 'embedded mode';
+    // What each role runs on, as the backends say (not which URLs are set).
+    const adapters = { lakehouse: backends.lakehouse.adapter, analytics: backends.analytics.adapter, search: backends.search.adapter, cache: backends.cache.adapter, bus: backends.bus.adapter };
+    const engines = Object.values(adapters).every((adapter) => EMBEDDED_ADAPTERS.has(adapter)) ? 'embedded mode' : 'production engines';
     const demo = backends.embedded && config.demoData && backends.lakehouseWrites.embedded ? ', demo data' : '';
     if (authenticator.mode === 'open') {
       logger.warn(
@@ -307,7 +306,7 @@ export async function startGateway(config: Config, logger: Logger = createLogger
       );
     }
     logger.info(
-      { url: `${url}${GRAPHQL_PATH}`, startMs: Math.round(performance.now() - started), authMode: authenticator.mode },
+      { url: `${url}${GRAPHQL_PATH}`, startMs: Math.round(performance.now() - started), authMode: authenticator.mode, adapters, medallion: pipeline ? 'in-process' : 'off' },
       `Nexus Gateway ready (${engines}: ${authenticator.description}${demo})`,
     );
 
@@ -366,6 +365,9 @@ export async function startGateway(config: Config, logger: Logger = createLogger
     throw error;
   }
 }
+
+/** The in-process adapters of the five roles. */
+const EMBEDDED_ADAPTERS = new Set(['duckdb', 'minisearch', 'lru', 'embedded']);
 
 /** Options of `startGateway` that configuration does not carry. */
 export interface StartOptions {

@@ -11,7 +11,7 @@ import { EventIndexer } from '../search-indexer.ts';
 import { createKafkaGroupSource, type KafkaGroupSource } from './kafka-group-source.ts';
 import type { RecordSource } from './record-source.ts';
 import { MedallionRunner } from './runner.ts';
-import { workerSinks } from './worker-sinks.ts';
+import { medallionSinks } from './sinks.ts';
 
 /** Options of `startMedallionWorker` beyond the configuration. */
 export interface MedallionWorkerOptions {
@@ -139,7 +139,7 @@ export async function startMedallionWorker(config: Config, options: MedallionWor
       housekeeping: config.housekeeping,
       maxRecordsPerRun: config.medallionBatchSize,
       logger,
-      sinks: workerSinks({ config, backends, ...(options.afterSinkInsert ? { afterInsert: options.afterSinkInsert } : {}) }),
+      sinks: medallionSinks({ backends, ...(options.afterSinkInsert ? { afterInsert: options.afterSinkInsert } : {}) }),
     });
     medallion.runs.on('committed', publishCommit);
 
