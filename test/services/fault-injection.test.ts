@@ -27,6 +27,11 @@ const ENV = {
   BREAKER_VOLUME: '5',
   BREAKER_RESET_MS: '500',
   BREAKER_WINDOW_MS: '5000',
+  // What a failing role does to fresh answers is watched here; answers kept for stale-while-error
+  // would stand in for them (that has its own test, test/stale-while-error.test.ts).
+  STALE_GRACE_MS_LAKEHOUSE: '0',
+  STALE_GRACE_MS_ANALYTICS: '0',
+  STALE_GRACE_MS_SEARCH: '0',
 };
 
 const QUERY = '{ tours(first: 3) { edges { node { id name stats { bookings } } } } }';
