@@ -13,6 +13,8 @@ import { createKafkaBus, type KafkaBus } from '../../src/backends/bus/kafka.ts';
 import type { PublishAck } from '../../src/backends/bus/port.ts';
 import { DuckDbDatabase } from '../../src/backends/duckdb/database.ts';
 import { loadConfig } from '../../src/config.ts';
+import { statementsSent } from '../helpers/trino-grammar.ts';
+import type { FixtureValue } from '../helpers/trino-literals.ts';
 import { TEST_ANCHOR } from '../helpers/gateway.ts';
 import { startKafkaMock, type KafkaMock } from '../helpers/kafka-mock.ts';
 import { groupOffsetsAndEnds } from '../helpers/medallion-worker.ts';
@@ -63,13 +65,16 @@ describeWithPeer('medallion worker process killed between the landing and the of
   let killed!: () => void;
   const killedPromise = new Promise<void>((resolve) => (killed = resolve));
 
+  /** A parameter of a prepared statement, as the fixture parsed it (`{ kind: 'varchar', value }`), when text. */
+  const varchar = (param: unknown) => ((param as FixtureValue | undefined)?.kind === 'varchar' ? (param as { value: string }).value : undefined);
+
   async function onStatement(query: FixtureQuery): Promise<void> {
     if (!victim || killedAt) return;
     const sql = query.sql?.trimStart() ?? '';
     // The landing's rows are committed on Iceberg with the INSERT; the watermark MERGE follows it.
     if (/^INSERT INTO bronze\./i.test(sql)) bronzeLanded = true;
-    else if (bronzeLanded && /^MERGE INTO platform\.watermarks\b/i.test(sql) && query.params[0] === 'bronze') {
-      killedAt = { position: String(query.params[2]) };
+    else if (bronzeLanded && /^MERGE INTO platform\.watermarks\b/i.test(sql) && varchar(query.params[0]) === 'bronze') {
+      killedAt = { position: varchar(query.params[2]) ?? '' };
       victim.child.kill('SIGKILL');
       // Dead before the fixture answers: the worker never hears its landing committed.
       await victim.exited;
@@ -171,6 +176,8 @@ describeWithPeer('medallion worker process killed between the landing and the of
     expect(landed.length, first.output()).toBeGreaterThan(0);
     const position = decodeCursor(killedAt!.position);
     expect(position, killedAt!.position).toBeDefined();
+    // The stored position is the batch's: it names a record at or past the first landed in each partition.
+    for (const row of landed) expect(position!.positions.get(acks[0]!.topic)?.get(Number(row['p'])) ?? -1n).toBeGreaterThanOrEqual(BigInt(Number(row['first'])));
     // The group's offsets did not move past the batch: each partition at most at the batch's first record.
     const offsets = await admin.fetchOffsets({ groupId: GROUP_ID, topics: [acks[0]!.topic] });
     for (const row of landed) {
@@ -199,5 +206,7 @@ describeWithPeer('medallion worker process killed between the landing and the of
     // The silver pass follows the offset commit of its landing: the offsets are at the topics' end now.
     const { committed, ends } = await groupOffsetsAndEnds(admin, GROUP_ID);
     expect(committed, second.output()).toEqual(ends);
+    // Both processes, the replayed landing included, sent Trino only Trino SQL.
+    expect(statementsSent(fixture).filter((statement) => statement.errors.length > 0)).toEqual([]);
   }, 120_000);
 });
