@@ -94,6 +94,13 @@ export interface TrinoFixtureOptions {
    * hundreds of ms. Default 0.
    */
   commitLatencyMs?: number;
+  /**
+   * Called once a statement ran on DuckDB (so it is committed there) and before the fixture
+   * answers it: until it settles, the client's polls see the query running. A fault test kills
+   * the client process here, between a commit and the client hearing of it. A rejection fails
+   * the query. Not called for statements that failed.
+   */
+  onStatement?: (query: FixtureQuery) => Promise<void> | void;
 }
 
 /** A request as the fixture received it. */
@@ -379,6 +386,7 @@ export async function startTrinoFixture(options: TrinoFixtureOptions): Promise<T
         if (query.cancelled) throw new TrinoFailure('USER_CANCELED', 3, 'Query was canceled');
         statement.bind(rewritten.values, rewritten.types as DuckDBType[]);
         const reader = await statement.runAndReadAll();
+        await options.onStatement?.(query);
         if (update) {
           if (update.countsRows) {
             // Trino's table writer answers one bigint row, `rows`; the protocol repeats it as updateCount.

@@ -12,6 +12,7 @@ import { startKafkaMock, type KafkaMock } from '../helpers/kafka-mock.ts';
 import { committedPast, groupOffsetsAndEnds, ingestBooking } from '../helpers/medallion-worker.ts';
 import { describeWithPeer } from '../helpers/peers.ts';
 import { startTrinoFixture, type TrinoFixture } from '../helpers/trino-fixture.ts';
+import { statementsSent } from '../helpers/trino-grammar.ts';
 
 /**
  * The production shape: the lakehouse on Trino over Iceberg (the protocol fixture, bootstrapped),
@@ -82,4 +83,14 @@ describeWithPeer('medallion worker on Trino/Iceberg', 'kcat', 'kcat', () => {
     const { committed, ends } = await groupOffsetsAndEnds(admin, 'medallion-worker-trino');
     expect(committed).toEqual(ends);
   }, 90_000);
+
+  it('sends Trino only Trino SQL: every statement of its passes and its housekeeping parses with Trino\'s grammar', async () => {
+    // Housekeeping runs on the worker's schedule in production; here on demand, between passes.
+    expect(await worker.runner.housekeep()).toBeGreaterThan(0);
+    const statements = statementsSent(fixture);
+    for (const kind of [/^MERGE INTO silver\.events/, /^MERGE INTO platform\.watermarks/, /^INSERT INTO bronze\./, /^DELETE FROM gold\./, /EXECUTE optimize\(/, /EXECUTE expire_snapshots\(/, /EXECUTE remove_orphan_files\(/, /\$snapshots"/]) {
+      expect(statements.some((s) => kind.test(s.sql)), String(kind)).toBe(true);
+    }
+    expect(statements.filter((s) => s.errors.length > 0)).toEqual([]);
+  }, 60_000);
 });

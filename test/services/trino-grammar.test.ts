@@ -1,7 +1,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { TrinoSQL } from 'dt-sql-parser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootstrap } from '../../scripts/bootstrap.ts';
 import { compileQuestion } from '../../src/analytics/compile.ts';
@@ -13,6 +12,7 @@ import { createTrinoEngine } from '../../src/backends/trino/engine.ts';
 import type { Principal } from '../../src/security/principal.ts';
 import { startTestGateway, TEST_ANCHOR, type TestGateway } from '../helpers/gateway.ts';
 import { startTrinoFixture, type TrinoFixture } from '../helpers/trino-fixture.ts';
+import { statementsSent, trinoGrammar } from '../helpers/trino-grammar.ts';
 
 /**
  * The Trino protocol fixture answers from DuckDB and so accepts DuckDB's syntax (`x::VARCHAR`,
@@ -23,24 +23,6 @@ import { startTrinoFixture, type TrinoFixture } from '../helpers/trino-fixture.t
  * statements as sent (`EXECUTE … USING <literals>`) and the prepared SQL riding in
  * `X-Trino-Prepared-Statement`, `?` intact.
  */
-
-const trinoGrammar = new TrinoSQL();
-
-/** Each distinct statement sent to the fixture, with what Trino's grammar says of it. */
-function statementsSent(fixture: TrinoFixture): { sql: string; errors: string[] }[] {
-  const sent = new Set<string>();
-  for (const request of fixture.requests) {
-    if (request.method !== 'POST' || !request.path.startsWith('/v1/statement')) continue;
-    sent.add(request.body.trim());
-    const prepared = request.headers['x-trino-prepared-statement'];
-    // `name=<url-encoded SQL>`, several comma-separated in Trino's header form.
-    for (const entry of prepared?.split(',') ?? []) {
-      const eq = entry.indexOf('=');
-      if (eq > 0) sent.add(decodeURIComponent(entry.slice(eq + 1)).trim());
-    }
-  }
-  return [...sent].map((sql) => ({ sql, errors: trinoGrammar.validate(sql).map((e) => `${e.startLine}:${e.startColumn} ${e.message}`) }));
-}
 
 describe('every statement sent to Trino is Trino SQL', () => {
   let target: DuckDbDatabase;
