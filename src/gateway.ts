@@ -88,8 +88,10 @@ export async function startGateway(config: Config, logger: Logger = createLogger
   const registry = await loadSourceRegistry(config.sourcesFile);
   // The bus carries every source's topic; subscriptions and the event index follow the event topics.
   const eventTopics = registry.eventTopics;
-  // The medallion's commit notifications ride the bus too (a medallion in another process publishes them).
-  const backends = await createBackends(config, { eventTopics: [...registry.topics, MEDALLION_COMMITS_TOPIC], logger });
+  // The medallion's commit notifications ride the bus too (a medallion in another process publishes
+  // them), and so do its dead letters: on Kafka as on the embedded log, what the gateway publishes
+  // it can read back. The fan-out and the event index follow the event topics only; bronze skips dead letters.
+  const backends = await createBackends(config, { eventTopics: [...registry.topics, registry.deadLetterTopic, MEDALLION_COMMITS_TOPIC], logger });
   let pipeline: MedallionRunner | undefined;
   let fanout: EventFanout | undefined;
   let rateLimiter: PrincipalRateLimiter | undefined;
