@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { parse as parseYaml } from 'yaml';
+import { MEDALLION_COMMITS_TOPIC } from '../src/platform/commit.ts';
 
 // ajv-formats is CommonJS; under Node's ESM loader its default export is the plugin function.
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
@@ -48,6 +49,15 @@ export interface SourceRegistry {
   routeOf(eventType: string): Source | undefined;
   /** The source with this id (enabled or not). */
   byId(sourceId: string): Source | undefined;
+}
+
+/**
+ * The topics a gateway's bus reads (its tail and replays): every source's, the dead-letter topic
+ * (on Kafka as on the embedded log, what the gateway publishes it reads back) and the medallion's
+ * commit notifications. `npm run bootstrap` prepares the same ones.
+ */
+export function gatewayBusTopics(registry: SourceRegistry): string[] {
+  return [...registry.topics, registry.deadLetterTopic, MEDALLION_COMMITS_TOPIC];
 }
 
 /** Silver tables the embedded medallion knows how to build (`silver_table` must name one). */

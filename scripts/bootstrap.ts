@@ -17,7 +17,7 @@ import { ensureBronzeTables } from '../ingest/medallion/bronze.ts';
 import { refreshGold } from '../ingest/medallion/gold.ts';
 import { DUCKDB_DIALECT } from '../ingest/medallion/dialect.ts';
 import { createDuckDbWriter } from '../src/backends/duckdb/writer.ts';
-import { loadSourceRegistry, type SourceRegistry } from '../ingest/registry.ts';
+import { gatewayBusTopics, loadSourceRegistry, type SourceRegistry } from '../ingest/registry.ts';
 
 /** Budget of each bootstrap statement on Trino: an Iceberg commit to object storage can take seconds. */
 const TRINO_STATEMENT_TIMEOUT_MS = 120_000;
@@ -42,8 +42,8 @@ export interface BootstrapReport {
  */
 export async function bootstrap(config: Config, log: (line: string) => void = console.log): Promise<BootstrapReport> {
   const registry = await loadSourceRegistry(config.sourcesFile);
-  const eventTopics = registry.topics;
-  // Opening the bus creates its topics where the cluster allows CreateTopics.
+  // The topics a gateway reads: opening the bus creates them where the cluster allows CreateTopics.
+  const eventTopics = gatewayBusTopics(registry);
   const backends = await createBackends(config, { eventTopics });
   try {
     const report: BootstrapReport = { lakehouse: backends.lakehouse.adapter };

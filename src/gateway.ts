@@ -5,7 +5,7 @@ import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/di
 import { ApolloServerPluginInlineTraceDisabled, ApolloServerPluginLandingPageDisabled, ApolloServerPluginSchemaReportingDisabled, ApolloServerPluginUsageReportingDisabled } from '@apollo/server/plugin/disabled';
 import type { SpanExporter } from '@opentelemetry/sdk-trace-node';
 import { createPublisher } from '../ingest/publisher.ts';
-import { loadSourceRegistry } from '../ingest/registry.ts';
+import { gatewayBusTopics, loadSourceRegistry } from '../ingest/registry.ts';
 import { ensureDemoData } from '../ingest/demo/generate.ts';
 import { MedallionRunner, type PipelineRunRecord } from '../ingest/medallion/runner.ts';
 import { medallionSinks } from '../ingest/medallion/sinks.ts';
@@ -39,7 +39,6 @@ import { loadRestRoutes } from './http/rest/routes.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { freshnessPlugin } from './freshness/freshness-plugin.ts';
 import { startFreshness, type GatewayFreshness } from './freshness/gateway-freshness.ts';
-import { MEDALLION_COMMITS_TOPIC } from './platform/commit.ts';
 import { medallionBusLag } from './observability/metrics-bus-lag.ts';
 import { operationPlugin } from './observability/metrics-plugin.ts';
 import { GatewayMetrics } from './observability/metrics.ts';
@@ -88,8 +87,10 @@ export async function startGateway(config: Config, logger: Logger = createLogger
   const registry = await loadSourceRegistry(config.sourcesFile);
   // The bus carries every source's topic; subscriptions and the event index follow the event topics.
   const eventTopics = registry.eventTopics;
-  // The medallion's commit notifications ride the bus too (a medallion in another process publishes them).
-  const backends = await createBackends(config, { eventTopics: [...registry.topics, MEDALLION_COMMITS_TOPIC], logger });
+  // Besides the sources' topics the bus reads the dead letters and the medallion's commit
+  // notifications (a medallion in another process publishes them); the fan-out and the event
+  // index follow the event topics only, bronze skips the dead letters.
+  const backends = await createBackends(config, { eventTopics: gatewayBusTopics(registry), logger });
   let pipeline: MedallionRunner | undefined;
   let fanout: EventFanout | undefined;
   let rateLimiter: PrincipalRateLimiter | undefined;

@@ -16,8 +16,8 @@ import { describeMedallionSuite } from '../suites/medallion.suite.ts';
  * The medallion suite with the lakehouse on Trino over Iceberg (the protocol fixture, its tables
  * created and loaded by `npm run bootstrap`) and analytics on ClickHouse (fed by the medallion's
  * sink), the medallion running in the gateway (`MEDALLION=in-process`): the same assertions as on
- * the embedded lakehouse. The bus stays the embedded log, whose reads include the dead-letter
- * topic the suite inspects.
+ * the embedded lakehouse. The bus stays the embedded log; with Kafka too, see
+ * medallion-production-engines.test.ts.
  */
 describeWithPeer('medallion on Trino/Iceberg and ClickHouse', 'clickhouse-server', 'clickhouse-server', () => {
   let lakehouse: DuckDbDatabase;
