@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { bool, cleanEnv, makeValidator, num, str, url, type CleanOptions } from 'envalid';
 import { resolveCors, type CorsConfig } from './http/cors-config.ts';
+import { deriveMemoryBudget, type MemoryBudget } from './memory-budget.ts';
 import { resolveAuthConfig, type AuthConfig } from './security/auth-config.ts';
 import { resolvePersistedQueries, type PersistedQueriesConfig } from './security/persisted-config.ts';
 import { resolveRateLimits, type RoleBudgets } from './security/rate-limit-budget.ts';
@@ -92,8 +93,13 @@ export interface Config {
   readonly maxBodyBytes: number;
   /** Objects and arrays a `JSON` argument value may nest. Default 32; deeper is BAD_USER_INPUT naming where. */
   readonly maxJsonDepth: number;
-  /** Response-cache entries kept in the in-process LRU. Default 10000. */
+  /** Entries kept in the in-process LRU (besides its byte budget, `memory.cacheBytes`). Default 10000. */
   readonly cacheMaxEntries: number;
+  /**
+   * The process's memory budget (MEMORY_BUDGET_MB; default 75% of the container's limit) and the
+   * share of each engine and cache (DUCKDB_MEMORY_LIMIT_MB, CACHE_MAX_MB override theirs). See src/memory-budget.ts.
+   */
+  readonly memory: MemoryBudget;
   /** Serve repeated queries from the response cache. Default true (benchmarks turn it off to measure execution). */
   readonly responseCache: boolean;
   /** Time to live of reference rows (tours, destinations) in the cache role, in ms; 0 turns it off. Default 30000. */
@@ -235,6 +241,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       MAX_BODY_BYTES: num({ default: 1_048_576 }),
       MAX_JSON_DEPTH: num({ default: 32 }),
       CACHE_MAX_ENTRIES: num({ default: 10_000 }),
+      CACHE_MAX_MB: num({ default: undefined }),
+      MEMORY_BUDGET_MB: num({ default: undefined }),
+      DUCKDB_MEMORY_LIMIT_MB: num({ default: undefined }),
       GRAPHIQL: bool({ default: true }),
       REST_API: bool({ default: true }),
       REST_ROUTES_FILE: str({ default: undefined }),
@@ -321,6 +330,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     if (!Number.isInteger(clean[name]) || clean[name] < 1) problems.push(`  ${name}: must be a positive integer, got ${clean[name]}`);
   }
   positive('CACHE_MAX_ENTRIES', clean.CACHE_MAX_ENTRIES);
+  for (const name of ['CACHE_MAX_MB', 'MEMORY_BUDGET_MB', 'DUCKDB_MEMORY_LIMIT_MB'] as const) {
+    if (clean[name] !== undefined) positive(name, clean[name]);
+  }
   if (clean.DUCKDB_THREADS !== undefined) positive('DUCKDB_THREADS', clean.DUCKDB_THREADS);
   if (!(clean.OTEL_TRACES_SAMPLER_ARG >= 0 && clean.OTEL_TRACES_SAMPLER_ARG <= 1)) {
     problems.push(`  OTEL_TRACES_SAMPLER_ARG: must be a ratio from 0 to 1, got ${clean.OTEL_TRACES_SAMPLER_ARG}`);
@@ -372,6 +384,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     maxBodyBytes: clean.MAX_BODY_BYTES,
     maxJsonDepth: clean.MAX_JSON_DEPTH,
     cacheMaxEntries: Math.floor(clean.CACHE_MAX_ENTRIES),
+    memory: deriveMemoryBudget({ budgetMb: clean.MEMORY_BUDGET_MB, duckdbMb: clean.DUCKDB_MEMORY_LIMIT_MB, cacheMb: clean.CACHE_MAX_MB }),
     graphiql: clean.GRAPHIQL,
     restApi: clean.REST_API,
     restRoutesFile: clean.REST_ROUTES_FILE === undefined ? undefined : path.resolve(clean.REST_ROUTES_FILE),

@@ -37,6 +37,7 @@ import { subscriptionTransportsPlugin } from './http/subscription-transports-plu
 import { createRestHandler } from './http/rest/handler.ts';
 import { loadRestRoutes } from './http/rest/routes.ts';
 import { createLogger, type Logger } from './logger.ts';
+import { describeMemoryBudget } from './memory-budget.ts';
 import { freshnessPlugin } from './freshness/freshness-plugin.ts';
 import { startFreshness, type GatewayFreshness } from './freshness/gateway-freshness.ts';
 import { medallionBusLag } from './observability/metrics-bus-lag.ts';
@@ -91,6 +92,7 @@ export async function startGateway(config: Config, logger: Logger = createLogger
   // notifications (a medallion in another process publishes them); the fan-out and the event
   // index follow the event topics only, bronze skips the dead letters.
   const backends = await createBackends(config, { eventTopics: gatewayBusTopics(registry), logger });
+  logger.info(describeMemoryBudget(config.memory), 'memory budget');
   let pipeline: MedallionRunner | undefined;
   let fanout: EventFanout | undefined;
   let rateLimiter: PrincipalRateLimiter | undefined;

@@ -62,6 +62,9 @@ export async function createBackends(
   const database = await DuckDbDatabase.open({
     file: path.join(config.dataDir, 'nexus.duckdb'),
     ...(config.duckdbThreads ? { threads: config.duckdbThreads } : {}),
+    memoryLimitBytes: config.memory.duckdbBytes,
+    allocatorFlushBytes: config.memory.duckdbAllocatorFlushBytes,
+    tempDirectory: path.join(config.dataDir, 'duckdb-spill'),
   });
   try {
     await database.exec(LAKEHOUSE_DDL);
@@ -94,7 +97,7 @@ export async function createBackends(
     const search = config.elasticsearchUrl
       ? guardSearch(createElasticsearchSearch({ node: config.elasticsearchUrl, timeoutMs: timeouts.search }), guard('search', 'elasticsearch'))
       : createMiniSearch({ lakehouse });
-    const cache = config.redisUrl ? createRedisCache({ url: config.redisUrl }) : createLruCache({ maxEntries: config.cacheMaxEntries });
+    const cache = config.redisUrl ? createRedisCache({ url: config.redisUrl }) : createLruCache({ maxEntries: config.cacheMaxEntries, maxBytes: config.memory.cacheBytes });
     const rawBus = config.kafkaBrokers
       ? await createKafkaBus({
           brokers: config.kafkaBrokers,

@@ -2,6 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { DuckDBInstance, type DuckDBConnection, type DuckDBPreparedStatement, type DuckDBValue } from '@duckdb/node-api';
+import { duckDbSize } from '../../memory-budget.ts';
 import type { SqlRow, SqlValue } from '../sql/port.ts';
 
 /** Options of the embedded DuckDB database. */
@@ -12,6 +13,15 @@ export interface DuckDbOptions {
   readConnections?: number;
   /** DuckDB worker threads. Default: the cores this process may run on (`os.availableParallelism()`). */
   threads?: number;
+  /**
+   * DuckDB's `memory_limit` in bytes (its buffer pool; operators past it spill to `tempDirectory`).
+   * Default: DuckDB's own, 80% of the machine, whatever the container allows.
+   */
+  memoryLimitBytes?: number;
+  /** Memory DuckDB's allocator may keep after a task before giving it back to the system, in bytes. Default: DuckDB's (128 MiB). */
+  allocatorFlushBytes?: number;
+  /** Where operators larger than the memory limit spill. Default: DuckDB's (`<file>.tmp`). */
+  tempDirectory?: string;
 }
 
 /** Prepared statements kept per read connection (the gateway issues a few dozen distinct shapes). */
@@ -52,7 +62,16 @@ export class DuckDbDatabase {
     // `x = 'k'` on a table that was empty) into an empty result at prepare time, and a prepared
     // statement keeps that plan after rows arrive: the statement cache would answer stale empty
     // results. Off, every cached statement stays correct as data changes.
-    const instance = await DuckDBInstance.create(options.file, { threads: String(threads), disabled_optimizers: 'statistics_propagation' });
+    const settings: Record<string, string> = { threads: String(threads), disabled_optimizers: 'statistics_propagation' };
+    if (options.memoryLimitBytes !== undefined) settings['memory_limit'] = duckDbSize(options.memoryLimitBytes);
+    if (options.allocatorFlushBytes !== undefined) {
+      settings['allocator_flush_threshold'] = duckDbSize(options.allocatorFlushBytes);
+      // Without the background thread, cached memory is only given back when a later task ends:
+      // an idle gateway would keep its peak.
+      settings['allocator_background_threads'] = 'true';
+    }
+    if (options.tempDirectory !== undefined) settings['temp_directory'] = options.tempDirectory;
+    const instance = await DuckDBInstance.create(options.file, settings);
     const readers: DuckDBConnection[] = [];
     for (let i = 0; i < (options.readConnections ?? 4); i += 1) readers.push(await instance.connect());
     const writer = await instance.connect();
