@@ -98,9 +98,9 @@ export function deriveMemoryBudget(overrides: MemoryOverrides, limit: () => { by
     totalBytes: Math.floor(totalBytes),
     source,
     duckdbBytes: Math.floor(duckdbBytes),
-    // A sixteenth of DuckDB's share, at least 8 MiB (less flushes after every small query) and at
-    // most DuckDB's own default.
-    duckdbAllocatorFlushBytes: Math.floor(Math.min(128 * MiB, Math.max(8 * MiB, duckdbBytes / 16))),
+    // A 64th of DuckDB's share, at least 4 MiB (less would flush after every small query) and at
+    // most 32 MiB (a quarter of DuckDB's default, which kept a burst's peak).
+    duckdbAllocatorFlushBytes: Math.floor(Math.min(32 * MiB, Math.max(4 * MiB, duckdbBytes / 64))),
     cacheBytes: Math.floor(overrides.cacheMb !== undefined ? overrides.cacheMb * MiB : totalBytes * SHARES.cache),
   });
 }
