@@ -65,3 +65,10 @@ export function ingestBatch(size: number): Record<string, unknown>[] {
 // The demo data has users USER000001… (5,000 at scale 1) and tours TOUR0001… (300).
 const userId = (i: number) => `USER${String((i % 5_000) + 1).padStart(6, '0')}`;
 const tourId = (i: number) => `TOUR${String((i % 300) + 1).padStart(4, '0')}`;
+
+/** One user's latest events: what the soak scenario sends, for a different user each time. */
+export const USER_EVENTS =
+  'query UserEvents($userId: ID!) { events(filter: { userId: $userId }, first: 20) { edges { node { id eventType tourId amount occurredAt } } pageInfo { hasNextPage } } }';
+
+/** The `i`-th user of the demo data, cycling through all of them. */
+export const soakUser = (i: number) => userId(i);

@@ -53,7 +53,7 @@ export async function measureHttp(options: BenchOptions, target: HttpTarget): Pr
   return run;
 }
 
-function splitLog(output: readonly string[], measured: number): ServerLog {
+export function splitLog(output: readonly string[], measured: number): ServerLog {
   return { duringRun: output.slice(0, Math.min(measured, 10)), atShutdown: output.slice(measured, measured + 10) };
 }
 

@@ -1,5 +1,5 @@
 /** Scenario ids, in run order: read-only scenarios first, the ones that write events last. */
-export const SCENARIO_IDS = ['hello', 'single-tour', 'tour-list-50', 'nested-tours-50', 'subscription-fanout', 'ingest-batch', 'medallion-landing'] as const;
+export const SCENARIO_IDS = ['hello', 'single-tour', 'tour-list-50', 'nested-tours-50', 'subscription-fanout', 'ingest-batch', 'medallion-landing', 'soak'] as const;
 
 export type ScenarioId = (typeof SCENARIO_IDS)[number];
 
@@ -29,6 +29,12 @@ export interface BenchOptions {
    * metadata write to object storage. `BENCH_COMMIT_LATENCY_MS`, default 250; 0 skips that run.
    */
   readonly commitLatencyMs: number;
+  /** Varied `events(filter: { userId })` queries per soak phase. `BENCH_SOAK_QUERIES`, default 5,000. */
+  readonly soakQueries: number;
+  /** graphql-ws sockets of the soak's storm. `BENCH_SOAK_SOCKETS`, default 2,000. */
+  readonly soakSockets: number;
+  /** Seconds the soak waits after a load before reading the after-load RSS. `BENCH_SOAK_SETTLE`, default 10. */
+  readonly soakSettleSec: number;
   /** Scenarios to run (`--only=a,b`); all by default. */
   readonly only: readonly ScenarioId[];
   readonly quick: boolean;
@@ -58,6 +64,9 @@ export function parseBenchOptions(argv: readonly string[], env: Record<string, s
     ingestConnections: positive(env, 'BENCH_INGEST_CONNECTIONS', 4),
     landingEvents: Math.round(positive(env, 'BENCH_LANDING_EVENTS', 20_000)),
     commitLatencyMs: nonNegative(env, 'BENCH_COMMIT_LATENCY_MS', 250),
+    soakQueries: Math.round(positive(env, 'BENCH_SOAK_QUERIES', 5_000)),
+    soakSockets: Math.round(positive(env, 'BENCH_SOAK_SOCKETS', 2_000)),
+    soakSettleSec: positive(env, 'BENCH_SOAK_SETTLE', 10),
     only,
     quick,
   });

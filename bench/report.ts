@@ -1,6 +1,7 @@
 import { landingLines } from './landing-report.ts';
 import type { LatencySummary } from './stats.ts';
 import type { Comparison, FanoutRun, HttpRun, ScenarioResult, ServerLog } from './results.ts';
+import type { SoakRun } from './soak.ts';
 
 /** A scenario as a readable block of text: one table row per server, then the comparisons. */
 export function formatScenario(scenario: ScenarioResult): string {
@@ -8,6 +9,7 @@ export function formatScenario(scenario: ScenarioResult): string {
   if (scenario.http.length > 0) lines.push(...httpTable(scenario.http));
   if (scenario.fanout) lines.push(...fanoutLines(scenario.fanout));
   if (scenario.landing) lines.push(...landingLines(scenario.landing));
+  if (scenario.soak) lines.push(...soakLines(scenario.soak));
   for (const comparison of scenario.comparisons) lines.push(`  → ${formatComparison(comparison)}`);
   for (const note of scenario.notes) lines.push(`  ! ${note}`);
   return lines.join('\n');
@@ -86,6 +88,20 @@ function fanoutLines(run: FanoutRun): string[] {
     summaryRow('ingestEvent ack', r.mutationAck),
   ];
   for (const error of r.errors.slice(0, 5)) lines.push(`  error: ${error.slice(0, 300)}`);
+  lines.push(...logLines('gateway', run.serverLog));
+  return lines;
+}
+
+function soakLines(run: SoakRun): string[] {
+  const mib = (value: number | undefined) => (value === undefined ? '-' : value.toFixed(1)).padStart(10);
+  const lines = [`  ${'gateway RSS (MiB)'.padEnd(60)}${['peak', 'after'].map((h) => h.padStart(10)).join('')}`, `  ${'baseline (after warm-up)'.padEnd(60)}${mib(run.baselineMiB)}${mib(run.baselineMiB)}`];
+  for (const phase of run.phases) {
+    lines.push(`  ${phase.label.padEnd(60)}${mib(phase.peakMiB)}${mib(phase.afterMiB)}`);
+    if (phase.error) lines.push(`    FAILED: ${firstLine(phase.error)}`);
+    if (phase.client && phase.client.failed > 0) lines.push(`    ${phase.client.failed} queries failed, first: ${(phase.client.errors[0] ?? '').slice(0, 200)}`);
+    if (phase.client?.phase === 'sockets') lines.push(`    ${phase.client.connected} sockets connected; load took ${phase.client.elapsedMs} ms`);
+  }
+  if (run.error) lines.push(`  FAILED: ${firstLine(run.error)}`);
   lines.push(...logLines('gateway', run.serverLog));
   return lines;
 }

@@ -2,6 +2,7 @@ import type { FanoutResult } from './fanout-client.ts';
 import type { LoadResult } from './http-load.ts';
 import type { LandingResult } from './landing.ts';
 import type { ScenarioId } from './options.ts';
+import type { SoakRun } from './soak.ts';
 
 /** One server measured under HTTP load. */
 export interface HttpRun {
@@ -32,7 +33,7 @@ export interface Comparison {
   value: number;
   unit: 'x' | 'ms' | 'events/s';
   /** Absent: informational. */
-  target?: { op: '>=' | '<'; value: number };
+  target?: { op: '>=' | '<' | '<='; value: number };
   pass?: boolean;
 }
 
@@ -52,6 +53,8 @@ export interface ScenarioResult {
   fanout?: FanoutRun;
   /** The medallion landing scenario's runs. */
   landing?: LandingResult;
+  /** The soak scenario's memory figures. */
+  soak?: SoakRun;
   comparisons: Comparison[];
   notes: string[];
 }
@@ -59,7 +62,7 @@ export interface ScenarioResult {
 /** Compares `value` with an optional target. */
 export function compare(label: string, value: number, unit: Comparison['unit'], target?: Comparison['target']): Comparison {
   if (!target) return { label, value, unit };
-  const pass = target.op === '>=' ? value >= target.value : value < target.value;
+  const pass = target.op === '>=' ? value >= target.value : target.op === '<=' ? value <= target.value : value < target.value;
   return { label, value, unit, target, pass };
 }
 

@@ -13,6 +13,7 @@ import { startGateway, startPlainApollo, startRawHttp } from './launch.ts';
 import { delayedRun } from './landing-report.ts';
 import { eventsPerSec, landingLimits, measureLanding } from './landing.ts';
 import { measureFanout, measureHttp } from './measure.ts';
+import { measureSoak } from './soak.ts';
 import type { BenchOptions, ScenarioId } from './options.ts';
 import { compare, throughputRatio, type HttpRun, type ScenarioResult } from './results.ts';
 
@@ -185,6 +186,28 @@ async function measureScenario(id: ScenarioId, ctx: BenchContext): Promise<Scena
         landing,
         comparisons,
         notes,
+      };
+    }
+    case 'soak': {
+      const soak = await measureSoak(options, gateway(true));
+      const comparisons =
+        soak.baselineMiB === undefined
+          ? []
+          : soak.phases.flatMap((phase) =>
+              phase.afterMiB === undefined || soak.baselineMiB === undefined
+                ? []
+                : [compare(`RSS ${soak.settleSec} s after ${phase.label} / baseline`, phase.afterMiB / soak.baselineMiB, 'x', { op: '<=', value: 1.5 })],
+            );
+      return {
+        id,
+        title: 'soak (memory)',
+        description:
+          `One gateway (response cache on): RSS after a warm-up, then at the peak of and ${options.soakSettleSec} s after each load, every client gone: ` +
+          `${options.soakQueries.toLocaleString('en-US')} events(filter: { userId }) queries for different users (50 at a time), then ${options.soakSockets.toLocaleString('en-US')} graphql-ws sockets each subscribed, the same number of queries over them, and every socket closed.`,
+        http: [],
+        soak,
+        comparisons,
+        notes: [],
       };
     }
     default: {
