@@ -100,6 +100,8 @@ export interface Config {
    * share of each engine and cache (DUCKDB_MEMORY_LIMIT_MB, CACHE_MAX_MB override theirs). See src/memory-budget.ts.
    */
   readonly memory: MemoryBudget;
+  /** Give the JavaScript heap back once a busy spell is followed by an idle one (src/memory-reclaim.ts). Default true. */
+  readonly memoryReclaim: boolean;
   /** Serve repeated queries from the response cache. Default true (benchmarks turn it off to measure execution). */
   readonly responseCache: boolean;
   /** Time to live of reference rows (tours, destinations) in the cache role, in ms; 0 turns it off. Default 30000. */
@@ -244,6 +246,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       CACHE_MAX_MB: num({ default: undefined }),
       MEMORY_BUDGET_MB: num({ default: undefined }),
       DUCKDB_MEMORY_LIMIT_MB: num({ default: undefined }),
+      MEMORY_RECLAIM: bool({ default: true }),
       GRAPHIQL: bool({ default: true }),
       REST_API: bool({ default: true }),
       REST_ROUTES_FILE: str({ default: undefined }),
@@ -384,6 +387,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     maxBodyBytes: clean.MAX_BODY_BYTES,
     maxJsonDepth: clean.MAX_JSON_DEPTH,
     cacheMaxEntries: Math.floor(clean.CACHE_MAX_ENTRIES),
+    memoryReclaim: clean.MEMORY_RECLAIM,
     memory: deriveMemoryBudget({ budgetMb: clean.MEMORY_BUDGET_MB, duckdbMb: clean.DUCKDB_MEMORY_LIMIT_MB, cacheMb: clean.CACHE_MAX_MB }),
     graphiql: clean.GRAPHIQL,
     restApi: clean.REST_API,

@@ -38,6 +38,7 @@ import { createRestHandler } from './http/rest/handler.ts';
 import { loadRestRoutes } from './http/rest/routes.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { describeMemoryBudget } from './memory-budget.ts';
+import { startMemoryReclaim } from './memory-reclaim.ts';
 import { freshnessPlugin } from './freshness/freshness-plugin.ts';
 import { startFreshness, type GatewayFreshness } from './freshness/gateway-freshness.ts';
 import { medallionBusLag } from './observability/metrics-bus-lag.ts';
@@ -313,6 +314,9 @@ export async function startGateway(config: Config, logger: Logger = createLogger
       `Nexus Gateway ready (${engines}: ${authenticator.description}${demo})`,
     );
 
+    const stopReclaim = config.memoryReclaim
+      ? startMemoryReclaim({ onReclaim: (f) => logger.debug({ heapBeforeMiB: Math.round(f.heapBeforeBytes / 1_048_576), heapAfterMiB: Math.round(f.heapAfterBytes / 1_048_576), pauseMs: Math.round(f.pauseMs) }, 'heap given back after load') })
+      : () => undefined;
     let stopping: Promise<void> | undefined;
     const finalFanout = fanout;
     const finalPipeline = pipeline;
@@ -326,6 +330,7 @@ export async function startGateway(config: Config, logger: Logger = createLogger
       stop() {
         stopping ??= (async () => {
           draining = true;
+          stopReclaim();
           logger.info('draining');
           const closed = new Promise<void>((resolve) => server.close(() => resolve()));
           server.closeIdleConnections();

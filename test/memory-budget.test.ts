@@ -8,6 +8,7 @@ import { DuckDbDatabase } from '../src/backends/duckdb/database.ts';
 import { createLruCache, entryBytes } from '../src/backends/cache/lru.ts';
 import { loadConfig } from '../src/config.ts';
 import { containerMemoryLimit, deriveMemoryBudget, duckDbSize } from '../src/memory-budget.ts';
+import { startMemoryReclaim } from '../src/memory-reclaim.ts';
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
@@ -104,6 +105,36 @@ describe('the embedded DuckDB', () => {
       expect(await setting(backends.embedded!, 'temp_directory')).toBe(path.join(dir, 'duckdb-spill'));
     } finally {
       await backends.close();
+    }
+  });
+});
+
+describe('giving the heap back after load', () => {
+  it('collects once a busy spell is followed by an idle one, then waits for the next busy spell', async () => {
+    const reclaims: number[] = [];
+    let reclaimed!: () => void;
+    const first = new Promise<void>((resolve) => (reclaimed = resolve));
+    const stop = startMemoryReclaim({
+      intervalMs: 50,
+      minSlackBytes: 0,
+      onReclaim: ({ pauseMs }) => {
+        reclaims.push(pauseMs);
+        reclaimed();
+      },
+    });
+    try {
+      // Idle samples alone never collect.
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(reclaims).toEqual([]);
+      const until = performance.now() + 150;
+      while (performance.now() < until) Math.sqrt(Math.random());
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([first, new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('no collection within 5 s')), 5_000)))]);
+      clearTimeout(timer);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(reclaims).toHaveLength(1);
+    } finally {
+      stop();
     }
   });
 });
