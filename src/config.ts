@@ -388,7 +388,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     maxJsonDepth: clean.MAX_JSON_DEPTH,
     cacheMaxEntries: Math.floor(clean.CACHE_MAX_ENTRIES),
     memoryReclaim: clean.MEMORY_RECLAIM,
-    memory: deriveMemoryBudget({ budgetMb: clean.MEMORY_BUDGET_MB, duckdbMb: clean.DUCKDB_MEMORY_LIMIT_MB, cacheMb: clean.CACHE_MAX_MB }),
+    memory: deriveMemoryBudget({ budgetMb: clean.MEMORY_BUDGET_MB, duckdbMb: clean.DUCKDB_MEMORY_LIMIT_MB, cacheMb: clean.CACHE_MAX_MB, subscriptionsMax: clean.SUBSCRIPTIONS_MAX }),
     graphiql: clean.GRAPHIQL,
     restApi: clean.REST_API,
     restRoutesFile: clean.REST_ROUTES_FILE === undefined ? undefined : path.resolve(clean.REST_ROUTES_FILE),

@@ -121,7 +121,7 @@ export async function startGateway(config: Config, logger: Logger = createLogger
     const responseCache = new ResponseCache({ cache: backends.cache, sharedVersions });
     // Bounded: an unreachable Redis must not hold the start (the versions are read once it connects).
     if (sharedVersions && !(await responseCache.sharing(Math.min(config.backendTimeoutMs, 2_000)))) logger.warn('shared table versions not read yet (Redis unreachable?); read once it answers');
-    fanout = new EventFanout({ bus: backends.bus, eventTopics });
+    fanout = new EventFanout({ bus: backends.bus, eventTopics, subscriberCapacity: config.memory.subscriberBufferEvents });
     fanout.start();
     // The medallion runs in the gateway by default when the lakehouse is embedded; with Trino a
     // worker runs it (MEDALLION=in-process runs it here anyway: tests, single-node setups).

@@ -26,6 +26,11 @@ export interface MemoryBudget {
   readonly duckdbAllocatorFlushBytes: number;
   /** The in-process cache role (responses, reference rows, answers kept for stale-while-error, APQ), by bytes of its entries. */
   readonly cacheBytes: number;
+  /**
+   * Events buffered per live subscriber before a slow one is dropped: half of the budget's
+   * remainder spread over SUBSCRIPTIONS_MAX subscribers of about 2 KiB an event, from 16 to 1,000.
+   */
+  readonly subscriberBufferEvents: number;
 }
 
 /** Share of the container's (or machine's) memory the budget takes by default: the rest is for the runtime itself, allocator slack and the kernel's page cache. */
@@ -85,7 +90,12 @@ export interface MemoryOverrides {
   readonly duckdbMb?: number | undefined;
   /** CACHE_MAX_MB */
   readonly cacheMb?: number | undefined;
+  /** SUBSCRIPTIONS_MAX, the subscribers the buffers are shared by. Default 10,000. */
+  readonly subscriptionsMax?: number | undefined;
 }
+
+/** What one buffered event is reckoned to take (its object, payload and the serialised message). */
+const EVENT_BYTES = 2048;
 
 /** The budget from explicit overrides, else from `limit` (the container's, by default). */
 export function deriveMemoryBudget(overrides: MemoryOverrides, limit: () => { bytes: number; source: MemorySource } = containerMemoryLimit): MemoryBudget {
@@ -102,6 +112,9 @@ export function deriveMemoryBudget(overrides: MemoryOverrides, limit: () => { by
     // most 32 MiB (a quarter of DuckDB's default, which kept a burst's peak).
     duckdbAllocatorFlushBytes: Math.floor(Math.min(32 * MiB, Math.max(4 * MiB, duckdbBytes / 64))),
     cacheBytes: Math.floor(overrides.cacheMb !== undefined ? overrides.cacheMb * MiB : totalBytes * SHARES.cache),
+    subscriberBufferEvents: Math.round(
+      Math.min(1_000, Math.max(16, (totalBytes * (1 - SHARES.duckdb - SHARES.cache) * 0.5) / ((overrides.subscriptionsMax ?? 10_000) * EVENT_BYTES))),
+    ),
   });
 }
 
@@ -113,5 +126,5 @@ export function duckDbSize(bytes: number): string {
 /** One line for the start-up log. */
 export function describeMemoryBudget(budget: MemoryBudget): Record<string, unknown> {
   const mib = (bytes: number) => Math.round(bytes / MiB);
-  return { budgetMiB: mib(budget.totalBytes), from: budget.source, duckdbMiB: mib(budget.duckdbBytes), cacheMiB: mib(budget.cacheBytes) };
+  return { budgetMiB: mib(budget.totalBytes), from: budget.source, duckdbMiB: mib(budget.duckdbBytes), cacheMiB: mib(budget.cacheBytes), subscriberBufferEvents: budget.subscriberBufferEvents };
 }

@@ -41,12 +41,18 @@ describe('the memory budget', () => {
 
   it('is three quarters of the limit, with DuckDB and the cache sized from it', () => {
     const budget = deriveMemoryBudget({}, limit);
-    expect(budget).toEqual({ totalBytes: 3 * GiB, source: 'cgroup v2', duckdbBytes: 1.5 * GiB, duckdbAllocatorFlushBytes: 24 * MiB, cacheBytes: Math.floor(0.3 * GiB) });
+    expect(budget).toEqual({ totalBytes: 3 * GiB, source: 'cgroup v2', duckdbBytes: 1.5 * GiB, duckdbAllocatorFlushBytes: 24 * MiB, cacheBytes: Math.floor(0.3 * GiB), subscriberBufferEvents: 31 });
   });
 
   it('MEMORY_BUDGET_MB replaces the derived budget; DUCKDB_MEMORY_LIMIT_MB and CACHE_MAX_MB win over their shares', () => {
     expect(deriveMemoryBudget({ budgetMb: 1000 }, limit)).toMatchObject({ totalBytes: 1000 * MiB, source: 'MEMORY_BUDGET_MB', duckdbBytes: 500 * MiB, cacheBytes: 100 * MiB });
     expect(deriveMemoryBudget({ budgetMb: 1000, duckdbMb: 300, cacheMb: 20 }, limit)).toMatchObject({ duckdbBytes: 300 * MiB, cacheBytes: 20 * MiB });
+  });
+
+  it('sizes subscriber buffers from what the budget leaves, between 16 and 1,000 events', () => {
+    expect(deriveMemoryBudget({ budgetMb: 1024, subscriptionsMax: 10_000 }, limit).subscriberBufferEvents).toBe(16);
+    expect(deriveMemoryBudget({ budgetMb: 4096, subscriptionsMax: 1_000 }, limit).subscriberBufferEvents).toBe(419);
+    expect(deriveMemoryBudget({ budgetMb: 65_536, subscriptionsMax: 1_000 }, limit).subscriberBufferEvents).toBe(1_000);
   });
 
   it('keeps the allocator flush threshold between 4 and 32 MiB', () => {
