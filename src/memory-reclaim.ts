@@ -14,12 +14,14 @@ import { runInNewContext } from 'node:vm';
 
 /** Options of {@link startMemoryReclaim}. */
 export interface MemoryReclaimOptions {
-  /** How often the event loop's utilisation is sampled, in ms. Default 5000. */
+  /** How often the event loop's utilisation is sampled, in ms. Default 1000. */
   intervalMs?: number;
   /** A sample at least this busy (0..1) arms the reclaim. Default 0.3. */
   busyUtilization?: number;
-  /** An armed reclaim runs at the first sample at most this busy. Default 0.05. */
+  /** An armed reclaim runs after `idleSamples` samples in a row at most this busy. Default 0.05. */
   idleUtilization?: number;
+  /** Idle samples in a row before it runs (a lull between two requests is not idleness). Default 2. */
+  idleSamples?: number;
   /** Committed but unused heap below which a collection is not worth its pause, in bytes. Default 32 MiB. */
   minSlackBytes?: number;
   /** Told what each collection gave back. */
@@ -48,7 +50,9 @@ export function startMemoryReclaim(options: MemoryReclaimOptions = {}): () => vo
   const idle = options.idleUtilization ?? 0.05;
   const minSlack = options.minSlackBytes ?? 32 * 1024 * 1024;
   let last = performance.eventLoopUtilization();
+  const idleSamples = options.idleSamples ?? 2;
   let armed = false;
+  let idleInARow = 0;
   let skip = 0;
   const timer = setInterval(() => {
     const now = performance.eventLoopUtilization();
@@ -60,10 +64,13 @@ export function startMemoryReclaim(options: MemoryReclaimOptions = {}): () => vo
     }
     if (utilization >= busy) {
       armed = true;
+      idleInARow = 0;
       return;
     }
-    if (!armed || utilization > idle) return;
+    idleInARow = utilization <= idle ? idleInARow + 1 : 0;
+    if (!armed || idleInARow < idleSamples) return;
     armed = false;
+    idleInARow = 0;
     const before = process.memoryUsage();
     if (before.heapTotal - before.heapUsed < minSlack) return;
     const started = performance.now();
@@ -73,7 +80,7 @@ export function startMemoryReclaim(options: MemoryReclaimOptions = {}): () => vo
     // The loop accounts the collection's pause as busy time in the next samples (once it has
     // gone round): those must not re-arm.
     skip = 2;
-  }, options.intervalMs ?? 5_000);
+  }, options.intervalMs ?? 1_000);
   timer.unref();
   return () => clearInterval(timer);
 }
