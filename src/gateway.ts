@@ -256,6 +256,12 @@ export async function startGateway(config: Config, logger: Logger = createLogger
       }
       if (graphiql && pathname.startsWith('/graphiql/') && graphiql(req, res)) return;
       if (rest?.(req, res, pathname, search)) return;
+      // Liveness: the process serves. No backend is asked, so a down engine never restarts the pod.
+      if (pathname === '/live') {
+        res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
+        res.end('{"live":true}');
+        return;
+      }
       if (pathname === '/health' || pathname === '/ready') {
         void (async () => {
           const report = overallHealth(await backends.health());
