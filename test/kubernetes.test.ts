@@ -169,6 +169,21 @@ describe('Kubernetes manifests and the configuration', () => {
   });
 });
 
+/** The seconds after which a process entry exits on its own once asked to stop (its forced `process.exit(1)`). */
+function exitBoundSeconds(entry: string): number {
+  const match = /setTimeout\(\(\) => process\.exit\(1\), ([\d_]+)\)/.exec(readFileSync(path.join(ROOT, entry), 'utf8'));
+  if (!match) throw new Error(`${entry}: no forced exit found; state its shutdown bound for the grace period`);
+  return Number(match[1]!.replaceAll('_', '')) / 1000;
+}
+
+describe('Kubernetes medallion worker deployment', () => {
+  it('runs one active replica and a standby, and gives it the time to leave its group', () => {
+    const worker = manifest('Deployment', 'nexus-medallion');
+    expect(worker.spec.replicas).toBe(2);
+    expect(worker.spec.template.spec.terminationGracePeriodSeconds).toBeGreaterThan(exitBoundSeconds('ingest/medallion/worker-main.ts'));
+  });
+});
+
 describe('Kubernetes gateway deployment', () => {
   const gateway = manifest('Deployment', 'nexus-gateway');
   const pod = gateway.spec.template;
@@ -177,10 +192,9 @@ describe('Kubernetes gateway deployment', () => {
   it('is ready only while not draining, and alive without asking a backend', () => {
     expect(container.readinessProbe.httpGet.path).toBe('/ready');
     expect(container.livenessProbe.httpGet.path).toBe('/live');
-    // The gateway's drain is bounded at 15 s (src/main.ts), after the preStop pause.
-    expect(readFileSync(path.join(ROOT, 'src', 'main.ts'), 'utf8')).toMatch(/setTimeout\(\(\) => process\.exit\(1\), 15_000\)/);
+    // The grace period covers the preStop pause and then the process's own bound on draining.
     const pause = Number(container.lifecycle.preStop.exec.command[1]);
-    expect(pod.spec.terminationGracePeriodSeconds).toBeGreaterThan(pause + 15);
+    expect(pod.spec.terminationGracePeriodSeconds).toBeGreaterThan(pause + exitBoundSeconds('src/main.ts'));
   });
 
   it('is scraped by Prometheus and scaled on CPU and on the subscription gauge it exports', () => {
