@@ -12,8 +12,6 @@ import { kafkaTopics } from './kafka-topics.ts';
 import { openKafkaWire, partitionKey } from './kafka-wire.ts';
 import type { BusPort } from './port.ts';
 
-export type { KafkaLogLevel, KafkaLogSink } from './kafka-client.ts';
-
 /** Options of the Kafka bus. */
 export interface KafkaBusOptions {
   /** Bootstrap brokers, `host:port`. Required, at least one. */
