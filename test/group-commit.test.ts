@@ -19,14 +19,20 @@ function deferred(): { promise: Promise<void>; resolve(): void } {
   return { promise, resolve };
 }
 
+/** A group commit whose writes record the groups they were given; the first write waits for `first`. */
+function recordingCommit() {
+  const groups: string[][] = [];
+  const first = deferred();
+  const commits = new GroupCommit<Publish>(async (group) => {
+    groups.push(group.map((waiting) => waiting.name));
+    if (groups.length === 1) await first.promise;
+  });
+  return { commits, groups, first };
+}
+
 describe('group commit', () => {
   it('writes the first publish at once and groups those that arrive while it is in flight', async () => {
-    const groups: string[][] = [];
-    const first = deferred();
-    const commits = new GroupCommit<Publish>(async (group) => {
-      groups.push(group.map((waiting) => waiting.name));
-      if (groups.length === 1) await first.promise;
-    });
+    const { commits, groups, first } = recordingCommit();
     commits.add(publish('a'));
     commits.add(publish('b'));
     commits.add(publish('c'));
@@ -36,12 +42,7 @@ describe('group commit', () => {
   });
 
   it('lets a publish be withdrawn until its group is taken', async () => {
-    const groups: string[][] = [];
-    const first = deferred();
-    const commits = new GroupCommit<Publish>(async (group) => {
-      groups.push(group.map((waiting) => waiting.name));
-      if (groups.length === 1) await first.promise;
-    });
+    const { commits, groups, first } = recordingCommit();
     const a = publish('a');
     const b = publish('b');
     commits.add(a);

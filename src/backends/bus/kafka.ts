@@ -12,6 +12,9 @@ import { kafkaTopics } from './kafka-topics.ts';
 import { openKafkaWire, partitionKey } from './kafka-wire.ts';
 import type { BusPort } from './port.ts';
 
+// The log types of the bus's options, for those who build them.
+export type { KafkaLogLevel, KafkaLogSink } from './kafka-client.ts';
+
 /** Options of the Kafka bus. */
 export interface KafkaBusOptions {
   /** Bootstrap brokers, `host:port`. Required, at least one. */
