@@ -265,7 +265,10 @@ export async function startGateway(config: Config, logger: Logger = createLogger
       if (pathname === '/health' || pathname === '/ready') {
         void (async () => {
           const report = overallHealth(await backends.health());
-          const ok = pathname === '/ready' ? !draining && report.status !== 'DOWN' : report.status !== 'DOWN';
+          // Readiness is this instance's own state (it drains), not its backends': every instance
+          // shares them, so failing readiness on an engine outage would take every gateway out of
+          // the Service at once, where partial and stale answers would still serve.
+          const ok = pathname === '/ready' ? !draining : report.status !== 'DOWN';
           res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
           res.end(JSON.stringify(pathname === '/ready' ? { ready: ok, status: report.status } : report));
         })();

@@ -60,4 +60,18 @@ describe('probes while draining', () => {
     expect((await slow).status).toBe(200);
     await stopping;
   });
+
+  it('keep readiness while a shared backend is down (health says so), so the Service keeps partial and stale answers', async () => {
+    const gw = await startTestGateway();
+    try {
+      const backends = gw.gateway.services.backends as { health: () => Promise<{ role: string; adapter: string; status: string; latencyMs: number; error: string | null }[]> };
+      const realHealth = backends.health;
+      backends.health = async () => (await realHealth()).map((b) => (b.role === 'lakehouse' ? { ...b, status: 'DOWN', error: 'stopped' } : b));
+      expect(await probe(gw.gateway.server, '/ready')).toEqual({ status: 200, body: { ready: true, status: 'DOWN' } });
+      expect((await probe(gw.gateway.server, '/health')).status).toBe(503);
+      expect(await probe(gw.gateway.server, '/live')).toEqual({ status: 200, body: { live: true } });
+    } finally {
+      await gw.close();
+    }
+  });
 });
