@@ -2,6 +2,7 @@ import { Kafka, type Admin, type Consumer } from 'kafkajs';
 import { decodeCursor, mergeInLogOrder, PositionTracker, type Ordered } from '../../src/backends/bus/kafka-cursor.ts';
 import { HEADER, headerText, kafkaJsLogCreator, toKafkaJsLevel, type KafkaLogLevel, type KafkaLogSink } from '../../src/backends/bus/kafka.ts';
 import { partitionKey } from '../../src/backends/bus/kafka-wire.ts';
+import { correctKafkaJsRequestQueue } from '../../src/backends/bus/kafkajs-request-queue.ts';
 import type { LogEntry } from '../../src/backends/bus/port.ts';
 import type { RecordSource } from './record-source.ts';
 import { singleActiveAssigner } from './single-active-assigner.ts';
@@ -74,6 +75,7 @@ export function createKafkaGroupSource(options: KafkaGroupSourceOptions): KafkaG
   const maxBuffered = options.maxBuffered ?? 2 * batchSize;
   const topics = [...new Set(options.topics)];
   const log: KafkaLogSink = options.log ?? (() => undefined);
+  correctKafkaJsRequestQueue();
   const kafka = new Kafka({
     clientId: options.clientId ?? 'nexus-medallion',
     brokers: [...options.brokers],
