@@ -143,11 +143,13 @@ it('cuts slow-header, slow-body and silent clients within their bounds while nor
   slowBody.socket.write('POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n');
   drip(slowBody.socket, Array.from({ length: 1_000 }, () => ' '), 50);
   const silent = await rawClient();
+  // A crowd of silent connections is cut as one is.
+  const crowd = await Promise.all(Array.from({ length: 100 }, () => rawClient()));
   const keptAlive = await rawClient();
   keptAlive.socket.write('GET /ready HTTP/1.1\r\nHost: x\r\n\r\n');
 
-  const cuts = Promise.all([slowHeaders.closed, slowBody.closed, silent.closed, keptAlive.closed]);
-  const [statuses, [headersCut, bodyCut, silentCut, keepAliveCut]] = await Promise.all([normalClient(cuts), cuts]);
+  const cuts = Promise.all([slowHeaders.closed, slowBody.closed, silent.closed, keptAlive.closed, Promise.all(crowd.map((client) => client.closed))]);
+  const [statuses, [headersCut, bodyCut, silentCut, keepAliveCut, crowdCuts]] = await Promise.all([normalClient(cuts), cuts]);
 
   expect(slowHeaders.received()).toMatch(/^HTTP\/1\.1 408 /);
   expect(headersCut).toBeGreaterThanOrEqual(HEADERS_MS - 20);
@@ -159,6 +161,7 @@ it('cuts slow-header, slow-body and silent clients within their bounds while nor
   expect(silent.received()).toMatch(/^HTTP\/1\.1 408 /);
   expect(silentCut).toBeGreaterThanOrEqual(HEADERS_MS - 20);
   expect(silentCut).toBeLessThan(HEADERS_MS + LATE_MS);
+  expect(Math.max(...crowdCuts)).toBeLessThan(HEADERS_MS + LATE_MS);
   expect(keptAlive.received()).toMatch(/^HTTP\/1\.1 200 /);
   expect(keepAliveCut).toBeLessThan(KEEP_ALIVE_MS + LATE_MS + 1_000);
 
