@@ -30,6 +30,9 @@ import { createTrinoWriter } from './trino/writer.ts';
  */
 export const CLOSE_BUDGET_MS = 2_000;
 
+/** Adapters that run in this process (on the embedded file or in memory). */
+const LOCAL_ADAPTERS = new Set(['duckdb', 'minisearch', 'lru', 'embedded']);
+
 /** Waits for `closing` at most {@link CLOSE_BUDGET_MS}; a failed or late close is given up on (it was the last use). */
 function bounded(closing: Promise<unknown>): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
@@ -139,12 +142,14 @@ export async function createBackends(
       health: () => Promise.all([lakehouse.health(), analytics.health(), search.health(), cache.health(), bus.health()]),
       close() {
         closing ??= (async () => {
-          // Each close is bounded: a peer that is gone must not hold the shutdown (what it had not
-          // acknowledged is lost either way; acknowledged Kafka writes are on the brokers already).
-          await Promise.allSettled([search.close(), cache.close(), lakehouse.close(), analytics.close()].map((closed) => bounded(closed)));
-          await bounded(bus.close());
+          // A remote adapter's close is bounded: a peer that is gone must not hold the shutdown (what
+          // it had not acknowledged is lost either way; acknowledged Kafka writes are on the brokers
+          // already). The in-process ones are waited for: they flush into the embedded file.
+          const closeOf = (port: { adapter: string; close(): Promise<void> }) => (LOCAL_ADAPTERS.has(port.adapter) ? port.close() : bounded(port.close()));
+          await Promise.allSettled([closeOf(search), closeOf(cache), closeOf(lakehouse), closeOf(analytics)]);
+          await closeOf(bus);
           kafkaLog?.flush();
-          // The embedded file is local: it always closes, and its last writes must be flushed.
+          // The embedded file is local: its last writes are flushed whatever happened above.
           await database.close();
         })();
         return closing;

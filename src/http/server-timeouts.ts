@@ -10,8 +10,7 @@
  * their request is complete, so the request timeout no longer applies), and graphql-ws
  * connections (`ws` clears the socket timeout when it takes over an upgraded socket).
  */
-import type { ServerOptions } from 'node:http';
-import type { Server } from 'node:http';
+import type { Server, ServerOptions } from 'node:http';
 import type { Socket } from 'node:net';
 
 /** The four bounds, in ms; 0 turns one off. */
