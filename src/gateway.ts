@@ -28,6 +28,7 @@ import { legacyJsonStatusPlugin } from './http/legacy-json-status.ts';
 import { serveGraphQLWs } from './http/graphql-ws-server.ts';
 import { GRAPHQL_PATH } from './http/paths.ts';
 import { ResponseCache } from './http/response-cache.ts';
+import { applyServerTimeouts, serverTimeoutOptions } from './http/server-timeouts.ts';
 import { createRedisTableVersions } from './backends/cache/redis-table-versions.ts';
 import { changeOfCommit } from './cache-tags/commit-tables.ts';
 import { followMedallionCommits } from './platform/commit-feed.ts';
@@ -235,7 +236,7 @@ export async function startGateway(config: Config, logger: Logger = createLogger
 
     let inFlight = 0;
     let drained: (() => void) | undefined;
-    const server = createServer(cors.wrap((req, res) => {
+    const server = createServer(serverTimeoutOptions(config.httpTimeouts), cors.wrap((req, res) => {
       inFlight += 1;
       res.once('close', () => {
         inFlight -= 1;
@@ -291,7 +292,7 @@ export async function startGateway(config: Config, logger: Logger = createLogger
       res.writeHead(404, { 'content-type': 'application/json; charset=utf-8' });
       res.end(errorBody(`No route ${pathname}; GraphQL is at ${GRAPHQL_PATH}.`, 'BAD_USER_INPUT'));
     }));
-    server.keepAliveTimeout = 65_000;
+    applyServerTimeouts(server, config.httpTimeouts);
 
     const wsCleanup = serveGraphQLWs({ server, schema, services, authenticator, pipeline: subscriptions, cors, metrics, logger });
 

@@ -1,4 +1,5 @@
 import { Kafka, logLevel as KafkaJsLevel } from 'kafkajs';
+import { correctKafkaJsRequestQueue } from './kafkajs-request-queue.ts';
 import type { logCreator } from 'kafkajs';
 
 /** How much kafkajs and the Kafka adapters log. */
@@ -40,6 +41,8 @@ export function createKafkaClient(options: KafkaClientOptions): KafkaClient {
   const log: KafkaLogSink = (entryLevel, namespace, message, extra) => {
     if (LEVELS[entryLevel] <= threshold) sink(entryLevel, namespace, message, extra);
   };
+  // kafkajs 2.2.4 re-arms a negative timer after every response (see kafkajs-request-queue.ts).
+  correctKafkaJsRequestQueue();
   const kafka = new Kafka({
     clientId: options.clientId,
     brokers: [...options.brokers],
