@@ -36,6 +36,10 @@ const server = createServer((req, res) => {
   });
 });
 
+// A broadcast to ten thousand sockets can outlast Node's 5 s keep-alive: the client's next
+// request would meet a connection the server just closed.
+server.keepAliveTimeout = 65_000;
+
 const wss = new WebSocketServer({ server, path: '/graphql', handleProtocols: (protocols) => (protocols.has('graphql-transport-ws') ? 'graphql-transport-ws' : false) });
 wss.on('connection', (socket) => {
   socket.on('message', (data) => {
