@@ -7,13 +7,16 @@
  * are not queueing behind each other.
  *
  * Prints one `FanoutResult` line, then holds the subscriptions open until stdin closes so the
- * runner can read the gateway's memory with every subscriber still connected.
+ * runner can read the gateway's memory with every subscriber still connected. With
+ * `BENCH_PAUSE_SUBSCRIBED=1` it also stops once every subscription is live, before measuring:
+ * prints `{"benchSubscribed":true,…}` and waits for a line on stdin (the runner reads the server's
+ * memory with every subscriber connected and idle meanwhile).
  *
  * Both clocks are this process's (`performance.timeOrigin + performance.now()`), so no skew. The
  * figures include this process's own serial work: one core parses the N copies of each message
  * in turn, so "to the last subscriber" is an upper bound on the gateway's share.
  */
-import { text } from 'node:stream/consumers';
+import { createInterface } from 'node:readline';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { EVENT_INGESTED, INGEST_ONE, bookingInput, postRequest } from './documents.ts';
@@ -50,6 +53,25 @@ const eventCount = Number(process.env['BENCH_EVENTS'] ?? 50);
 const wsUrl = `${httpUrl.replace(/^http/, 'ws')}/graphql`;
 const DELIVERY_TIMEOUT_MS = 5_000;
 const CONNECT_BATCH = 100;
+const pauseSubscribed = process.env['BENCH_PAUSE_SUBSCRIBED'] === '1';
+
+// Lines from the runner: the go-ahead after a pause; the end of stdin means disconnect and exit.
+const stdinLines: string[] = [];
+let lineArrived: (() => void) | undefined;
+let stdinClosed = false;
+const input = createInterface({ input: process.stdin });
+input.on('line', (line) => {
+  stdinLines.push(line);
+  lineArrived?.();
+});
+input.on('close', () => {
+  stdinClosed = true;
+  lineArrived?.();
+});
+async function nextLine(): Promise<void> {
+  while (stdinLines.length === 0 && !stdinClosed) await new Promise<void>((resolve) => (lineArrived = resolve));
+  stdinLines.shift();
+}
 
 const now = () => performance.timeOrigin + performance.now();
 const errors: string[] = [];
@@ -161,6 +183,10 @@ for (let attempt = 0; attempt < 10 && live < connected; attempt += 1) {
   await sendRound(`probe${attempt}`, connected);
   live = everProbed.reduce((sum, seen) => sum + seen, 0);
 }
+if (pauseSubscribed) {
+  process.stdout.write(`${JSON.stringify({ benchSubscribed: true, connected, live })}\n`);
+  await nextLine();
+}
 for (let i = 0; i < 5; i += 1) await sendRound(`warm${i}`, live);
 
 const deliveries: number[] = [];
@@ -195,7 +221,7 @@ const result: FanoutResult = {
 };
 process.stdout.write(`${JSON.stringify(result)}\n`);
 
-await text(process.stdin);
+while (!stdinClosed) await nextLine();
 await Promise.all(clients.map((client) => client.dispose()));
 process.exit(0);
 

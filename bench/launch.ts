@@ -45,6 +45,11 @@ export function startRawHttp(body: string): Promise<RunningServer> {
   return launch('./servers/raw-http.ts', { BENCH_BODY: body });
 }
 
+/** The fan-out floor: a bare `ws` server broadcasting each event to every subscription. */
+export function startWsBroadcast(): Promise<RunningServer> {
+  return launch('./servers/ws-broadcast.ts', {});
+}
+
 /** Baseline B: plain Apollo Server over `databaseFile`, opened read-only. */
 export function startPlainApollo(databaseFile: string): Promise<RunningServer> {
   return launch('./servers/plain-apollo.ts', { BENCH_DUCKDB_FILE: databaseFile });

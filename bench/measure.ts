@@ -89,23 +89,53 @@ export async function checkAnswer(url: string, request: HttpRequestSpec): Promis
 
 const FANOUT_CLIENT = fileURLToPath(new URL('./fanout-client.ts', import.meta.url));
 
+/** Options of one fan-out run. */
+export interface FanoutTarget {
+  /** Which server, for the report. */
+  server: string;
+  start: () => Promise<RunningServer>;
+  /** Default: the run's `subscribers`. */
+  subscribers?: number;
+  /**
+   * Reads the server's memory before any client connects and again once every subscription is
+   * live and idle (before the measured events), for the memory an idle subscriber holds.
+   */
+  idleMemory?: boolean;
+}
+
+/** Quiet time before reading the memory of idle subscribers, so the last handshakes' garbage is not counted as held. */
+const IDLE_SETTLE_MS = 2_000;
+
 /**
- * Runs the fan-out client (its own process, on the load core) against a gateway and reads the
- * gateway's memory while every subscriber is still connected.
+ * Runs the fan-out client (its own process, on the load core) against a server and reads the
+ * server's memory while every subscriber is still connected.
  */
-export async function measureFanout(options: BenchOptions, start: () => Promise<RunningServer>): Promise<FanoutRun> {
-  const run: FanoutRun = { serverLog: { duringRun: [], atShutdown: [] } };
+export async function measureFanout(options: BenchOptions, target: FanoutTarget): Promise<FanoutRun> {
+  const run: FanoutRun = { server: target.server, serverLog: { duringRun: [], atShutdown: [] } };
+  const subscribers = target.subscribers ?? options.subscribers;
   let server: RunningServer | undefined;
   try {
-    server = await start();
+    server = await target.start();
+    if (target.idleMemory) run.rssBeforeMiB = rssMiB(server.pid);
     const client = spawnNode(FANOUT_CLIENT, {
       role: 'load',
       stdin: 'pipe',
-      env: { BENCH_URL: server.url, BENCH_SUBSCRIBERS: String(options.subscribers), BENCH_EVENTS: String(options.fanoutEvents) },
+      env: {
+        BENCH_URL: server.url,
+        BENCH_SUBSCRIBERS: String(subscribers),
+        BENCH_EVENTS: String(options.fanoutEvents),
+        BENCH_PAUSE_SUBSCRIBED: target.idleMemory ? '1' : '0',
+      },
     });
     try {
       // Connecting takes about a second per thousand subscribers; each event waits at most 5 s.
-      const budgetMs = 60_000 + options.subscribers * 20 + options.fanoutEvents * 5_000;
+      const budgetMs = 60_000 + subscribers * 20 + options.fanoutEvents * 5_000;
+      if (target.idleMemory) {
+        await awaitReady<{ live: number }>(client, budgetMs, '{"benchSubscribed"');
+        await new Promise((resolve) => setTimeout(resolve, IDLE_SETTLE_MS));
+        run.rssSubscribedMiB = rssMiB(server.pid);
+        client.stdin?.write('go\n');
+      }
       const { ready, output } = await awaitReady<FanoutResult>(client, budgetMs);
       run.gatewayRssMiB = rssMiB(server.pid);
       const { benchReady: _, ...result } = ready;
@@ -126,4 +156,11 @@ export async function measureFanout(options: BenchOptions, start: () => Promise<
     }
   }
   return run;
+}
+
+/** Memory an idle subscriber holds on the server, in KiB: (RSS subscribed − RSS before) ÷ subscribers live. */
+export function idleKiBPerSubscriber(run: FanoutRun): number | undefined {
+  const live = run.result?.live;
+  if (run.rssBeforeMiB === undefined || run.rssSubscribedMiB === undefined || !live) return undefined;
+  return ((run.rssSubscribedMiB - run.rssBeforeMiB) * 1024) / live;
 }

@@ -1,5 +1,5 @@
 /** Scenario ids, in run order: read-only scenarios first, the ones that write events last. */
-export const SCENARIO_IDS = ['hello', 'single-tour', 'tour-list-50', 'nested-tours-50', 'subscription-fanout', 'ingest-batch', 'medallion-landing', 'soak'] as const;
+export const SCENARIO_IDS = ['hello', 'single-tour', 'tour-list-50', 'nested-tours-50', 'subscription-fanout', 'subscription-fanout-10k', 'ingest-batch', 'medallion-landing', 'soak'] as const;
 
 export type ScenarioId = (typeof SCENARIO_IDS)[number];
 
@@ -13,7 +13,9 @@ export interface BenchOptions {
   readonly connections: number;
   /** graphql-ws subscribers of the fan-out scenario. `BENCH_SUBSCRIBERS`, default 1,000. */
   readonly subscribers: number;
-  /** Bookings sent one after another in the fan-out scenario. `BENCH_EVENTS`, default 50. */
+  /** graphql-ws subscribers of the many-subscriber fan-out scenario. `BENCH_MANY_SUBSCRIBERS`, default 10,000. */
+  readonly manySubscribers: number;
+  /** Bookings sent one after another in the fan-out scenarios. `BENCH_EVENTS`, default 50. */
   readonly fanoutEvents: number;
   /** Events per `ingestEvents` call. `BENCH_BATCH`, default 500. */
   readonly ingestBatch: number;
@@ -59,6 +61,7 @@ export function parseBenchOptions(argv: readonly string[], env: Record<string, s
     warmupSec: positive(env, 'BENCH_WARMUP', quick ? 1 : 2),
     connections: positive(env, 'BENCH_CONNECTIONS', 50),
     subscribers: positive(env, 'BENCH_SUBSCRIBERS', 1_000),
+    manySubscribers: Math.round(positive(env, 'BENCH_MANY_SUBSCRIBERS', 10_000)),
     fanoutEvents: positive(env, 'BENCH_EVENTS', 50),
     ingestBatch: positive(env, 'BENCH_BATCH', 500),
     ingestConnections: positive(env, 'BENCH_INGEST_CONNECTIONS', 4),

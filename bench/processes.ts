@@ -49,10 +49,10 @@ export interface ReadyChild<T> {
 }
 
 /**
- * Resolves with the first stdout line that parses as `{ benchReady: true }`; rejects with the
- * child's output when it exits first or stays silent past `timeoutMs`.
+ * Resolves with the first stdout line that parses as `{ benchReady: true }` (or starts with
+ * `marker`); rejects with the child's output when it exits first or stays silent past `timeoutMs`.
  */
-export function awaitReady<T>(child: ChildProcess, timeoutMs: number): Promise<ReadyChild<T>> {
+export function awaitReady<T>(child: ChildProcess, timeoutMs: number, marker = '{"benchReady"'): Promise<ReadyChild<T>> {
   const output: string[] = [];
   return new Promise((resolve, reject) => {
     let settled = false;
@@ -67,7 +67,7 @@ export function awaitReady<T>(child: ChildProcess, timeoutMs: number): Promise<R
       child.kill('SIGKILL');
     }, timeoutMs);
     createInterface({ input: child.stdout! }).on('line', (line) => {
-      if (!settled && line.startsWith('{"benchReady"')) {
+      if (!settled && line.startsWith(marker)) {
         settled = true;
         clearTimeout(timer);
         resolve({ child, ready: JSON.parse(line) as T, output });
@@ -120,4 +120,14 @@ export function waitForExit(child: ChildProcess, timeoutMs: number): Promise<voi
       resolve();
     });
   });
+}
+
+/** This process's soft limit of open files (children inherit it), or undefined where there is no /proc. */
+export function openFileLimit(): number | undefined {
+  try {
+    const match = /^Max open files\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+    return match ? Number(match[1]) : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -7,7 +7,7 @@ import type { SoakRun } from './soak.ts';
 export function formatScenario(scenario: ScenarioResult): string {
   const lines = [`\n▶ ${scenario.title}`, `  ${scenario.description}`];
   if (scenario.http.length > 0) lines.push(...httpTable(scenario.http));
-  if (scenario.fanout) lines.push(...fanoutLines(scenario.fanout));
+  for (const run of scenario.fanout ?? []) lines.push(...fanoutLines(run, (scenario.fanout?.length ?? 0) > 1));
   if (scenario.landing) lines.push(...landingLines(scenario.landing));
   if (scenario.soak) lines.push(...soakLines(scenario.soak));
   for (const comparison of scenario.comparisons) lines.push(`  → ${formatComparison(comparison)}`);
@@ -25,10 +25,23 @@ export function formatSummary(scenarios: readonly ScenarioResult[]): string {
 }
 
 export function formatComparison(c: Comparison): string {
-  const value = c.unit === 'x' ? `${c.value.toFixed(2)}×` : c.unit === 'ms' ? `${c.value.toFixed(1)} ms` : `${Math.round(c.value).toLocaleString('en-US')} events/s`;
+  const value = formatValue(c.value, c.unit, false);
   if (!c.target) return `${c.label}: ${value} (informational)`;
-  const target = c.unit === 'x' ? `${c.target.value}×` : c.unit === 'ms' ? `${c.target.value} ms` : `${c.target.value.toLocaleString('en-US')} events/s`;
+  const target = formatValue(c.target.value, c.unit, true);
   return `${c.label}: ${value} (target ${c.target.op} ${target}) ${c.pass ? 'PASS' : 'FAIL'}`;
+}
+
+function formatValue(value: number, unit: Comparison['unit'], isTarget: boolean): string {
+  switch (unit) {
+    case 'x':
+      return isTarget ? `${value}×` : `${value.toFixed(2)}×`;
+    case 'ms':
+      return isTarget ? `${value} ms` : `${value.toFixed(1)} ms`;
+    case 'KiB':
+      return isTarget ? `${value} KiB` : `${value.toFixed(1)} KiB`;
+    case 'events/s':
+      return `${(isTarget ? value : Math.round(value)).toLocaleString('en-US')} events/s`;
+  }
 }
 
 const COLUMNS = [
@@ -75,12 +88,19 @@ function httpTable(runs: readonly HttpRun[]): string[] {
   return lines;
 }
 
-function fanoutLines(run: FanoutRun): string[] {
-  if (!run.result) return [`  FAILED: ${firstLine(run.error ?? 'no figures')}`];
+function fanoutLines(run: FanoutRun, named: boolean): string[] {
+  const heading = named ? [`  ${run.server}:`] : [];
+  if (!run.result) return [...heading, `  FAILED: ${firstLine(run.error ?? 'no figures')}`];
   const r = run.result;
+  const memory =
+    run.rssBeforeMiB === undefined || run.rssSubscribedMiB === undefined
+      ? []
+      : [`  RSS ${run.rssBeforeMiB.toFixed(1)} MiB before connecting, ${run.rssSubscribedMiB.toFixed(1)} MiB with ${r.live} subscribers live and idle`];
   const lines = [
+    ...heading,
     `  subscribers ${r.subscribers} (connected ${r.connected}, live ${r.live}, connect ${r.connectMs} ms), events ${r.events}, deliveries ${r.deliveries}, missed ${r.missed}` +
-      (run.gatewayRssMiB === undefined ? '' : `, gateway RSS ${run.gatewayRssMiB.toFixed(1)} MiB with all connected`),
+      (run.gatewayRssMiB === undefined ? '' : `, ${named ? 'server' : 'gateway'} RSS ${run.gatewayRssMiB.toFixed(1)} MiB with all connected`),
+    ...memory,
     `  ${'latency (ms)'.padEnd(26)}${['n', 'p50', 'p90', 'p99', 'max'].map((h) => h.padStart(8)).join('')}`,
     summaryRow('every delivery', r.delivery),
     summaryRow('to last subscriber/event', r.toLastSubscriber),
@@ -88,7 +108,7 @@ function fanoutLines(run: FanoutRun): string[] {
     summaryRow('ingestEvent ack', r.mutationAck),
   ];
   for (const error of r.errors.slice(0, 5)) lines.push(`  error: ${error.slice(0, 300)}`);
-  lines.push(...logLines('gateway', run.serverLog));
+  lines.push(...logLines(run.server, run.serverLog));
   return lines;
 }
 

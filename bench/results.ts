@@ -31,7 +31,7 @@ export interface ServerLog {
 export interface Comparison {
   label: string;
   value: number;
-  unit: 'x' | 'ms' | 'events/s';
+  unit: 'x' | 'ms' | 'events/s' | 'KiB';
   /** Absent: informational. */
   target?: { op: '>=' | '<' | '<='; value: number };
   pass?: boolean;
@@ -39,8 +39,15 @@ export interface Comparison {
 
 /** The fan-out scenario's figures. */
 export interface FanoutRun {
+  /** Which server, e.g. `gateway`, `bare ws broadcast`. */
+  server: string;
   result?: Omit<FanoutResult, 'benchReady'>;
+  /** Resident memory of the server with every subscriber still connected, after the measurement. */
   gatewayRssMiB?: number;
+  /** Resident memory of the server before any subscriber connected (runs that measure idle memory). */
+  rssBeforeMiB?: number;
+  /** … and with every subscription live and idle, before the measured events. */
+  rssSubscribedMiB?: number;
   error?: string;
   serverLog: ServerLog;
 }
@@ -50,7 +57,8 @@ export interface ScenarioResult {
   title: string;
   description: string;
   http: HttpRun[];
-  fanout?: FanoutRun;
+  /** Fan-out runs, one per server. */
+  fanout?: FanoutRun[];
   /** The medallion landing scenario's runs. */
   landing?: LandingResult;
   /** The soak scenario's memory figures. */

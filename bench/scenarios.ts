@@ -9,10 +9,11 @@ import {
   ingestBatch,
   postRequest,
 } from './documents.ts';
-import { startGateway, startPlainApollo, startRawHttp } from './launch.ts';
+import { startGateway, startPlainApollo, startRawHttp, startWsBroadcast } from './launch.ts';
 import { delayedRun } from './landing-report.ts';
 import { eventsPerSec, landingLimits, measureLanding } from './landing.ts';
-import { measureFanout, measureHttp } from './measure.ts';
+import { idleKiBPerSubscriber, measureFanout, measureHttp } from './measure.ts';
+import { openFileLimit } from './processes.ts';
 import { measureSoak } from './soak.ts';
 import type { BenchOptions, ScenarioId } from './options.ts';
 import { compare, throughputRatio, type HttpRun, type ScenarioResult } from './results.ts';
@@ -113,7 +114,7 @@ async function measureScenario(id: ScenarioId, ctx: BenchContext): Promise<Scena
       };
     }
     case 'subscription-fanout': {
-      const fanout = await measureFanout(options, gateway(true));
+      const fanout = await measureFanout(options, { server: 'gateway', start: gateway(true) });
       const comparisons = fanout.result
         ? [
             compare(`delivery p99 at ${fanout.result.live} subscribers`, fanout.result.delivery.p99, 'ms', { op: '<', value: 25 }),
@@ -129,7 +130,48 @@ async function measureScenario(id: ScenarioId, ctx: BenchContext): Promise<Scena
         title: 'subscription fan-out',
         description: `${options.subscribers} graphql-ws subscribers to eventIngested(BOOKING); ${options.fanoutEvents} ingestEvent bookings sent one at a time, each stamped with its send time.`,
         http: [],
-        fanout,
+        fanout: [fanout],
+        comparisons,
+        notes,
+      };
+    }
+    case 'subscription-fanout-10k': {
+      const subscribers = options.manySubscribers;
+      const notes: string[] = [];
+      // Each side holds one descriptor per subscriber; children inherit this process's limit.
+      const limit = openFileLimit();
+      if (limit !== undefined && limit < subscribers + 1_000) {
+        notes.push(`The open-file limit is ${limit}, below ${subscribers} sockets plus the server's own files: raise it (ulimit -n) before running.`);
+      }
+      const floor = await measureFanout(options, { server: 'bare ws broadcast', start: startWsBroadcast, subscribers, idleMemory: true });
+      const ours = await measureFanout(options, {
+        server: 'gateway',
+        // The subscription cap (SUBSCRIPTIONS_MAX) defaults to 10,000: leave room for the probe.
+        start: () => startGateway(ctx.baseDir, { ...gatewayEnv(true), SUBSCRIPTIONS_MAX: String(subscribers + 100) }),
+        subscribers,
+        idleMemory: true,
+      });
+      const floorP99 = floor.result?.toLastSubscriber.p99;
+      const oursP99 = ours.result?.toLastSubscriber.p99;
+      const perSubscriber = idleKiBPerSubscriber(ours);
+      const floorPerSubscriber = idleKiBPerSubscriber(floor);
+      const comparisons = [
+        ...(floorP99 && oursP99 !== undefined ? [compare('p99 to the last subscriber, gateway / bare ws broadcast', oursP99 / floorP99, 'x', { op: '<', value: 1.2 })] : []),
+        ...(perSubscriber === undefined ? [] : [compare('gateway RSS per idle subscriber', perSubscriber, 'KiB', { op: '<', value: 20 })]),
+        ...(floorPerSubscriber === undefined ? [] : [compare('bare ws broadcast RSS per idle subscriber', floorPerSubscriber, 'KiB')]),
+      ];
+      for (const run of [floor, ours]) {
+        if (run.result && run.result.live < run.result.subscribers) notes.push(`${run.server}: only ${run.result.live} of ${run.result.subscribers} subscribers were live; see the errors above.`);
+      }
+      return {
+        id,
+        title: `subscription fan-out, ${subscribers.toLocaleString('en-US')} subscribers`,
+        description:
+          `${subscribers.toLocaleString('en-US')} graphql-ws subscribers on one instance, ${options.fanoutEvents} bookings sent one at a time; ` +
+          'the floor is a bare `ws` server broadcasting each event (serialised once) to the same client in the same run. ' +
+          'RSS per idle subscriber = (RSS with every subscription live and idle − RSS before connecting) ÷ subscribers.',
+        http: [],
+        fanout: [floor, ours],
         comparisons,
         notes,
       };

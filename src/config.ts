@@ -89,6 +89,15 @@ export interface Config {
   readonly maxQueryTokens: number;
   /** Operations one HTTP request may batch (a JSON array). Default 1: batches are refused with BAD_USER_INPUT. */
   readonly maxBatchOperations: number;
+  /**
+   * HTTP connection timeouts, in ms (see src/http/server-timeouts.ts); 0 turns one off.
+   * `headersMs` (HTTP_HEADERS_TIMEOUT_MS, default 10000): a request's headers must arrive within it;
+   * `requestMs` (HTTP_REQUEST_TIMEOUT_MS, default 30000): its whole body too; `keepAliveMs`
+   * (HTTP_KEEP_ALIVE_TIMEOUT_MS, default 65000): an idle kept-alive connection closes after it;
+   * `idleMs` (HTTP_IDLE_TIMEOUT_MS, default 120000): a request's socket with no bytes either way for
+   * this long is destroyed. Event streams and graphql-ws connections are exempt from the last two.
+   */
+  readonly httpTimeouts: Readonly<{ headersMs: number; requestMs: number; keepAliveMs: number; idleMs: number }>;
   /** Largest HTTP request body (and graphql-ws message), in bytes. Default 1048576 (1 MiB); larger bodies get 413. */
   readonly maxBodyBytes: number;
   /** Objects and arrays a `JSON` argument value may nest. Default 32; deeper is BAD_USER_INPUT naming where. */
@@ -241,6 +250,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       MAX_QUERY_TOKENS: num({ default: 5_000 }),
       MAX_BATCH_OPERATIONS: num({ default: 1 }),
       MAX_BODY_BYTES: num({ default: 1_048_576 }),
+      HTTP_HEADERS_TIMEOUT_MS: num({ default: 10_000 }),
+      HTTP_REQUEST_TIMEOUT_MS: num({ default: 30_000 }),
+      HTTP_KEEP_ALIVE_TIMEOUT_MS: num({ default: 65_000 }),
+      HTTP_IDLE_TIMEOUT_MS: num({ default: 120_000 }),
       MAX_JSON_DEPTH: num({ default: 32 }),
       CACHE_MAX_ENTRIES: num({ default: 10_000 }),
       CACHE_MAX_MB: num({ default: undefined }),
@@ -333,6 +346,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     if (!Number.isInteger(clean[name]) || clean[name] < 1) problems.push(`  ${name}: must be a positive integer, got ${clean[name]}`);
   }
   positive('CACHE_MAX_ENTRIES', clean.CACHE_MAX_ENTRIES);
+  for (const name of ['HTTP_HEADERS_TIMEOUT_MS', 'HTTP_REQUEST_TIMEOUT_MS', 'HTTP_KEEP_ALIVE_TIMEOUT_MS', 'HTTP_IDLE_TIMEOUT_MS'] as const) {
+    if (!Number.isInteger(clean[name]) || clean[name] < 0) problems.push(`  ${name}: must be an integer ≥ 0 (0 turns it off), got ${clean[name]}`);
+  }
+  // Node refuses a headers timeout longer than the request's: the headers are part of the request.
+  if (clean.HTTP_REQUEST_TIMEOUT_MS > 0 && clean.HTTP_HEADERS_TIMEOUT_MS > clean.HTTP_REQUEST_TIMEOUT_MS) {
+    problems.push(`  HTTP_HEADERS_TIMEOUT_MS: must not exceed HTTP_REQUEST_TIMEOUT_MS (${clean.HTTP_REQUEST_TIMEOUT_MS}), got ${clean.HTTP_HEADERS_TIMEOUT_MS}`);
+  }
   for (const name of ['CACHE_MAX_MB', 'MEMORY_BUDGET_MB', 'DUCKDB_MEMORY_LIMIT_MB'] as const) {
     if (clean[name] !== undefined) positive(name, clean[name]);
   }
@@ -385,6 +405,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     maxQueryTokens: clean.MAX_QUERY_TOKENS,
     maxBatchOperations: clean.MAX_BATCH_OPERATIONS,
     maxBodyBytes: clean.MAX_BODY_BYTES,
+    httpTimeouts: Object.freeze({
+      headersMs: clean.HTTP_HEADERS_TIMEOUT_MS,
+      requestMs: clean.HTTP_REQUEST_TIMEOUT_MS,
+      keepAliveMs: clean.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+      idleMs: clean.HTTP_IDLE_TIMEOUT_MS,
+    }),
     maxJsonDepth: clean.MAX_JSON_DEPTH,
     cacheMaxEntries: Math.floor(clean.CACHE_MAX_ENTRIES),
     memoryReclaim: clean.MEMORY_RECLAIM,

@@ -28,6 +28,7 @@ import { legacyJsonStatusPlugin } from './http/legacy-json-status.ts';
 import { serveGraphQLWs } from './http/graphql-ws-server.ts';
 import { GRAPHQL_PATH } from './http/paths.ts';
 import { ResponseCache } from './http/response-cache.ts';
+import { applyServerTimeouts, serverTimeoutOptions } from './http/server-timeouts.ts';
 import { createRedisTableVersions } from './backends/cache/redis-table-versions.ts';
 import { changeOfCommit } from './cache-tags/commit-tables.ts';
 import { followMedallionCommits } from './platform/commit-feed.ts';
@@ -238,7 +239,7 @@ export async function startGateway(config: Config, logger: Logger = createLogger
 
     let inFlight = 0;
     let drained: (() => void) | undefined;
-    const server = createServer(cors.wrap((req, res) => {
+    const server = createServer(serverTimeoutOptions(config.httpTimeouts), cors.wrap((req, res) => {
       inFlight += 1;
       res.once('close', () => {
         inFlight -= 1;
@@ -259,10 +260,19 @@ export async function startGateway(config: Config, logger: Logger = createLogger
       }
       if (graphiql && pathname.startsWith('/graphiql/') && graphiql(req, res)) return;
       if (rest?.(req, res, pathname, search)) return;
+      // Liveness: the process serves. No backend is asked, so a down engine never restarts the pod.
+      if (pathname === '/live') {
+        res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
+        res.end('{"live":true}');
+        return;
+      }
       if (pathname === '/health' || pathname === '/ready') {
         void (async () => {
           const report = overallHealth(await backends.health());
-          const ok = pathname === '/ready' ? !draining && report.status !== 'DOWN' : report.status !== 'DOWN';
+          // Readiness is this instance's own state (it drains), not its backends': every instance
+          // shares them, so failing readiness on an engine outage would take every gateway out of
+          // the Service at once, where partial and stale answers would still serve.
+          const ok = pathname === '/ready' ? !draining : report.status !== 'DOWN';
           res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
           res.end(JSON.stringify(pathname === '/ready' ? { ready: ok, status: report.status } : report));
         })();
@@ -285,7 +295,7 @@ export async function startGateway(config: Config, logger: Logger = createLogger
       res.writeHead(404, { 'content-type': 'application/json; charset=utf-8' });
       res.end(errorBody(`No route ${pathname}; GraphQL is at ${GRAPHQL_PATH}.`, 'BAD_USER_INPUT'));
     }));
-    server.keepAliveTimeout = 65_000;
+    applyServerTimeouts(server, config.httpTimeouts);
 
     const wsCleanup = serveGraphQLWs({ server, schema, services, authenticator, pipeline: subscriptions, cors, metrics, logger });
 

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { createLoaders } from '../loaders/index.ts';
+import { createLoaders, type Loaders } from '../loaders/index.ts';
 import type { SharedRowCache } from '../loaders/shared-cache.ts';
 import type { SqlEngine } from './backends/sql/port.ts';
 import type { GatewayContext, GatewayServices } from './context.ts';
@@ -18,6 +18,9 @@ export function createRequestContext(services: GatewayServices, requestId: strin
   // The services carry the gateway's metrics and tracer (when it has them): the calls' other observers.
   const lakehouse = instrumentSql(services.backends.lakehouse, calls, services);
   const analytics = instrumentSql(services.backends.analytics, calls, services);
+  // Built on first use: a subscriber that joins a shared subscription never executes in its own
+  // context, and ten thousand of them would each hold a dozen idle loaders.
+  let loaders: Loaders | undefined;
   return {
     services,
     requestId,
@@ -25,7 +28,12 @@ export function createRequestContext(services: GatewayServices, requestId: strin
     lakehouse,
     analytics,
     search: instrumentSearch(services.backends.search, calls, services),
-    loaders: loadersFor(services, lakehouse, analytics),
+    get loaders(): Loaders {
+      return (loaders ??= loadersFor(services, lakehouse, analytics));
+    },
+    set loaders(value: Loaders) {
+      loaders = value;
+    },
     calls,
     observed: newObservation(),
     cachePolicy: { maxAge: 0 },

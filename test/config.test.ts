@@ -27,6 +27,14 @@ describe('configuration', () => {
     expect(() => loadConfig({ DEMO_SCALE: '0', MAX_PAGE_SIZE: '-3' })).toThrow(/DEMO_SCALE[\s\S]*MAX_PAGE_SIZE/);
   });
 
+  it('takes the HTTP timeouts, 0 turning one off, and refuses a headers bound past the request bound', () => {
+    expect(loadConfig({}).httpTimeouts).toEqual({ headersMs: 10_000, requestMs: 30_000, keepAliveMs: 65_000, idleMs: 120_000 });
+    expect(loadConfig({ HTTP_REQUEST_TIMEOUT_MS: '0', HTTP_IDLE_TIMEOUT_MS: '0' }).httpTimeouts).toMatchObject({ requestMs: 0, idleMs: 0 });
+    expect(() => loadConfig({ HTTP_HEADERS_TIMEOUT_MS: '5000', HTTP_REQUEST_TIMEOUT_MS: '1000', HTTP_IDLE_TIMEOUT_MS: '-1' })).toThrow(
+      /HTTP_IDLE_TIMEOUT_MS: must be an integer ≥ 0[\s\S]*HTTP_HEADERS_TIMEOUT_MS: must not exceed HTTP_REQUEST_TIMEOUT_MS \(1000\), got 5000/,
+    );
+  });
+
   it('splits the Kafka broker list', () => {
     expect(loadConfig({ KAFKA_BROKERS: 'a:9092, b:9092' }).kafkaBrokers).toEqual(['a:9092', 'b:9092']);
   });

@@ -135,6 +135,26 @@ describe('health endpoints', () => {
     expect(ready.status).toBe(200);
     expect(await ready.json()).toEqual({ ready: true, status: 'OK' });
   });
+
+  it('answers liveness at /live without asking any backend', async () => {
+    const backends = gw.gateway.services.backends as { health: () => Promise<unknown> };
+    const health = backends.health;
+    let asked = 0;
+    // A health probe that would never answer: liveness must not wait for it.
+    backends.health = () => {
+      asked += 1;
+      return new Promise(() => undefined);
+    };
+    try {
+      const live = await fetch(`${gw.url}/live`, { signal: AbortSignal.timeout(5_000) });
+      expect(live.status).toBe(200);
+      expect(live.headers.get('cache-control')).toBe('no-store');
+      expect(await live.json()).toEqual({ live: true });
+      expect(asked).toBe(0);
+    } finally {
+      backends.health = health;
+    }
+  });
 });
 
 describe('stampede protection', () => {

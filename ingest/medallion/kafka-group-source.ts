@@ -1,6 +1,7 @@
-import { Kafka, type Admin, type Consumer } from 'kafkajs';
+import type { Admin, Consumer } from 'kafkajs';
 import { decodeCursor, mergeInLogOrder, PositionTracker, type Ordered } from '../../src/backends/bus/kafka-cursor.ts';
-import { HEADER, headerText, kafkaJsLogCreator, toKafkaJsLevel, type KafkaLogLevel, type KafkaLogSink } from '../../src/backends/bus/kafka.ts';
+import { createKafkaClient, type KafkaLogLevel, type KafkaLogSink } from '../../src/backends/bus/kafka-client.ts';
+import { HEADER, headerText } from '../../src/backends/bus/kafka-records.ts';
 import { partitionKey } from '../../src/backends/bus/kafka-wire.ts';
 import type { LogEntry } from '../../src/backends/bus/port.ts';
 import type { RecordSource } from './record-source.ts';
@@ -74,12 +75,12 @@ export function createKafkaGroupSource(options: KafkaGroupSourceOptions): KafkaG
   const maxBuffered = options.maxBuffered ?? 2 * batchSize;
   const topics = [...new Set(options.topics)];
   const log: KafkaLogSink = options.log ?? (() => undefined);
-  const kafka = new Kafka({
+  const { kafka } = createKafkaClient({
     clientId: options.clientId ?? 'nexus-medallion',
-    brokers: [...options.brokers],
-    requestTimeout: options.requestTimeoutMs ?? 10_000,
-    logLevel: toKafkaJsLevel(options.logLevel ?? 'warn'),
-    logCreator: kafkaJsLogCreator(log),
+    brokers: options.brokers,
+    requestTimeoutMs: options.requestTimeoutMs ?? 10_000,
+    logLevel: options.logLevel,
+    log,
   });
   const since = Date.now();
   let active = false;

@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { throttleKafkaLog } from '../../src/backends/bus/kafka-log.ts';
 import type { LogEntry } from '../../src/backends/bus/port.ts';
 import { createBackends, type Backends } from '../../src/backends/index.ts';
 import type { SearchPort } from '../../src/backends/search/port.ts';
@@ -85,7 +86,8 @@ export async function startMedallionWorker(config: Config, options: MedallionWor
       batchSize: config.medallionBatchSize,
       sessionTimeoutMs: config.medallionSessionTimeoutMs,
       requestTimeoutMs: config.roleTimeoutMs.bus,
-      log: (level, namespace, message, extra) => logger[level]({ ...extra, namespace }, message),
+      // A dead cluster logs its first failures and then a summary a minute, not a line per retry.
+      log: throttleKafkaLog((level, namespace, message, extra) => logger[level]({ ...extra, namespace }, message)).log,
       ...(options.beforeOffsetCommit ? { beforeOffsetCommit: options.beforeOffsetCommit } : {}),
     });
     const kafka = source;

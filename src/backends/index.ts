@@ -4,6 +4,7 @@ import type { Logger } from '../logger.ts';
 import type { BusPort } from './bus/port.ts';
 import { createEmbeddedLog } from './bus/embedded-log.ts';
 import { createKafkaBus } from './bus/kafka.ts';
+import { throttleKafkaLog } from './bus/kafka-log.ts';
 import type { CachePort } from './cache/port.ts';
 import { createLruCache } from './cache/lru.ts';
 import { createClickHouseEngine } from './clickhouse/engine.ts';
@@ -21,6 +22,25 @@ import type { SqlWriter } from './sql/writer.ts';
 import { createDuckDbWriter } from './duckdb/writer.ts';
 import { createTrinoEngine } from './trino/engine.ts';
 import { createTrinoWriter } from './trino/writer.ts';
+
+/**
+ * Longest each adapter's `close()` is waited for at shutdown, in ms; the gateway's stop() stays
+ * within its drain budget whatever is down.
+ */
+export const CLOSE_BUDGET_MS = 2_000;
+
+/** Adapters that run in this process (on the embedded file or in memory). */
+const LOCAL_ADAPTERS = new Set(['duckdb', 'minisearch', 'lru', 'embedded']);
+
+/** Waits for `closing` at most {@link CLOSE_BUDGET_MS}; a failed or late close is given up on (it was the last use). */
+function bounded(closing: Promise<unknown>): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, CLOSE_BUDGET_MS);
+    timer.unref();
+  });
+  return Promise.race([closing.then(() => undefined, () => undefined), late]).finally(() => clearTimeout(timer));
+}
 
 /** The lakehouse as the medallion writes it. */
 export interface LakehouseWrites {
@@ -98,12 +118,16 @@ export async function createBackends(
       ? guardSearch(createElasticsearchSearch({ node: config.elasticsearchUrl, timeoutMs: timeouts.search }), guard('search', 'elasticsearch'))
       : createMiniSearch({ lakehouse });
     const cache = config.redisUrl ? createRedisCache({ url: config.redisUrl }) : createLruCache({ maxEntries: config.cacheMaxEntries, maxBytes: config.memory.cacheBytes });
+    // A dead cluster logs its first failures and then a summary a minute, not a line per retry.
+    const kafkaLog = config.kafkaBrokers && logger ? throttleKafkaLog((level, namespace, message, extra) => logger[level]({ ...extra, namespace }, message)) : undefined;
     const rawBus = config.kafkaBrokers
       ? await createKafkaBus({
           brokers: config.kafkaBrokers,
           topics: options.eventTopics,
           requestTimeoutMs: timeouts.bus,
-          ...(logger ? { log: (level, namespace, message, extra) => logger[level]({ ...extra, namespace }, message) } : {}),
+          // Two disconnect rounds (consumer and producer, then admin) within the close budget.
+          closeTimeoutMs: CLOSE_BUDGET_MS / 2,
+          ...(kafkaLog ? { log: kafkaLog.log } : {}),
         })
       : await createEmbeddedLog({ database });
     const bus = guardBus(rawBus, guard('bus', rawBus.adapter));
@@ -119,8 +143,14 @@ export async function createBackends(
       health: () => Promise.all([lakehouse.health(), analytics.health(), search.health(), cache.health(), bus.health()]),
       close() {
         closing ??= (async () => {
-          await Promise.allSettled([search.close(), cache.close(), lakehouse.close(), analytics.close()]);
-          await bus.close();
+          // A remote adapter's close is bounded: a peer that is gone must not hold the shutdown (what
+          // it had not acknowledged is lost either way; acknowledged Kafka writes are on the brokers
+          // already). The in-process ones are waited for: they flush into the embedded file.
+          const closeOf = (port: { adapter: string; close(): Promise<void> }) => (LOCAL_ADAPTERS.has(port.adapter) ? port.close() : bounded(port.close()));
+          await Promise.allSettled([closeOf(search), closeOf(cache), closeOf(lakehouse), closeOf(analytics)]);
+          await closeOf(bus);
+          kafkaLog?.flush();
+          // The embedded file is local: its last writes are flushed whatever happened above.
           await database.close();
         })();
         return closing;

@@ -23,6 +23,7 @@ import { httpCredentials, type Authenticator } from '../security/authenticator.t
 import type { Principal } from '../security/principal.ts';
 import { refuseChannel, type CorsPolicy } from './cors.ts';
 import { answerCredentialFailure, errorBody, headerValue, readBody } from './graphql-http.ts';
+import { exemptFromIdleTimeout } from './server-timeouts.ts';
 import { framingFor, openResultStream, SSE_FRAMING, type StreamFraming } from './stream-framing.ts';
 import type { LiveRequest, SubscriptionPipeline } from './subscription-pipeline.ts';
 
@@ -124,6 +125,8 @@ export function createGraphQLSseHandler(options: GraphQLSseOptions): GraphQLSseH
    */
   async function stream(res: ServerResponse, framing: StreamFraming, args: ExecutionArgs, subscription: boolean, principal: Principal): Promise<void> {
     const events = openResultStream(res, framing);
+    // The stream may outlast the idle timeout between results; its keep-alives guard proxies.
+    exemptFromIdleTimeout(res.socket);
     let source: AsyncIterableIterator<ExecutionResult> | undefined;
     let ended = false;
     const end = (final?: readonly GraphQLError[]) => {

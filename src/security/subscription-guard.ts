@@ -1,4 +1,5 @@
 import { GraphQLError, parse, specifiedRules, validate, type DocumentNode, type ExecutionArgs, type GraphQLSchema, type ValidationRule } from 'graphql';
+import { LRUCache } from 'lru-cache';
 import { queryLimitRules, tokenLimitRefusal, type QueryLimits } from './limits.ts';
 import type { QueryCostMeter } from './query-cost.ts';
 
@@ -20,16 +21,23 @@ export function createSubscriptionGuard(options: { schema: GraphQLSchema; limits
   const { schema, meter } = options;
   const rules: readonly ValidationRule[] = [...specifiedRules, ...queryLimitRules(options.limits)];
   const maxTokens = options.limits.maxTokens;
+  // Valid documents by query text. Thousands of clients subscribe with the same text: one parse
+  // and validation, and one document held for all of them instead of an AST (with its token list)
+  // per subscription; the shared executor keys its groups by document, so it prints it once too.
+  const valid = new LRUCache<string, DocumentNode>({ max: VALID_DOCUMENTS });
   return (request) => {
-    let document: DocumentNode;
-    try {
-      document = parse(request.query, { maxTokens });
-    } catch (error) {
-      if (!(error instanceof GraphQLError)) throw error;
-      return [tokenLimitRefusal(error) ?? asUserInputError(error)];
+    let document = valid.get(request.query);
+    if (!document) {
+      try {
+        document = parse(request.query, { maxTokens });
+      } catch (error) {
+        if (!(error instanceof GraphQLError)) throw error;
+        return [tokenLimitRefusal(error) ?? asUserInputError(error)];
+      }
+      const errors = validate(schema, document, rules);
+      if (errors.length > 0) return errors.map(asUserInputError);
+      valid.set(request.query, document);
     }
-    const errors = validate(schema, document, rules);
-    if (errors.length > 0) return errors.map(asUserInputError);
     const operationName = request.operationName ?? undefined;
     const variables = request.variables ?? undefined;
     const refusal = meter.check(document, operationName, variables);
@@ -37,6 +45,9 @@ export function createSubscriptionGuard(options: { schema: GraphQLSchema; limits
     return { schema, document, operationName, variableValues: variables };
   };
 }
+
+/** Distinct subscription documents kept parsed and validated (a few per client application). */
+const VALID_DOCUMENTS = 500;
 
 /** A parse or validation error with BAD_USER_INPUT unless it has a code already. */
 function asUserInputError(error: GraphQLError): GraphQLError {

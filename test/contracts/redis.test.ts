@@ -1,9 +1,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLruCache } from '../../src/backends/cache/lru.ts';
 import { createRedisCache } from '../../src/backends/cache/redis.ts';
 import type { RedisCacheOptions, RedisCachePort } from '../../src/backends/cache/redis.ts';
-import { getOrFill } from '../../src/backends/cache/single-flight.ts';
 import { BackendError } from '../../src/errors.ts';
 import { describeWithPeer } from '../helpers/peers.ts';
 import { startRedis } from '../helpers/redis-server.ts';
@@ -15,19 +13,6 @@ import { describeCacheContract } from './cache.contract.ts';
 let namespaces = 0;
 /** A namespace no other test uses, so tests sharing a server never see each other's keys. */
 const freshNamespace = () => `t${process.pid}-${++namespaces}`;
-
-function deferred(): { promise: Promise<void>; resolve(): void } {
-  let resolve!: () => void;
-  const promise = new Promise<void>((r) => (resolve = r));
-  return { promise, resolve };
-}
-
-/** `promise`, or nothing after `ms`: a gate that fails the test by assertion, not by hanging. */
-async function orAfter(promise: Promise<void>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([promise, new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
-  clearTimeout(timer);
-}
 
 /** Resolves once `check` passes, polling every 20 ms, or fails after `timeoutMs`. */
 async function eventually(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
@@ -118,79 +103,6 @@ describeWithPeer('redis adapter', 'redis-server', 'redis-server', (binary) => {
     });
   });
 
-  describe('single flight', () => {
-    it('fills once for 20 concurrent callers in one process', async () => {
-      const cache = open();
-      let fills = 0;
-      const gate = deferred();
-      const fill = async () => {
-        fills += 1;
-        await gate.promise;
-        return 'tour list';
-      };
-      const callers = Array.from({ length: 20 }, () => getOrFill(cache, 'tours:first', 10_000, fill));
-      gate.resolve();
-      expect(await Promise.all(callers)).toEqual(Array(20).fill('tour list'));
-      expect(fills).toBe(1);
-      expect(await cache.get('tours:first')).toBe('tour list');
-    });
-
-    it('fills once across two instances racing on the same key', async () => {
-      const namespace = freshNamespace();
-      // Each instance counts the times it found the lock taken; the winner's fill waits until the
-      // other instance has run into the lock, so the race really happens.
-      const contended = deferred();
-      const instance = (): RedisCachePort => {
-        const cache = open({ namespace });
-        return {
-          ...cache,
-          tryLock: async (key, ttlMs) => {
-            const token = await cache.tryLock(key, ttlMs);
-            if (token === undefined) contended.resolve();
-            return token;
-          },
-        };
-      };
-      const [a, b] = [instance(), instance()];
-      let fills = 0;
-      const fill = async () => {
-        fills += 1;
-        await orAfter(contended.promise, 2_000);
-        return 'popular tours';
-      };
-      const callers = [a, b].flatMap((cache) => Array.from({ length: 10 }, () => getOrFill(cache, 'popular', 10_000, fill)));
-      expect(await Promise.all(callers)).toEqual(Array(20).fill('popular tours'));
-      expect(fills).toBe(1);
-    });
-
-    it('lets another instance take over when the lock holder fails', async () => {
-      const namespace = freshNamespace();
-      const contended = deferred();
-      const wrap = (cache: RedisCachePort): RedisCachePort => ({
-        ...cache,
-        tryLock: async (key, ttlMs) => {
-          const token = await cache.tryLock(key, ttlMs);
-          if (token === undefined) contended.resolve();
-          return token;
-        },
-      });
-      const [a, b] = [wrap(open({ namespace })), wrap(open({ namespace }))];
-      let fills = 0;
-      const fill = async () => {
-        fills += 1;
-        if (fills === 1) {
-          await orAfter(contended.promise, 2_000);
-          throw new Error('lakehouse unavailable');
-        }
-        return 'second try';
-      };
-      const results = await Promise.allSettled([getOrFill(a, 'k', 10_000, fill), getOrFill(b, 'k', 10_000, fill)]);
-      expect(results.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected']);
-      expect(results.find((r) => r.status === 'fulfilled')).toMatchObject({ value: 'second try' });
-      expect(fills).toBe(2);
-    });
-  });
-
   describe('a frozen server', () => {
     it('answers misses within the command budget instead of waiting', async () => {
       const cache = open({ commandTimeoutMs: 150 });
@@ -254,10 +166,6 @@ describeWithPeer('redis adapter', 'redis-server', 'redis-server', (binary) => {
       expect(health).toMatchObject({ role: 'cache', adapter: 'redis', status: 'DOWN' });
       expect(health.error).toMatch(/not connected|ECONNREFUSED|closed/i);
       await expect(cache.deletePrefix('tour:')).rejects.toBeInstanceOf(BackendError);
-      // Stampede protection degrades to a plain fill: no lock to take, nothing to wait for.
-      const filled = await timed(() => getOrFill(cache, 'tour:3', 10_000, async () => 'from the lakehouse'));
-      expect(filled.value).toBe('from the lakehouse');
-      expect(filled.ms).toBeLessThan(1_000);
 
       // A gateway started while Redis is down misses too, and recovers like the others.
       const late = createRedisCache({ url: outage.url, namespace: freshNamespace(), reconnectMaxDelayMs: 200 });
@@ -305,27 +213,5 @@ describeWithPeer('redis adapter', 'redis-server', 'redis-server', (binary) => {
         /url: expected the redis: or rediss: scheme.*namespace: .*commandTimeoutMs: expected a positive number/,
       );
     });
-  });
-});
-
-describe('single flight over a cache without locks (LRU)', () => {
-  it('shares one fill among concurrent callers and stores the value', async () => {
-    const cache = createLruCache({ maxEntries: 10 });
-    let fills = 0;
-    const gate = deferred();
-    const callers = Array.from({ length: 5 }, () =>
-      getOrFill(cache, 'k', 10_000, async () => {
-        fills += 1;
-        await gate.promise;
-        return 'v';
-      }),
-    );
-    gate.resolve();
-    expect(await Promise.all(callers)).toEqual(Array(5).fill('v'));
-    expect(fills).toBe(1);
-    expect(await cache.get('k')).toBe('v');
-    // A failed fill is shared too, and not remembered: the next call fills again.
-    await expect(getOrFill(cache, 'x', 10_000, async () => Promise.reject(new Error('boom')))).rejects.toThrow('boom');
-    expect(await getOrFill(cache, 'x', 10_000, async () => 'recovered')).toBe('recovered');
   });
 });

@@ -3,6 +3,7 @@ import { BackendError } from '../../errors.ts';
 import type { DuckDbDatabase } from '../duckdb/database.ts';
 import { probeHealth } from '../health.ts';
 import { limit as sqlLimit } from '../sql/port.ts';
+import { GroupCommit } from './group-commit.ts';
 import { unknownPosition, type BusPort, type BusRecord, type LogEntry, type PublishAck } from './port.ts';
 
 /** Options of the embedded bus. */
@@ -53,23 +54,8 @@ export async function createEmbeddedLog(options: EmbeddedLogOptions): Promise<Bu
   // Appends go through a connection of their own: a publish never waits for a medallion run.
   const appendConnection = await database.dedicatedConnection();
   const listeners = new Set<(entries: readonly LogEntry[]) => void>();
-  let queue: Pending[] = [];
-  let writing = false;
+  const commits = new GroupCommit<Pending>(writeBatch);
   let closed = false;
-
-  async function drain(): Promise<void> {
-    if (writing) return;
-    writing = true;
-    try {
-      while (queue.length > 0) {
-        const batch = queue;
-        queue = [];
-        await writeBatch(batch);
-      }
-    } finally {
-      writing = false;
-    }
-  }
 
   async function writeBatch(batch: Pending[]): Promise<void> {
     const publishedAt = new Date();
@@ -156,8 +142,7 @@ export async function createEmbeddedLog(options: EmbeddedLogOptions): Promise<Bu
       if (closed) return Promise.reject(new BackendError({ role: 'bus', adapter: 'embedded', message: 'the bus is closed' }));
       if (records.length === 0) return Promise.resolve([]);
       return new Promise<PublishAck[]>((resolve, reject) => {
-        queue.push({ records, resolve, reject });
-        void drain();
+        commits.add({ records, resolve, reject });
       });
     },
     tail(listener) {
@@ -207,7 +192,7 @@ export async function createEmbeddedLog(options: EmbeddedLogOptions): Promise<Bu
     async close() {
       closed = true;
       // Let in-flight and queued publishes finish: everything acknowledged is durable.
-      while (writing || queue.length > 0) await new Promise((resolve) => setTimeout(resolve, 5));
+      await commits.idle();
       listeners.clear();
     },
   };

@@ -16,19 +16,5 @@ export interface CachePort extends Lifecycle {
    * Optional abilities; absent means none. `shared`: every gateway instance sees the same entries
    * (Redis), so state such as the response cache's entries can be shared through it.
    */
-  readonly capabilities?: { readonly locks?: boolean; readonly shared?: boolean };
-  /** With `capabilities.locks`: a short lock shared by every gateway instance (stampede protection). */
-  tryLock?: CacheLocks['tryLock'];
-  unlock?: CacheLocks['unlock'];
-}
-
-/** Locks shared by every instance that uses the same cache (Redis `SET NX PX`). */
-export interface CacheLocks {
-  /**
-   * Takes the lock on `key` for `ttlMs` if nobody holds it. Resolves to a token for `unlock`, or
-   * `undefined` when another holder has it; rejects when the cache is unreachable.
-   */
-  tryLock(key: string, ttlMs: number): Promise<string | undefined>;
-  /** Releases a lock taken by `tryLock`, only if `token` still holds it. Never throws (the lock expires anyway). */
-  unlock(key: string, token: string): Promise<void>;
+  readonly capabilities?: { readonly shared?: boolean };
 }

@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import { BackendError } from '../../errors.ts';
 import { probeHealth } from '../health.ts';
-import type { CacheLocks, CachePort } from './port.ts';
+import type { CachePort } from './port.ts';
 
 /** Options of the Redis cache adapter. */
 export interface RedisCacheOptions {
@@ -26,12 +26,10 @@ export interface RedisCacheOptions {
   reconnectMaxDelayMs?: number;
 }
 
-/** The Redis cache: the cache port plus cross-instance locks (see `getOrFill` in single-flight.ts). */
+/** The Redis cache: the cache port, its entries shared by every instance using the same Redis. */
 export interface RedisCachePort extends CachePort {
   readonly adapter: 'redis';
-  readonly capabilities: { readonly locks: true; readonly shared: true };
-  tryLock: CacheLocks['tryLock'];
-  unlock: CacheLocks['unlock'];
+  readonly capabilities: { readonly shared: true };
 }
 
 const DEFAULTS = {
@@ -45,10 +43,6 @@ const DEFAULTS = {
 /** Keys asked for per SCAN round trip; also the largest UNLINK batch. */
 const SCAN_BATCH = 500;
 
-// Deletes the lock only if it still holds our token: a lock that expired and was taken by another
-// instance must not be released by the late first holder.
-const UNLOCK_SCRIPT = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
-
 /**
  * The production cache adapter (`REDIS_URL`). Connects on first use; when Redis is unreachable
  * every call fails fast (reads are misses, writes are dropped, health is `DOWN`) while the client
@@ -57,10 +51,7 @@ const UNLOCK_SCRIPT = "if redis.call('get', KEYS[1]) == ARGV[1] then return redi
 export function createRedisCache(options: RedisCacheOptions): RedisCachePort {
   const settings = validate(options);
   const { commandTimeoutMs, connectTimeoutMs, reconnectMaxDelayMs } = settings;
-  // Data keys and lock keys live in disjoint spaces, so `deletePrefix` can never match a lock and a
-  // `get` can never read one.
   const dataPrefix = `${settings.namespace}:v${settings.version}:`;
-  const lockPrefix = `${settings.namespace}:lock:v${settings.version}:`;
 
   const client = new Redis(options.url, {
     lazyConnect: true,
@@ -143,7 +134,7 @@ export function createRedisCache(options: RedisCacheOptions): RedisCachePort {
 
   return {
     adapter: 'redis',
-    capabilities: { locks: true, shared: true },
+    capabilities: { shared: true },
 
     async get(key) {
       try {
@@ -182,26 +173,6 @@ export function createRedisCache(options: RedisCacheOptions): RedisCachePort {
         } while (cursor !== '0');
       } catch (error) {
         throw backendError(`deletePrefix(${JSON.stringify(prefix)})`, error);
-      }
-    },
-
-    async tryLock(key, ttlMs) {
-      const token = crypto.randomUUID();
-      try {
-        await connected(commandTimeoutMs);
-        const answer = await client.set(lockPrefix + key, token, 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX');
-        return answer === 'OK' ? token : undefined;
-      } catch (error) {
-        throw backendError(`tryLock(${JSON.stringify(key)})`, error);
-      }
-    },
-
-    async unlock(key, token) {
-      try {
-        if (client.status !== 'ready') return; // the lock expires by itself
-        await client.eval(UNLOCK_SCRIPT, 1, lockPrefix + key, token);
-      } catch {
-        // Same: the lock's TTL bounds how long a lost unlock can delay other instances.
       }
     },
 
