@@ -5,14 +5,18 @@
  */
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { CLOSE_BUDGET_MS } from '../../src/backends/index.ts';
 import { createLogger } from '../../src/logger.ts';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { startKafkaMock, type KafkaMock } from '../helpers/kafka-mock.ts';
 import { describeWithPeer } from '../helpers/peers.ts';
 
-/** The gateway's own drain (requests, subscriptions, the medallion) plus the bounded closes. */
-const STOP_BUDGET_MS = 3 * CLOSE_BUDGET_MS;
+/**
+ * Before the forced exit (src/main.ts exits 15 s after SIGTERM), with room for a loaded test
+ * machine: what is checked is that stop() ends by itself with the brokers gone, the clients'
+ * reconnect loops included (about 3 s on a quiet machine; it took 8 s and more before the closes
+ * were bounded). The figure itself belongs to the notes, not to a timed assertion.
+ */
+const STOP_BUDGET_MS = 12_000;
 /** Log lines from the brokers' going to the end of stop() (every client logged every retry: 50 and more here). */
 const MAX_LINES = 20;
 
