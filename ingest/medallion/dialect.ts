@@ -54,7 +54,7 @@ function path(field: string): string {
 }
 
 /** DuckDB's spelling of the lakehouse types (src/backends/trino/iceberg-ddl.ts speaks Trino's). */
-const DUCKDB_TYPES: Record<IcebergTable['columns'][number]['type'], string> = {
+export const DUCKDB_TYPES: Record<IcebergTable['columns'][number]['type'], string> = {
   VARCHAR: 'VARCHAR',
   DOUBLE: 'DOUBLE',
   BIGINT: 'BIGINT',

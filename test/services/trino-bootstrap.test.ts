@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootstrap, type BootstrapReport } from '../../scripts/bootstrap.ts';
 import { ensureBronzeTables } from '../../ingest/medallion/bronze.ts';
-import { DUCKDB_DIALECT } from '../../ingest/medallion/dialect.ts';
+import { DUCKDB_DIALECT, DUCKDB_TYPES } from '../../ingest/medallion/dialect.ts';
 import { createDuckDbWriter } from '../../src/backends/duckdb/writer.ts';
 import { loadSourceRegistry } from '../../ingest/registry.ts';
 import { DuckDbDatabase } from '../../src/backends/duckdb/database.ts';
@@ -24,17 +24,6 @@ import { startTrinoFixture, type TrinoFixture } from '../helpers/trino-fixture.t
  * embedded gateway does for the same demo.
  */
 
-/** DuckDB's spelling of each Trino type the lakehouse uses. */
-const DUCKDB_TYPE: Record<string, string> = {
-  VARCHAR: 'VARCHAR',
-  DOUBLE: 'DOUBLE',
-  BIGINT: 'BIGINT',
-  INTEGER: 'INTEGER',
-  BOOLEAN: 'BOOLEAN',
-  DATE: 'DATE',
-  'TIMESTAMP(6)': 'TIMESTAMP',
-  'ARRAY(VARCHAR)': 'VARCHAR[]',
-};
 
 interface ColumnRow {
   table_schema: string;
@@ -84,7 +73,7 @@ describe('the Iceberg table catalogue', () => {
           table_name: name,
           table_type: 'BASE TABLE',
           column_name: column.name,
-          data_type: DUCKDB_TYPE[column.type] ?? column.type,
+          data_type: (DUCKDB_TYPES as Record<string, string>)[column.type] ?? column.type,
           is_nullable: column.nullable ? 'YES' : 'NO',
         }));
       });
