@@ -31,7 +31,6 @@ import { ResponseCache } from './http/response-cache.ts';
 import { applyServerTimeouts, serverTimeoutOptions } from './http/server-timeouts.ts';
 import { createRedisTableVersions } from './backends/cache/redis-table-versions.ts';
 import { changeOfCommit } from './cache-tags/commit-tables.ts';
-import { followMedallionCommits } from './platform/commit-feed.ts';
 import type { SharedTableVersions } from './cache-tags/table-versions.ts';
 import { createSubscriptionPipeline } from './http/subscription-pipeline.ts';
 import { subscriptionTransportsPlugin } from './http/subscription-transports-plugin.ts';
@@ -100,7 +99,6 @@ export async function startGateway(config: Config, logger: Logger = createLogger
   let rateLimiter: PrincipalRateLimiter | undefined;
   let freshness: GatewayFreshness | undefined;
   let sharedVersions: SharedTableVersions | undefined;
-  let stopInvalidation: (() => void) | undefined;
   try {
     if (backends.embedded && config.demoData && backends.lakehouseWrites.embedded) {
       const demo = await ensureDemoData(backends.embedded, {
@@ -146,9 +144,9 @@ export async function startGateway(config: Config, logger: Logger = createLogger
       }
     }
     // Before the medallion's first pass, so the watermark tracker hears it.
-    freshness = startFreshness({ config, backends, registry, pipeline, logger });
-    // Drops exactly the cached answers that read a table a medallion commit changed, wherever the medallion runs.
-    stopInvalidation = followMedallionCommits({ runner: pipeline?.runs, bus: backends.bus, logger }, (commit) => responseCache.invalidate(changeOfCommit(commit)));
+    // One feed of medallion commits (in-process runner or the bus): the watermark tracker, and the
+    // response cache dropping exactly the answers that read a table a commit changed.
+    freshness = startFreshness({ config, backends, registry, pipeline, logger, onCommit: (commit) => responseCache.invalidate(changeOfCommit(commit)) });
     await pipeline?.start();
     // A search engine with an event index of its own is kept current from the bus, once: by
     // whoever runs the medallion (this gateway, or the `npm run medallion` worker).
@@ -359,7 +357,6 @@ export async function startGateway(config: Config, logger: Logger = createLogger
           await closed;
           await finalPipeline?.stop();
           freshness?.close();
-          stopInvalidation?.();
           await indexer?.stop();
           await responseCache.close();
           await rateLimiter?.close();
@@ -374,7 +371,6 @@ export async function startGateway(config: Config, logger: Logger = createLogger
   } catch (error) {
     fanout?.stop();
     freshness?.close();
-    stopInvalidation?.();
     await pipeline?.stop().catch(() => undefined);
     await rateLimiter?.close().catch(() => undefined);
     await sharedVersions?.close().catch(() => undefined);

@@ -22,6 +22,7 @@ import { dialectOf, type HousekeepingSettings, type MedallionDialect } from './d
 import { GOLD_TABLES, refreshGold, type GoldTable } from './gold.ts';
 import { MEASURED_TABLES, measureTables } from './quality.ts';
 import { busCursorSource, type RecordSource } from './record-source.ts';
+import { BRONZE_PIPELINE, storedBronzePosition } from '../../src/platform/stored-commit.ts';
 import { promoteEvents } from './silver-events.ts';
 
 export type { PipelineRunRecord, RunTrigger } from '../../src/platform/metadata.ts';
@@ -69,7 +70,6 @@ const DEFAULT_HOUSEKEEPING: HousekeepingSettings & { intervalMs: number } = {
   orphanFileRetention: '7d',
 };
 
-const BRONZE_CURSOR = 'bronze';
 
 /** The platform metadata a recorded layer run writes. */
 const PLATFORM_TABLES = ['platform.pipeline_runs', 'platform.source_executions', 'platform.data_quality', 'platform.data_lineage', 'platform.watermarks'];
@@ -274,8 +274,7 @@ export class MedallionRunner {
     try {
       // Bronze: read the bus, land the records, then store the cursor (data first: a crash in
       // between lands the records again, which silver absorbs).
-      const [stored] = await writer.rows('SELECT position FROM platform.watermarks WHERE pipeline = ?', [BRONZE_CURSOR]);
-      const storedPosition = typeof stored?.['position'] === 'string' ? stored['position'] : undefined;
+      const storedPosition = await storedBronzePosition((sql, params) => writer.rows(sql, params));
       const cursor = storedPosition ?? bus.startCursor;
       const batch = await this.source.next(this.options.maxRecordsPerRun ?? 100_000, storedPosition);
       position = batch.position;
@@ -284,7 +283,7 @@ export class MedallionRunner {
       if (batch.entries.length > 0 || manual) {
         await layer('bronze', async (connection, record) => {
           const { landed, unclaimed } = await landRecords(connection, registry, batch.entries, record.id, record.startedAt);
-          if (batch.position !== cursor || stored === undefined) await storeWatermark(connection, BRONZE_CURSOR, -1, batch.position);
+          if (batch.position !== cursor || storedPosition === undefined) await storeWatermark(connection, BRONZE_PIPELINE, -1, batch.position);
           const executions: SourceExecution[] = [];
           const quality: QualityMeasure[] = [];
           const lineage: LineageRecord[] = [];

@@ -3,6 +3,7 @@ import type { SourceRegistry } from '../../ingest/registry.ts';
 import type { Backends } from '../backends/index.ts';
 import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
+import type { MedallionCommit } from '../platform/commit.ts';
 import { followMedallionCommits } from '../platform/commit-feed.ts';
 import { StaleAnswers } from './stale-answers.ts';
 import { storedCommit, type ReadRows } from '../platform/stored-commit.ts';
@@ -26,6 +27,8 @@ export interface FreshnessOptions {
   /** The in-process medallion, when the gateway runs it (its passes feed the tracker; a waiting read nudges it). */
   pipeline: MedallionRunner | undefined;
   logger: Logger;
+  /** Also told of every commit the tracker hears (e.g. the response cache's invalidation), from the same feed. */
+  onCommit?: (commit: MedallionCommit) => void;
 }
 
 /**
@@ -43,7 +46,10 @@ export function startFreshness(options: FreshnessOptions): GatewayFreshness {
     nudge: pipeline ? () => void pipeline.runNow('EVENTS').catch(() => undefined) : undefined,
   });
   const observe = tracker.observe.bind(tracker);
-  const stops: (() => void)[] = [followMedallionCommits({ runner: pipeline?.runs, bus: backends.bus, logger }, observe)];
+  const stops: (() => void)[] = [followMedallionCommits({ runner: pipeline?.runs, bus: backends.bus, logger }, (commit) => {
+    observe(commit);
+    options.onCommit?.(commit);
+  })];
   const lakehouse: ReadRows = (sql, params) => backends.lakehouse.query(sql, params);
   storedCommit(lakehouse, registry).then(
     (commit) => commit && observe(commit),
