@@ -5,17 +5,8 @@ import { tourStats } from '../src/backends/analytics/queries.ts';
 import { userProfilesFromGold } from '../src/backends/lakehouse/gold.ts';
 import { executionsOfRuns, latestExecutionsOfSources, pipelineRunsByIds, type SourceExecutionRow } from '../src/platform/metadata-reads.ts';
 import type { PipelineRunRecord } from '../src/platform/metadata.ts';
-import {
-  bookingsByUsers,
-  childPage,
-  destinationsByIds,
-  eventsByIds,
-  existingUsers,
-  toursByDestinations,
-  toursByIds,
-  type EventSlice,
-  type IdSlice,
-} from '../src/backends/lakehouse/queries.ts';
+import { bookingsByUsers, childPage, eventsByIds, existingUsers, type EventSlice, type IdSlice } from '../src/backends/lakehouse/queries.ts';
+import type { CatalogueReads } from '../src/catalogue/reads.ts';
 import { recommendTours } from '../src/backends/lakehouse/recommendations.ts';
 import type { SqlEngine } from '../src/backends/sql/port.ts';
 import { tracedBatch } from '../src/observability/tracing.ts';
@@ -25,6 +16,8 @@ import { withSharedCache, type RowCodec, type SharedRowCache } from './shared-ca
 export interface LoaderSources {
   lakehouse: SqlEngine;
   analytics: SqlEngine;
+  /** Tours and destinations (the catalogue replica while it is current, else the lakehouse). */
+  catalogue: CatalogueReads;
   /** Cross-request cache of reference rows (tours, destinations); absent: every request reads the backend. */
   shared?: SharedRowCache;
   /** The gateway's tracer, when it traces: each batch then runs in a span of its own. */
@@ -105,19 +98,22 @@ function groupByPage<K extends PageKey<unknown>>(keys: readonly K[]): Map<string
 const pageKey = (key: PageKey<unknown>) => `${key.parentId}\u0000${JSON.stringify(key.slice)}`;
 
 export function createLoaders(sources: LoaderSources): Loaders {
-  const { lakehouse, analytics } = sources;
+  const { lakehouse, analytics, catalogue } = sources;
+  // The row cache is for rows read from the lakehouse; the in-process catalogue answers faster than it.
+  const catalogueRows = <T>(codec: RowCodec<T>, load: (ids: readonly string[]) => Promise<(T | null)[]>) => {
+    const cached = withSharedCache(sources.shared, codec, load);
+    return (ids: readonly string[]) => (catalogue.inProcess ? load(ids) : cached(ids));
+  };
   // One span per batch when tracing (the batch function itself otherwise).
   const traced = <K, V>(name: string, batch: DataLoader.BatchLoadFn<K, V>) => tracedBatch(sources.tracer, name, batch);
   return {
     tourById: new DataLoader(
-      traced('tourById', withSharedCache(sources.shared, TOURS, async (ids) => byKey(ids, await toursByIds(lakehouse, ids), (t) => t.id, () => null, (t) => t))),
+      traced('tourById', catalogueRows(TOURS, async (ids) => byKey(ids, await catalogue.toursByIds(ids), (t) => t.id, () => null, (t) => t))),
     ),
     destinationById: new DataLoader(
       traced(
         'destinationById',
-        withSharedCache(sources.shared, DESTINATIONS, async (ids) =>
-          byKey(ids, await destinationsByIds(lakehouse, ids), (d) => d.id, () => null, (d) => d),
-        ),
+        catalogueRows(DESTINATIONS, async (ids) => byKey(ids, await catalogue.destinationsByIds(ids), (d) => d.id, () => null, (d) => d)),
       ),
     ),
     eventById: new DataLoader(traced('eventById', async (ids) => byKey(ids, await eventsByIds(lakehouse, ids), (e) => e.id, () => null, (e) => e))),
@@ -168,7 +164,7 @@ export function createLoaders(sources: LoaderSources): Loaders {
         const pages = new Map<string, ChildPage<TourRow>>();
         for (const group of groupByPage(keys).values()) {
           const { slice } = group[0]!;
-          const { rows, totals } = await toursByDestinations(lakehouse, { ...slice, destinationIds: group.map((k) => k.parentId) });
+          const { rows, totals } = await catalogue.toursByDestinations({ ...slice, destinationIds: group.map((k) => k.parentId) });
           for (const key of group) {
             const own = rows.filter((t) => t.destinationId === key.parentId);
             pages.set(pageKey(key), { ...childPage(own, slice), totalCount: totals.get(key.parentId) ?? 0 });

@@ -1,5 +1,4 @@
 import type { Resolvers } from '../src/generated/graphql.ts';
-import { destinationsPage } from '../src/backends/lakehouse/queries.ts';
 import { pageWindow } from '../src/pagination.ts';
 import { idConnection, idSlice } from './connections.ts';
 import { selects } from './selection.ts';
@@ -7,7 +6,7 @@ import { selects } from './selection.ts';
 export const destinationResolvers: Resolvers = {
   Query: {
     destinations: async (_, args, ctx, info) => {
-      const page = await destinationsPage(ctx.lakehouse, {
+      const page = await ctx.catalogue.destinationsPage({
         ...idSlice(pageWindow(args, ctx.services.config.maxPageSize)),
         filter: args.filter,
         withTotal: selects(info, 'totalCount'),

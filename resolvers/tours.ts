@@ -1,5 +1,5 @@
 import type { Resolvers } from '../src/generated/graphql.ts';
-import { toursByIds, toursPage } from '../src/backends/lakehouse/queries.ts';
+import { toursByIds } from '../src/backends/lakehouse/queries.ts';
 import { pageWindow } from '../src/pagination.ts';
 import { idConnection, idSlice } from './connections.ts';
 import { selects } from './selection.ts';
@@ -7,7 +7,7 @@ import { selects } from './selection.ts';
 export const tourResolvers: Resolvers = {
   Query: {
     tours: async (_, args, ctx, info) => {
-      const page = await toursPage(ctx.lakehouse, {
+      const page = await ctx.catalogue.toursPage({
         ...idSlice(pageWindow(args, ctx.services.config.maxPageSize)),
         filter: args.filter,
         asOf: args.asOf,

@@ -115,6 +115,12 @@ export interface Config {
   readonly responseCache: boolean;
   /** Time to live of reference rows (tours, destinations) in the cache role, in ms; 0 turns it off. Default 30000. */
   readonly loaderCacheTtlMs: number;
+  /**
+   * The in-process catalogue replica (tours, destinations), refreshed on every medallion commit
+   * that changes them: catalogue reads never wait on the lakehouse. Default true; `maxRows` per
+   * table above which the catalogue stays on the lakehouse (default 100000).
+   */
+  readonly catalogueReplica: { readonly enabled: boolean; readonly maxRows: number };
   /** Add `extensions.backends` (adapter, calls, time per role) to responses. Default true. */
   readonly backendExtensions: boolean;
   /** Serve the GraphiQL page at the GraphQL path for browsers. Default true. */
@@ -267,6 +273,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       RESPONSE_CACHE: bool({ default: true }),
       BACKEND_EXTENSIONS: bool({ default: true }),
       LOADER_CACHE_TTL_MS: num({ default: 30_000 }),
+      CATALOGUE_REPLICA: bool({ default: true }),
+      CATALOGUE_REPLICA_MAX_ROWS: num({ default: 100_000 }),
       MEDALLION_DEBOUNCE_MS: num({ default: 50 }),
       MEDALLION_INTERVAL_MS: num({ default: 60_000 }),
       MEDALLION_HOUSEKEEPING_INTERVAL_MS: num({ default: 3_600_000 }),
@@ -346,6 +354,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     if (!Number.isInteger(clean[name]) || clean[name] < 1) problems.push(`  ${name}: must be a positive integer, got ${clean[name]}`);
   }
   positive('CACHE_MAX_ENTRIES', clean.CACHE_MAX_ENTRIES);
+  positive('CATALOGUE_REPLICA_MAX_ROWS', clean.CATALOGUE_REPLICA_MAX_ROWS);
   for (const name of ['HTTP_HEADERS_TIMEOUT_MS', 'HTTP_REQUEST_TIMEOUT_MS', 'HTTP_KEEP_ALIVE_TIMEOUT_MS', 'HTTP_IDLE_TIMEOUT_MS'] as const) {
     if (!Number.isInteger(clean[name]) || clean[name] < 0) problems.push(`  ${name}: must be an integer ≥ 0 (0 turns it off), got ${clean[name]}`);
   }
@@ -422,6 +431,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     responseCache: clean.RESPONSE_CACHE,
     backendExtensions: clean.BACKEND_EXTENSIONS,
     loaderCacheTtlMs: Math.max(0, clean.LOADER_CACHE_TTL_MS),
+    catalogueReplica: Object.freeze({ enabled: clean.CATALOGUE_REPLICA, maxRows: Math.floor(clean.CATALOGUE_REPLICA_MAX_ROWS) }),
     medallionDebounceMs: clean.MEDALLION_DEBOUNCE_MS,
     medallionIntervalMs: Math.max(0, clean.MEDALLION_INTERVAL_MS),
     housekeeping: Object.freeze({

@@ -5,6 +5,8 @@ import type { SourceRegistry } from '../ingest/registry.ts';
 import type { MedallionRunner } from '../ingest/medallion/runner.ts';
 import type { EventFanout } from '../subscriptions/event-fanout.ts';
 import type { Backends } from './backends/index.ts';
+import type { CatalogueReads } from './catalogue/reads.ts';
+import type { CatalogueReplica } from './catalogue/replica.ts';
 import type { SearchPort } from './backends/search/port.ts';
 import type { SqlEngine } from './backends/sql/port.ts';
 import type { Config } from './config.ts';
@@ -32,6 +34,8 @@ export interface GatewayServices {
   freshness: GatewayFreshness;
   /** The embedded medallion step; absent when the platform's own jobs run it. */
   pipeline: MedallionRunner | undefined;
+  /** The in-process copy of the catalogue tables; absent when `CATALOGUE_REPLICA=false`. */
+  catalogue?: CatalogueReplica | undefined;
 }
 
 /** What every resolver receives: the services plus this request's loaders and instrumented ports. */
@@ -44,6 +48,8 @@ export interface GatewayContext {
   lakehouse: SqlEngine;
   analytics: SqlEngine;
   search: SearchPort;
+  /** Tours and destinations: from the catalogue replica while it is current, else the lakehouse. */
+  catalogue: CatalogueReads;
   loaders: Loaders;
   calls: BackendCallLog;
   /** The operation's name, type and error codes, as the operation plugin saw them (for the request's log line). */

@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginInlineTraceDisabled, ApolloServerPluginLandingPageDisabled, ApolloServerPluginSchemaReportingDisabled, ApolloServerPluginUsageReportingDisabled } from '@apollo/server/plugin/disabled';
@@ -14,6 +15,7 @@ import { EventIndexer } from '../ingest/search-indexer.ts';
 import type { SearchPort } from './backends/search/port.ts';
 import { createBackends } from './backends/index.ts';
 import { toursPage, destinationsPage } from './backends/lakehouse/queries.ts';
+import { CatalogueReplica } from './catalogue/replica.ts';
 import type { Config } from './config.ts';
 import type { GatewayContext, GatewayServices } from './context.ts';
 import { overallHealth } from './health-report.ts';
@@ -115,6 +117,11 @@ export async function startGateway(config: Config, logger: Logger = createLogger
       logger.warn({ err: error }, 'search index not built at start');
     }
 
+    // Catalogue reads from memory, kept as fresh as the pipeline (its commits reach it first, below).
+    const catalogue = config.catalogueReplica.enabled ? new CatalogueReplica({ lakehouse: backends.lakehouse, maxRows: config.catalogueReplica.maxRows, logger }) : undefined;
+    // Bounded: an unreachable lakehouse must not hold the start (reads go to it until the copy loads).
+    if (catalogue) await Promise.race([catalogue.start(), sleep(Math.min(config.backendTimeoutMs, 5_000), undefined, { ref: false })]);
+
     // With Redis the cache is shared, and so are the versions of the tables cached answers read.
     sharedVersions = config.redisUrl ? createRedisTableVersions({ url: config.redisUrl, logger }) : undefined;
     const responseCache = new ResponseCache({ cache: backends.cache, sharedVersions });
@@ -146,7 +153,15 @@ export async function startGateway(config: Config, logger: Logger = createLogger
     // Before the medallion's first pass, so the watermark tracker hears it.
     // One feed of medallion commits (in-process runner or the bus): the watermark tracker, and the
     // response cache dropping exactly the answers that read a table a commit changed.
-    freshness = startFreshness({ config, backends, registry, pipeline, logger, onCommit: (commit) => responseCache.invalidate(changeOfCommit(commit)) });
+    freshness = startFreshness({
+      config,
+      backends,
+      registry,
+      pipeline,
+      logger,
+      beforeCommit: catalogue ? (commit) => catalogue.apply(commit) : undefined,
+      onCommit: (commit) => responseCache.invalidate(changeOfCommit(commit)),
+    });
     await pipeline?.start();
     // A search engine with an event index of its own is kept current from the bus, once: by
     // whoever runs the medallion (this gateway, or the `npm run medallion` worker).
@@ -162,6 +177,7 @@ export async function startGateway(config: Config, logger: Logger = createLogger
       pipeline,
       responseCache,
       freshness,
+      catalogue,
       metrics,
       tracer: tracing.tracer,
     };
@@ -357,6 +373,7 @@ export async function startGateway(config: Config, logger: Logger = createLogger
           await closed;
           await finalPipeline?.stop();
           freshness?.close();
+          services.catalogue?.close();
           await indexer?.stop();
           await responseCache.close();
           await rateLimiter?.close();

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createLoaders, type Loaders } from '../loaders/index.ts';
 import type { SharedRowCache } from '../loaders/shared-cache.ts';
 import type { SqlEngine } from './backends/sql/port.ts';
+import { CatalogueReads } from './catalogue/reads.ts';
 import type { GatewayContext, GatewayServices } from './context.ts';
 import { BackendCallLog, instrumentSearch, instrumentSql } from './observability/backend-calls.ts';
 import { anonymousPrincipal, OPEN_PRINCIPAL } from './security/authenticator.ts';
@@ -21,6 +22,8 @@ export function createRequestContext(services: GatewayServices, requestId: strin
   // Built on first use: a subscriber that joins a shared subscription never executes in its own
   // context, and ten thousand of them would each hold a dozen idle loaders.
   let loaders: Loaders | undefined;
+  let catalogue: CatalogueReads | undefined;
+  const catalogueOf = () => (catalogue ??= new CatalogueReads(services.catalogue, lakehouse, calls));
   return {
     services,
     requestId,
@@ -28,8 +31,11 @@ export function createRequestContext(services: GatewayServices, requestId: strin
     lakehouse,
     analytics,
     search: instrumentSearch(services.backends.search, calls, services),
+    get catalogue(): CatalogueReads {
+      return catalogueOf();
+    },
     get loaders(): Loaders {
-      return (loaders ??= loadersFor(services, lakehouse, analytics));
+      return (loaders ??= loadersFor(services, lakehouse, analytics, catalogueOf()));
     },
     set loaders(value: Loaders) {
       loaders = value;
@@ -42,11 +48,11 @@ export function createRequestContext(services: GatewayServices, requestId: strin
 
 /** Gives a long-lived context (a subscription's) fresh loaders, so cached rows never go stale between events. */
 export function renewLoaders(context: GatewayContext): void {
-  context.loaders = loadersFor(context.services, context.lakehouse, context.analytics);
+  context.loaders = loadersFor(context.services, context.lakehouse, context.analytics, context.catalogue);
 }
 
-function loadersFor(services: GatewayServices, lakehouse: SqlEngine, analytics: SqlEngine) {
-  return createLoaders({ lakehouse, analytics, shared: sharedRows(services), tracer: services.tracer });
+function loadersFor(services: GatewayServices, lakehouse: SqlEngine, analytics: SqlEngine, catalogue: CatalogueReads) {
+  return createLoaders({ lakehouse, analytics, catalogue, shared: sharedRows(services), tracer: services.tracer });
 }
 
 /** The cross-request row cache of a gateway: built once per services, not per request. */

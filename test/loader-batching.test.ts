@@ -67,7 +67,8 @@ describe('loader batching', () => {
 
 describe('shared row cache', () => {
   it('serves tours and destinations seen by an earlier request without the lakehouse, until the data changes', async () => {
-    const cached = await startTestGateway();
+    // With the catalogue on the lakehouse (the in-process replica, when on, answers before this cache).
+    const cached = await startTestGateway({ env: { CATALOGUE_REPLICA: 'false' } });
     try {
       const query = '{ a: tour(id: "TOUR0011") { name destination { name } } b: tour(id: "TOUR0012") { name destination { name } } }';
       const run = async () => {

@@ -29,6 +29,11 @@ export interface FreshnessOptions {
   logger: Logger;
   /** Also told of every commit the tracker hears (e.g. the response cache's invalidation), from the same feed. */
   onCommit?: (commit: MedallionCommit) => void;
+  /**
+   * Runs first for each commit, the tracker and `onCommit` waiting for it (in commit order): a copy
+   * of lakehouse tables (the catalogue replica) catches up before anyone counts the commit as seen.
+   */
+  beforeCommit?: (commit: MedallionCommit) => Promise<void>;
 }
 
 /**
@@ -46,10 +51,19 @@ export function startFreshness(options: FreshnessOptions): GatewayFreshness {
     nudge: pipeline ? () => void pipeline.runNow('EVENTS').catch(() => undefined) : undefined,
   });
   const observe = tracker.observe.bind(tracker);
-  const stops: (() => void)[] = [followMedallionCommits({ runner: pipeline?.runs, bus: backends.bus, logger }, (commit) => {
+  const seen = (commit: MedallionCommit) => {
     observe(commit);
     options.onCommit?.(commit);
-  })];
+  };
+  const before = options.beforeCommit;
+  // One chain, so commits stay in order while a copy catches up (a failed catch-up still lets the commit through).
+  let inOrder = Promise.resolve();
+  const heard = before
+    ? (commit: MedallionCommit) => {
+        inOrder = inOrder.then(() => before(commit).catch(() => undefined)).then(() => seen(commit));
+      }
+    : seen;
+  const stops: (() => void)[] = [followMedallionCommits({ runner: pipeline?.runs, bus: backends.bus, logger }, heard)];
   const lakehouse: ReadRows = (sql, params) => backends.lakehouse.query(sql, params);
   storedCommit(lakehouse, registry).then(
     (commit) => commit && observe(commit),

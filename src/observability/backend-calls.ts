@@ -25,6 +25,8 @@ export class BackendCallLog {
 
   record(role: BackendRole, adapter: string, durationMs: number): void {
     const entry = this.byRole.get(role) ?? { adapter, calls: 0, totalMs: 0 };
+    // One role answered by two adapters in a request (the catalogue replica and the lakehouse): both named.
+    if (entry.adapter !== adapter && !entry.adapter.split('+').includes(adapter)) entry.adapter = `${entry.adapter}+${adapter}`;
     entry.calls += 1;
     entry.totalMs += durationMs;
     this.byRole.set(role, entry);

@@ -42,13 +42,13 @@ export type EventSlice =
   | { last: number; before?: EventPosition | null; first?: never; after?: never };
 
 /** A slice read in one direction: `size` rows past `cursor`, against the list's order when `backward`. */
-interface Keyset<K> {
+export interface Keyset<K> {
   size: number;
   backward: boolean;
   cursor: K | null;
 }
 
-function idKeyset(slice: IdSlice): Keyset<string> {
+export function idKeyset(slice: IdSlice): Keyset<string> {
   return slice.last === undefined
     ? { size: slice.first, backward: false, cursor: slice.afterId ?? null }
     : { size: slice.last, backward: true, cursor: slice.beforeId ?? null };
@@ -65,7 +65,7 @@ function eventKeyset(slice: EventSlice): Keyset<EventPosition> {
  * which sides have more. The side the cursor is on has more exactly when there is a cursor (it
  * names a row there), as Relay's spec allows.
  */
-function sliced<R>(rows: readonly R[], keyset: Keyset<unknown>): { rows: R[]; hasNextPage: boolean; hasPreviousPage: boolean } {
+export function sliced<R>(rows: readonly R[], keyset: Keyset<unknown>): { rows: R[]; hasNextPage: boolean; hasPreviousPage: boolean } {
   const more = rows.length > keyset.size;
   const page = rows.slice(0, keyset.size);
   if (!keyset.backward) return { rows: page, hasNextPage: more, hasPreviousPage: keyset.cursor !== null };

@@ -1,0 +1,224 @@
+import type { DestinationRow, TourRow } from '../domain.ts';
+import {
+  idKeyset,
+  sliced,
+  type DestinationFilterInput,
+  type IdSlice,
+  type Keyset,
+  type Page,
+  type TourFilterInput,
+} from '../backends/lakehouse/queries.ts';
+
+/**
+ * One version of the catalogue tables (`silver.tours`, `silver.destinations`) held in memory, and
+ * the catalogue reads answered from it. Every read gives exactly what the same read gives in SQL
+ * (`src/backends/lakehouse/queries.ts`) on the lakehouse holding these rows: the same rows, order,
+ * page flags and counts, with SQL's NULL semantics (a NULL rating matches no `minRating`, a tour
+ * without destination no `destinationId`). The catalogue contract suite holds both to that.
+ *
+ * A snapshot never changes: a refresh builds a new one and swaps it in, so a read in progress
+ * sees one version throughout. Rows are frozen, since every request shares them.
+ */
+export class CatalogueSnapshot {
+  /** Tours in `tour_id` order. */
+  private readonly tours: readonly TourRow[];
+  private readonly tourIndex: ReadonlyMap<string, TourRow>;
+  /** Each destination's tours, in `tour_id` order. */
+  private readonly toursOfDestination: ReadonlyMap<string, readonly TourRow[]>;
+  /** Destinations in `destination_id` order. */
+  private readonly destinations: readonly DestinationRow[];
+  private readonly destinationIndex: ReadonlyMap<string, DestinationRow>;
+
+  constructor(tours: readonly TourRow[], destinations: readonly DestinationRow[]) {
+    this.tours = [...tours].sort((a, b) => compareText(a.id, b.id)).map(freezeTour);
+    this.destinations = [...destinations].sort((a, b) => compareText(a.id, b.id)).map((d) => Object.freeze({ ...d }));
+    this.tourIndex = new Map(this.tours.map((t) => [t.id, t]));
+    this.destinationIndex = new Map(this.destinations.map((d) => [d.id, d]));
+    const byDestination = new Map<string, TourRow[]>();
+    for (const tour of this.tours) {
+      if (tour.destinationId === null) continue;
+      let own = byDestination.get(tour.destinationId);
+      if (!own) byDestination.set(tour.destinationId, (own = []));
+      own.push(tour);
+    }
+    this.toursOfDestination = byDestination;
+  }
+
+  /** The same snapshot with other tours (a refresh of `silver.tours` alone). */
+  withTours(tours: readonly TourRow[]): CatalogueSnapshot {
+    return new CatalogueSnapshot(tours, this.destinations);
+  }
+
+  /** The same snapshot with other destinations. */
+  withDestinations(destinations: readonly DestinationRow[]): CatalogueSnapshot {
+    return new CatalogueSnapshot(this.tours, destinations);
+  }
+
+  /** Rows held: tours plus destinations. */
+  get size(): number {
+    return this.tours.length + this.destinations.length;
+  }
+
+  toursPage(args: IdSlice & { filter?: TourFilterInput | null; withTotal?: boolean }): Page<TourRow> {
+    return keysetPage(this.tours, (t) => t.id, tourMatcher(args.filter), idKeyset(args), args.withTotal ?? true);
+  }
+
+  toursByIds(ids: readonly string[]): TourRow[] {
+    return rowsOf(this.tourIndex, ids);
+  }
+
+  /**
+   * As the SQL read: per destination (ascending), its tours on the slice's side of the cursor,
+   * nearest the cursor first, one look-ahead row past the slice; `totals` counts each destination's
+   * rows on that side (destinations without any are absent).
+   */
+  toursByDestinations(args: IdSlice & { destinationIds: readonly string[] }): { rows: TourRow[]; totals: Map<string, number> } {
+    const keyset = idKeyset(args);
+    const rows: TourRow[] = [];
+    const totals = new Map<string, number>();
+    for (const destinationId of [...new Set(args.destinationIds)].sort(compareText)) {
+      const own = this.toursOfDestination.get(destinationId) ?? [];
+      const side = keyset.cursor === null ? own : own.filter((t) => (keyset.backward ? compareText(t.id, keyset.cursor!) < 0 : compareText(t.id, keyset.cursor!) > 0));
+      if (side.length === 0) continue;
+      totals.set(destinationId, side.length);
+      const nearest = keyset.backward ? side.slice(-(keyset.size + 1)).reverse() : side.slice(0, keyset.size + 1);
+      rows.push(...nearest);
+    }
+    return { rows, totals };
+  }
+
+  destinationsPage(args: IdSlice & { filter?: DestinationFilterInput | null; withTotal?: boolean }): Page<DestinationRow> {
+    return keysetPage(this.destinations, (d) => d.id, destinationMatcher(args.filter), idKeyset(args), args.withTotal ?? true);
+  }
+
+  destinationsByIds(ids: readonly string[]): DestinationRow[] {
+    return rowsOf(this.destinationIndex, ids);
+  }
+}
+
+/**
+ * SQL's order of text: by code point (DuckDB and Trino compare UTF-8 bytes, which is the same).
+ * JavaScript's `<` compares UTF-16 units instead, which puts U+E000–U+FFFF after characters beyond
+ * U+FFFF; the units are shifted here so surrogates sort last.
+ */
+export function compareText(a: string, b: string): number {
+  if (a === b) return 0;
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i += 1) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x !== y) return codePointUnit(x) - codePointUnit(y);
+  }
+  return a.length - b.length;
+}
+
+function codePointUnit(unit: number): number {
+  if (unit < 0xd800) return unit;
+  return unit >= 0xe000 ? unit - 0x800 : unit + 0x2000;
+}
+
+function freezeTour(tour: TourRow): TourRow {
+  return Object.freeze({ ...tour, tags: Object.freeze([...tour.tags]) as string[] });
+}
+
+/** The rows of `ids` that exist, each once (as `WHERE id IN (...)`). */
+function rowsOf<R>(index: ReadonlyMap<string, R>, ids: readonly string[]): R[] {
+  const rows: R[] = [];
+  for (const id of new Set(ids)) {
+    const row = index.get(id);
+    if (row !== undefined) rows.push(row);
+  }
+  return rows;
+}
+
+/** The tour filter as the SQL WHERE clause reads it (an empty list filters nothing). */
+function tourMatcher(filter: TourFilterInput | null | undefined): ((tour: TourRow) => boolean) | undefined {
+  if (!filter) return undefined;
+  const tests: ((tour: TourRow) => boolean)[] = [];
+  const regions = setOf(filter.regions);
+  if (regions) tests.push((t) => regions.has(t.region));
+  const categories = setOf(filter.categories);
+  if (categories) tests.push((t) => categories.has(t.category));
+  const { destinationId, minPrice, maxPrice, minRating } = filter;
+  if (destinationId != null) tests.push((t) => t.destinationId === destinationId);
+  if (minPrice != null) tests.push((t) => t.price >= minPrice);
+  if (maxPrice != null) tests.push((t) => t.price <= maxPrice);
+  if (minRating != null) tests.push((t) => t.rating !== null && t.rating >= minRating);
+  for (const tag of filter.tags ?? []) tests.push((t) => t.tags.includes(tag));
+  return allOf(tests);
+}
+
+function destinationMatcher(filter: DestinationFilterInput | null | undefined): ((destination: DestinationRow) => boolean) | undefined {
+  if (!filter) return undefined;
+  const tests: ((destination: DestinationRow) => boolean)[] = [];
+  const countries = setOf(filter.countryCodes);
+  if (countries) tests.push((d) => countries.has(d.countryCode));
+  const { minRating } = filter;
+  if (minRating != null) tests.push((d) => d.rating !== null && d.rating >= minRating);
+  return allOf(tests);
+}
+
+function setOf(values: readonly string[] | null | undefined): Set<string> | undefined {
+  return values && values.length > 0 ? new Set(values) : undefined;
+}
+
+function allOf<R>(tests: ((row: R) => boolean)[]): ((row: R) => boolean) | undefined {
+  if (tests.length === 0) return undefined;
+  if (tests.length === 1) return tests[0];
+  return (row) => tests.every((test) => test(row));
+}
+
+/**
+ * A keyset page of `rows` (sorted by key): up to `size + 1` matching rows past the cursor, nearest
+ * first, then as `sliced` reads them; the total counts every match, on both sides of the cursor.
+ */
+function keysetPage<R>(
+  rows: readonly R[],
+  key: (row: R) => string,
+  matches: ((row: R) => boolean) | undefined,
+  keyset: Keyset<string>,
+  withTotal: boolean,
+): Page<R> {
+  const wanted = keyset.size + 1;
+  const found: R[] = [];
+  if (keyset.backward) {
+    const end = keyset.cursor === null ? rows.length : lowerBound(rows, key, keyset.cursor);
+    for (let i = end - 1; i >= 0 && found.length < wanted; i -= 1) if (!matches || matches(rows[i]!)) found.push(rows[i]!);
+  } else {
+    const start = keyset.cursor === null ? 0 : upperBound(rows, key, keyset.cursor);
+    for (let i = start; i < rows.length && found.length < wanted; i += 1) if (!matches || matches(rows[i]!)) found.push(rows[i]!);
+  }
+  let totalCount = Number.NaN;
+  if (withTotal) {
+    totalCount = rows.length;
+    if (matches) {
+      totalCount = 0;
+      for (const row of rows) if (matches(row)) totalCount += 1;
+    }
+  }
+  return { ...sliced(found, keyset), totalCount };
+}
+
+/** Index of the first row whose key is not below `cursor`. */
+function lowerBound<R>(rows: readonly R[], key: (row: R) => string, cursor: string): number {
+  let lo = 0;
+  let hi = rows.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (compareText(key(rows[mid]!), cursor) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** Index of the first row whose key is above `cursor`. */
+function upperBound<R>(rows: readonly R[], key: (row: R) => string, cursor: string): number {
+  let lo = 0;
+  let hi = rows.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (compareText(key(rows[mid]!), cursor) <= 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
