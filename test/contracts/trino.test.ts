@@ -20,6 +20,8 @@ import { BackendError } from '../../src/errors.ts';
 import { ensureDemoData } from '../../ingest/demo/generate.ts';
 import { startTrinoFixture, type RecordedRequest, type TrinoFixture } from '../helpers/trino-fixture.ts';
 import { describeSqlEngineContract } from './sql.contract.ts';
+import { describeCatalogueContract } from './catalogue.contract.ts';
+import { CatalogueReplica } from '../../src/catalogue/replica.ts';
 
 /**
  * The Trino adapter against Trino's client protocol, served by an in-process fixture that answers
@@ -353,6 +355,14 @@ describe('Trino adapter over the protocol fixture', () => {
     expect(pages.at(-1)?.rows).toBe(0);
     expect(fixture.queries.get(post?.queryId ?? '')?.state).toBe('FINISHED');
   });
+
+  // The catalogue replica as a gateway on Trino loads it: its answers are the lakehouse's SQL answers.
+  describeCatalogueContract('replica loaded through Trino, against the SQL reads on DuckDB', async () => {
+    const replica = new CatalogueReplica({ lakehouse: trino, maxRows: 100_000 });
+    await replica.start();
+    expect(replica.state).toBe('serving');
+    return { lakehouse: duck, snapshot: () => replica.current! };
+  }, 60);
 
   describe('the lakehouse reads give the same rows through Trino as on DuckDB', () => {
     const reads: [string, (engine: SqlEngine) => Promise<unknown>, 'may be empty'?][] = [

@@ -10,6 +10,7 @@ import { DuckDbDatabase } from '../../src/backends/duckdb/database.ts';
 import { loadConfig } from '../../src/config.ts';
 import { createTrinoEngine } from '../../src/backends/trino/engine.ts';
 import type { Principal } from '../../src/security/principal.ts';
+import { CatalogueReplica } from '../../src/catalogue/replica.ts';
 import { startTestGateway, TEST_ANCHOR, type TestGateway } from '../helpers/gateway.ts';
 import { startTrinoFixture, type TrinoFixture } from '../helpers/trino-fixture.ts';
 import { statementsSent, trinoGrammar } from '../helpers/trino-grammar.ts';
@@ -36,7 +37,10 @@ describe('every statement sent to Trino is Trino SQL', () => {
     dataDir = mkdtempSync(path.join(tmpdir(), 'nexus-trino-grammar-'));
     await bootstrap(loadConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'silent', TRINO_URL: fixture.url, DEMO_SCALE: '0.2', DEMO_ANCHOR: TEST_ANCHOR }), () => undefined);
     // The medallion in the gateway, passes on demand only (so the test decides when they run).
-    gateway = await startTestGateway({ env: { TRINO_URL: fixture.url, RESPONSE_CACHE: 'false', MEDALLION: 'in-process', MEDALLION_DEBOUNCE_MS: '600000', MEDALLION_INTERVAL_MS: '0' } });
+    // Catalogue reads in SQL too (the in-process replica would answer them; its own load is parsed below).
+    gateway = await startTestGateway({
+      env: { TRINO_URL: fixture.url, RESPONSE_CACHE: 'false', MEDALLION: 'in-process', MEDALLION_DEBOUNCE_MS: '600000', MEDALLION_INTERVAL_MS: '0', CATALOGUE_REPLICA: 'false' },
+    });
   }, 180_000);
   afterAll(async () => {
     await gateway?.close();
@@ -72,7 +76,12 @@ describe('every statement sent to Trino is Trino SQL', () => {
     const first = await gateway!.request<{ tours: { pageInfo: { endCursor: string } } }>('query ToursPage1 { tours(first: 5) { pageInfo { endCursor } } }');
     const next = await gateway!.request('query ToursPage2($after: String) { tours(first: 5, after: $after) { edges { cursor } } }', { after: first.body.data?.tours.pageInfo.endCursor });
     expect(next.body.errors).toBeUndefined();
+    // The catalogue replica's load, as a gateway with the replica on sends it.
+    const replica = new CatalogueReplica({ lakehouse: gateway!.gateway.services.backends.lakehouse, maxRows: 100_000 });
+    await replica.start();
+    expect(replica.state).toBe('serving');
     const statements = statementsSent(fixture);
+    expect(statements.some((s) => /FROM silver\.destinations ORDER BY destination_id LIMIT/.test(s.sql))).toBe(true);
     expect(statements.length).toBeGreaterThan(20);
     expect(statements.some((s) => s.sql.startsWith('CREATE TABLE'))).toBe(true);
     expect(statements.some((s) => s.sql.startsWith('INSERT INTO'))).toBe(true);
