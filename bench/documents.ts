@@ -1,4 +1,5 @@
 /** The GraphQL operations the benchmark sends, and the HTTP requests that carry them. */
+import { CATEGORIES, DESTINATIONS } from '../ingest/demo/catalogue.ts';
 
 /** One HTTP request, as the load generator repeats it. */
 export interface HttpRequestSpec {
@@ -72,3 +73,35 @@ export const USER_EVENTS =
 
 /** The `i`-th user of the demo data, cycling through all of them. */
 export const soakUser = (i: number) => userId(i);
+
+/** A catalogue page: tours with a filter, their destination, a cursor and the count (what a listing screen asks). */
+export const CATALOGUE_PAGE = `query CataloguePage($first: Int!, $filter: TourFilter) {
+  tours(first: $first, filter: $filter) {
+    totalCount
+    pageInfo { hasNextPage endCursor }
+    edges { cursor node { id tourId name region price currency rating durationDays category tags destination { name city } } }
+  }
+}`;
+
+/**
+ * `count` different catalogue pages (filters over regions, categories, destinations, price,
+ * rating and tags; page sizes 10–50), the same list on every run: varied enough that no cache of
+ * one request absorbs them.
+ */
+export function catalogueVariants(count: number): Record<string, unknown>[] {
+  let state = 7;
+  const next = () => ((state = (state * 1_103_515_245 + 12_345) % 2_147_483_648) / 2_147_483_648);
+  const pick = <T>(values: readonly T[]): T => values[Math.floor(next() * values.length)]!;
+  const regions = [...new Set(DESTINATIONS.map((d) => d.countryCode))];
+  return Array.from({ length: count }, () => {
+    const filter: Record<string, unknown> = {};
+    if (next() < 0.5) filter['regions'] = [...new Set([pick(regions), pick(regions)])];
+    if (next() < 0.4) filter['categories'] = [pick(CATEGORIES).name];
+    if (next() < 0.15) filter['destinationId'] = pick(DESTINATIONS).id;
+    if (next() < 0.4) filter['minPrice'] = Math.round(next() * 200);
+    if (next() < 0.3) filter['maxPrice'] = 200 + Math.round(next() * 600);
+    if (next() < 0.3) filter['minRating'] = pick([3.5, 4, 4.5]);
+    if (next() < 0.2) filter['tags'] = [pick(pick(CATEGORIES).tags)];
+    return { first: pick([10, 20, 50]), filter };
+  });
+}

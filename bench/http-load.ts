@@ -8,6 +8,8 @@ export interface LoadSpec {
   /** Server origin, `http://127.0.0.1:PORT`. */
   url: string;
   request: HttpRequestSpec;
+  /** Several requests instead: each connection sends them in turn, over and over (answers that no cache of one request absorbs). */
+  requests?: HttpRequestSpec[];
   connections: number;
   durationSec: number;
   warmupSec: number;

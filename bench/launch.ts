@@ -61,11 +61,29 @@ export function startPlainApollo(databaseFile: string): Promise<RunningServer> {
  */
 export function startGateway(baseDir: string, env: Record<string, string>, options: { inPlace?: boolean } = {}): Promise<RunningServer> {
   if (options.inPlace) return launch('./servers/gateway.ts', { ...env, DATA_DIR: baseDir });
-  // Inside baseDir, so removing it removes every copy too.
-  const dir = mkdtempSync(path.join(baseDir, 'gateway-'));
+  const dir = privateCopy(baseDir, 'gateway-');
+  return launch('./servers/gateway.ts', { ...env, DATA_DIR: dir }, () => rmSync(dir, { recursive: true, force: true }));
+}
+
+/** Baseline C: mercurius with graphql-jit answering tour lists from memory (the catalogue of `databaseFile`). */
+export function startMercuriusJit(databaseFile: string): Promise<RunningServer> {
+  return launch('./servers/mercurius-jit.ts', { BENCH_DUCKDB_FILE: databaseFile });
+}
+
+/** A Trino coordinator (the protocol fixture) over a private copy of the demo database, each statement answering after `statementLatencyMs`. */
+export function startTrinoCoordinator(baseDir: string, statementLatencyMs: number): Promise<RunningServer> {
+  const dir = privateCopy(baseDir, 'trino-');
+  return launch('./servers/trino-fixture.ts', { BENCH_DUCKDB_FILE: path.join(dir, DATABASE_FILE), BENCH_STATEMENT_LATENCY_MS: String(statementLatencyMs) }, () =>
+    rmSync(dir, { recursive: true, force: true }),
+  );
+}
+
+/** A fresh directory inside `baseDir` (so removing it removes every copy too) holding a copy of its database. */
+function privateCopy(baseDir: string, prefix: string): string {
+  const dir = mkdtempSync(path.join(baseDir, prefix));
   // The WAL too, in case the build's stop did not get as far as its checkpoint.
   for (const file of [DATABASE_FILE, `${DATABASE_FILE}.wal`]) {
     if (existsSync(path.join(baseDir, file))) copyFileSync(path.join(baseDir, file), path.join(dir, file));
   }
-  return launch('./servers/gateway.ts', { ...env, DATA_DIR: dir }, () => rmSync(dir, { recursive: true, force: true }));
+  return dir;
 }

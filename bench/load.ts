@@ -29,6 +29,7 @@ const base = {
   method: spec.request.method,
   headers: spec.request.headers,
   body: spec.request.body,
+  ...(spec.requests ? { requests: spec.requests.map(({ method, path, headers, body }) => ({ method, path, headers, body })) } : {}),
   connections: spec.connections,
   // What the server should send back: any other answer counts as a mismatch, so GraphQL errors
   // inside a 200 do not pass for throughput.

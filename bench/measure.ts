@@ -17,6 +17,9 @@ export interface HttpTarget {
   connections?: number;
   /** For answers that differ per request: a text every answer must contain. */
   expectBodyContains?: string;
+  /** Several requests sent in turn instead of `request` alone; each is checked before the load, and its answer handed to `answers`. */
+  requests?: HttpRequestSpec[];
+  answers?: (bodies: string[]) => void;
 }
 
 /**
@@ -30,14 +33,20 @@ export async function measureHttp(options: BenchOptions, target: HttpTarget): Pr
     server = await target.start();
     const check = await checkAnswer(server.url, target.request);
     run.cache = check.cache;
+    if (target.requests) {
+      const bodies: string[] = [];
+      for (const request of target.requests) bodies.push((await checkAnswer(server.url, request)).body);
+      target.answers?.(bodies);
+    }
     run.load = await runHttpLoad({
       url: server.url,
       request: target.request,
+      ...(target.requests ? { requests: target.requests } : {}),
       connections: target.connections ?? options.connections,
       durationSec: options.durationSec,
       warmupSec: options.warmupSec,
       // A deterministic answer is compared byte for byte during the run.
-      ...(check.stableBody !== undefined && target.expectBodyContains === undefined ? { expectBody: check.stableBody } : {}),
+      ...(check.stableBody !== undefined && target.expectBodyContains === undefined && !target.requests ? { expectBody: check.stableBody } : {}),
       ...(target.expectBodyContains === undefined ? {} : { expectBodyContains: target.expectBodyContains }),
     });
     run.rssMiB = rssMiB(server.pid);

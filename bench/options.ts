@@ -1,5 +1,5 @@
 /** Scenario ids, in run order: read-only scenarios first, the ones that write events last. */
-export const SCENARIO_IDS = ['hello', 'single-tour', 'tour-list-50', 'nested-tours-50', 'subscription-fanout', 'subscription-fanout-10k', 'ingest-batch', 'medallion-landing', 'soak'] as const;
+export const SCENARIO_IDS = ['hello', 'single-tour', 'tour-list-50', 'nested-tours-50', 'catalogue-lists', 'subscription-fanout', 'subscription-fanout-10k', 'ingest-batch', 'medallion-landing', 'soak'] as const;
 
 export type ScenarioId = (typeof SCENARIO_IDS)[number];
 
@@ -33,6 +33,8 @@ export interface BenchOptions {
   readonly commitLatencyMs: number;
   /** Varied `events(filter: { userId })` queries per soak phase. `BENCH_SOAK_QUERIES`, default 5,000. */
   readonly soakQueries: number;
+  /** Wait the Trino fixture adds to every statement in the catalogue scenario (a coordinator's planning and scheduling). `BENCH_STATEMENT_LATENCY_MS`, default 200. */
+  readonly statementLatencyMs: number;
   /** graphql-ws sockets of the soak's storm. `BENCH_SOAK_SOCKETS`, default 2,000. */
   readonly soakSockets: number;
   /** Seconds the soak waits after a load before reading the after-load RSS. `BENCH_SOAK_SETTLE`, default 10. */
@@ -67,6 +69,7 @@ export function parseBenchOptions(argv: readonly string[], env: Record<string, s
     ingestConnections: positive(env, 'BENCH_INGEST_CONNECTIONS', 4),
     landingEvents: Math.round(positive(env, 'BENCH_LANDING_EVENTS', 20_000)),
     commitLatencyMs: nonNegative(env, 'BENCH_COMMIT_LATENCY_MS', 250),
+    statementLatencyMs: nonNegative(env, 'BENCH_STATEMENT_LATENCY_MS', 200),
     soakQueries: Math.round(positive(env, 'BENCH_SOAK_QUERIES', 5_000)),
     soakSockets: Math.round(positive(env, 'BENCH_SOAK_SOCKETS', 2_000)),
     soakSettleSec: positive(env, 'BENCH_SOAK_SETTLE', 10),

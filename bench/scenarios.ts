@@ -10,6 +10,7 @@ import {
   postRequest,
 } from './documents.ts';
 import { startGateway, startPlainApollo, startRawHttp, startWsBroadcast } from './launch.ts';
+import { measureCatalogue } from './catalogue.ts';
 import { delayedRun } from './landing-report.ts';
 import { eventsPerSec, landingLimits, measureLanding } from './landing.ts';
 import { idleKiBPerSubscriber, measureFanout, measureHttp } from './measure.ts';
@@ -111,6 +112,17 @@ async function measureScenario(id: ScenarioId, ctx: BenchContext): Promise<Scena
         http: [plain, ours],
         comparisons: ratio === undefined ? [] : [compare('gateway / plain Apollo (what loaders buy)', ratio, 'x')],
         notes: [],
+      };
+    }
+    case 'catalogue-lists': {
+      const catalogue = await measureCatalogue(options, ctx);
+      return {
+        id,
+        title: 'catalogue lists (uncached, varied filters)',
+        description:
+          'Tour pages with 200 different filters (regions, categories, destination, price, rating, tags; 10–50 tours with destination, cursor and count), each connection cycling through them, response cache off: ' +
+          `the gateway on the embedded lakehouse vs mercurius + graphql-jit answering the same pages from memory (answers compared first); then the gateway with its lakehouse on Trino (the protocol fixture, ${options.statementLatencyMs} ms a statement), with and without the catalogue replica.`,
+        ...catalogue,
       };
     }
     case 'subscription-fanout': {

@@ -168,7 +168,8 @@ describe('stampede protection', () => {
       return realQuery(...args);
     };
     try {
-      const query = '{ destination(id: "DEST011") { id name } }';
+      // A lakehouse read (the catalogue is answered in process, without statements).
+      const query = '{ event(id: "no-such-event") { id } }';
       const answers = await Promise.all(Array.from({ length: 10 }, () => get(query)));
       const bodies = await Promise.all(answers.map((a) => a.text()));
       expect(calls).toBe(1);

@@ -19,11 +19,14 @@ interface EntitySpec {
   argsOf?(entity: object): Record<string, unknown>;
 }
 
+const copyOf = <T extends object>(row: T | null): T | null => (row === null ? null : { ...row });
+
 /** Entity types by name, each with `@key(fields: "id")` in the subgraph SDL. */
 export const ENTITIES: ReadonlyMap<string, EntitySpec> = new Map(
   Object.entries({
-    Tour: { lookup: 'tour', load: (id, ctx) => ctx.loaders.tourById.load(id) },
-    Destination: { lookup: 'destination', load: (id, ctx) => ctx.loaders.destinationById.load(id) },
+    // Copies: the subgraph library marks what it returns with `__typename`, and catalogue rows are shared (and frozen).
+    Tour: { lookup: 'tour', load: async (id, ctx) => copyOf(await ctx.loaders.tourById.load(id)) },
+    Destination: { lookup: 'destination', load: async (id, ctx) => copyOf(await ctx.loaders.destinationById.load(id)) },
     User: { lookup: 'user', load: async (id, ctx) => ((await ctx.loaders.userExists.load(id)) ? { id } : null) },
     // An app may read only its own user's events, as with `events(filter: { userId })`.
     Event: {

@@ -23,11 +23,12 @@ export interface BackendCallObservers {
 export class BackendCallLog {
   private readonly byRole = new Map<BackendRole, { adapter: string; calls: number; totalMs: number }>();
 
-  record(role: BackendRole, adapter: string, durationMs: number): void {
+  /** One call of `role` (or `count` calls: 0 adds time to the role without another call). */
+  record(role: BackendRole, adapter: string, durationMs: number, count = 1): void {
     const entry = this.byRole.get(role) ?? { adapter, calls: 0, totalMs: 0 };
     // One role answered by two adapters in a request (the catalogue replica and the lakehouse): both named.
     if (entry.adapter !== adapter && !entry.adapter.split('+').includes(adapter)) entry.adapter = `${entry.adapter}+${adapter}`;
-    entry.calls += 1;
+    entry.calls += count;
     entry.totalMs += durationMs;
     this.byRole.set(role, entry);
   }
