@@ -16,7 +16,6 @@ import type { SearchPort } from './backends/search/port.ts';
 import { createBackends } from './backends/index.ts';
 import { toursPage, destinationsPage } from './backends/lakehouse/queries.ts';
 import { CatalogueReplica } from './catalogue/replica.ts';
-import { jitExecution } from './http/jit-execution.ts';
 import type { Config } from './config.ts';
 import type { GatewayContext, GatewayServices } from './context.ts';
 import { overallHealth } from './health-report.ts';
@@ -197,8 +196,7 @@ export async function startGateway(config: Config, logger: Logger = createLogger
     const manifest = persisted.manifest ? new AllowList(persisted.manifest, { bypassRole: persisted.bypassRole }) : undefined;
     const allowList = persisted.mode === 'allow-list' ? manifest : undefined;
     const apollo = new ApolloServer<GatewayContext>({
-      // Queries compiled by graphql-jit (GRAPHQL_JIT), else graphql-js throughout.
-      ...(config.graphqlJit ? { gateway: jitExecution(schema) } : { schema }),
+      schema,
       // Bearer credentials (not cookies) authenticate clients, so there is no ambient credential
       // for a cross-site request to abuse; the preflight requirement would only break plain GETs.
       csrfPrevention: false,

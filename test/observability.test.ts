@@ -30,6 +30,8 @@ function start(env: Record<string, string> = {}, options: { otlp?: boolean } = {
     // The medallion runs only when the test settles it, so the bus lag can be seen before and after.
     MEDALLION_DEBOUNCE_MS: '600000',
     MEDALLION_INTERVAL_MS: '0',
+    // Catalogue reads as lakehouse statements, so tour pages show statements, loader batches and their spans.
+    CATALOGUE_REPLICA: 'false',
     ...env,
   });
   const logger = createLogger('info', { write: (line: string) => void logLines.push(JSON.parse(line) as Record<string, unknown>) });

@@ -128,7 +128,8 @@ describeWithPeer('automatic persisted queries shared through Redis', 'redis-serv
       await new Promise((resolve) => setTimeout(resolve, 20));
       fromSecond = await get(second, { extensions: persisted(hash), variables });
     }
-    expect(fromSecond.body).toEqual({ data: registered.body.data });
+    expect(fromSecond.body.errors).toBeUndefined();
+    expect(fromSecond.body.data).toEqual(registered.body.data);
   });
 });
 
