@@ -13,7 +13,7 @@ import { EventFanout } from '../subscriptions/event-fanout.ts';
 import { EventIndexer } from '../ingest/search-indexer.ts';
 import type { SearchPort } from './backends/search/port.ts';
 import { createBackends } from './backends/index.ts';
-import { toursPage, destinationsPage } from './backends/lakehouse/queries.ts';
+import { indexCatalogue } from './backends/search/catalogue-index.ts';
 import type { Config } from './config.ts';
 import type { GatewayContext, GatewayServices } from './context.ts';
 import { overallHealth } from './health-report.ts';
@@ -133,8 +133,8 @@ export async function startGateway(config: Config, logger: Logger = createLogger
         intervalMs: config.medallionIntervalMs,
         housekeeping: config.housekeeping,
         logger,
-        // With ClickHouse as the analytics role, promoted events are appended there too.
-        sinks: medallionSinks({ backends }),
+        // With ClickHouse as the analytics role, promoted events are appended there too; catalogue changes reach the search index.
+        sinks: medallionSinks({ backends, localSearch: true }),
       });
       if (metrics) {
         pipeline.runs.on('finished', (run: PipelineRunRecord) => metrics.pipelineRun(run));
@@ -391,7 +391,5 @@ export interface StartOptions {
 
 /** Builds the search index from the lakehouse (all tours, destination names). */
 async function indexSearch(backends: Awaited<ReturnType<typeof createBackends>>): Promise<void> {
-  const destinations = await destinationsPage(backends.lakehouse, { first: 100_000 });
-  const tours = await toursPage(backends.lakehouse, { first: 1_000_000 });
-  await backends.search.indexTours(tours.rows, new Map(destinations.rows.map((d) => [d.id, d.name])));
+  await indexCatalogue(backends.lakehouse, backends.search);
 }
