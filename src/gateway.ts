@@ -13,7 +13,7 @@ import { EventFanout } from '../subscriptions/event-fanout.ts';
 import { EventIndexer } from '../ingest/search-indexer.ts';
 import type { SearchPort } from './backends/search/port.ts';
 import { createBackends } from './backends/index.ts';
-import { indexCatalogue } from './backends/search/catalogue-index.ts';
+import { followCatalogueChanges, indexCatalogue, searchIndexIsLocal } from './backends/search/catalogue-index.ts';
 import type { Config } from './config.ts';
 import type { GatewayContext, GatewayServices } from './context.ts';
 import { overallHealth } from './health-report.ts';
@@ -143,10 +143,15 @@ export async function startGateway(config: Config, logger: Logger = createLogger
         if (backends.bus.adapter === 'embedded' && backends.embedded && backends.lakehouseWrites.embedded) metrics.busLag('medallion', medallionBusLag(backends.embedded, logger));
       }
     }
+    // With the medallion in another process, an in-process tour index follows the catalogue's commits
+    // (then drops the search answers cached while the old index answered).
+    const catalogueIndex = !pipeline && searchIndexIsLocal(backends.search)
+      ? followCatalogueChanges({ lakehouse: backends.lakehouse, search: backends.search, onIndexed: () => responseCache.invalidate({ tables: ['silver.tours'] }), onError: (err) => logger.warn({ err }, 'search index not rebuilt after a catalogue change') })
+      : undefined;
     // Before the medallion's first pass, so the watermark tracker hears it.
     // One feed of medallion commits (in-process runner or the bus): the watermark tracker, and the
     // response cache dropping exactly the answers that read a table a commit changed.
-    freshness = startFreshness({ config, backends, registry, pipeline, logger, onCommit: (commit) => responseCache.invalidate(changeOfCommit(commit)) });
+    freshness = startFreshness({ config, backends, registry, pipeline, logger, onCommit: (commit) => (responseCache.invalidate(changeOfCommit(commit)), catalogueIndex?.onCommit(commit)) });
     await pipeline?.start();
     // A search engine with an event index of its own is kept current from the bus, once: by
     // whoever runs the medallion (this gateway, or the `npm run medallion` worker).

@@ -3,11 +3,8 @@ import type { ClickHouseEngine } from '../../src/backends/clickhouse/engine.ts';
 import { copyDimensionToClickHouse } from '../../src/backends/clickhouse/load.ts';
 import { createPromotedEventsSink } from '../../src/backends/clickhouse/sink.ts';
 import type { Backends } from '../../src/backends/index.ts';
-import { indexCatalogue, searchIndexIsLocal } from '../../src/backends/search/catalogue-index.ts';
+import { CATALOGUE_TABLES, indexCatalogue, searchIndexIsLocal } from '../../src/backends/search/catalogue-index.ts';
 import type { MedallionSink } from './runner.ts';
-
-/** The tables the catalogue's copies are built from (tours, with their destinations' names). */
-const CATALOGUE_TABLES = ['silver.tours', 'silver.destinations'] as const;
 
 /**
  * The downstream copies the medallion keeps current after each pass that changed what they copy,

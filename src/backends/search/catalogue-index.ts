@@ -19,3 +19,50 @@ export async function indexCatalogue(lakehouse: SqlEngine, search: Pick<SearchPo
 export function searchIndexIsLocal(search: Pick<SearchPort, 'adapter'>): boolean {
   return search.adapter === 'minisearch';
 }
+
+/** Tables whose change alters the tour index (tours, and the destination names they carry). */
+export const CATALOGUE_TABLES: readonly string[] = ['silver.tours', 'silver.destinations'];
+
+/** Options of `followCatalogueChanges`. */
+export interface CatalogueFollowerOptions {
+  lakehouse: SqlEngine;
+  search: Pick<SearchPort, 'indexTours'>;
+  /** Called after each rebuild, e.g. to drop search answers cached while the old index answered. */
+  onIndexed?: (tours: number) => void;
+  /** Told of a failed rebuild (the next catalogue change tries again). */
+  onError?: (error: unknown) => void;
+}
+
+/**
+ * Keeps an in-process tour index current in a gateway that does not run the medallion itself
+ * (another process does, and announces its commits on the bus): each commit that changed the
+ * catalogue rebuilds the index. One rebuild at a time; commits heard during one coalesce into one
+ * more. Returns the listener to hand every commit, and `idle()`, resolving when no rebuild is due.
+ */
+export function followCatalogueChanges(options: CatalogueFollowerOptions): { onCommit: (commit: { tables: readonly string[] }) => void; idle: () => Promise<void> } {
+  let running: Promise<void> | undefined;
+  let again = false;
+  const rebuild = (): Promise<void> =>
+    indexCatalogue(options.lakehouse, options.search).then(
+      (tours) => options.onIndexed?.(tours),
+      (error: unknown) => options.onError?.(error),
+    );
+  const run = (): void => {
+    running = rebuild().then(() => {
+      if (again) {
+        again = false;
+        run();
+      } else running = undefined;
+    });
+  };
+  return {
+    onCommit(commit) {
+      if (!commit.tables.some((table) => CATALOGUE_TABLES.includes(table))) return;
+      if (running) again = true;
+      else run();
+    },
+    async idle() {
+      while (running) await running;
+    },
+  };
+}
