@@ -92,9 +92,10 @@ const WRITTEN_TABLES = ['silver.events', 'silver.tours', 'silver.quarantine', ..
 
 /**
  * The medallion: bronze → silver → gold, in passes. A pass lands the bus records that
- * arrived since its cursor in their sources' bronze tables, promotes the new bronze rows of event
- * sources to `silver.events` (rejects to `silver.quarantine` and the dead-letter topic),
- * refreshes the gold tables for the keys those rows touched, and records a pipeline run per
+ * arrived since its cursor in their sources' bronze tables, applies the new bronze rows of
+ * catalogue sources to `silver.tours` (./silver-tours.ts) and promotes those of event sources to
+ * `silver.events` (rejects to `silver.quarantine` and the dead-letter topic), refreshes the gold
+ * tables for the keys those rows touched, drains the downstream copies of what changed, and records a pipeline run per
  * layer with its source executions, data-quality measures and lineage. Passes run at start, a
  * debounce after new records, on a schedule, and on demand (`runPipeline`); one at a time.
  * In production the same runner is its own process (`npm run medallion`, worker.ts), taking its

@@ -172,6 +172,20 @@ export function describeCatalogueUpdatesSuite(label: string, start: (env: Record
         expect(await analyticsTourName(removed.tourId)).toBeNull();
       });
 
+      it('records the catalogue source in quality and lineage, bronze.tours to silver.tours', async () => {
+        const { body } = await gw.request<{
+          platform: { dataQuality: { table: string; sourceId: string | null; rowCount: number; validity: number }[]; lineage: { from: string; to: string; kind: string; records: number }[] };
+        }>('{ platform { dataQuality(table: "silver.tours") { table sourceId rowCount validity } lineage { from to kind records } } }');
+        expect(body.errors).toBeUndefined();
+        const { dataQuality, lineage } = body.data!.platform;
+        expect(dataQuality.find((q) => q.sourceId === 'tour_catalogue')).toMatchObject({ table: 'silver.tours', rowCount: 4, validity: 0.75 });
+        expect(dataQuality.some((q) => q.sourceId === null)).toBe(true);
+        const edge = (from: string, to: string) => lineage.find((e) => e.from === from && e.to === to);
+        expect(edge('table:bronze.tours', 'table:silver.tours')).toMatchObject({ kind: 'clean' });
+        expect(edge('table:bronze.tours', 'table:silver.tours')!.records).toBeGreaterThanOrEqual(3);
+        expect(edge('table:bronze.tours', 'table:silver.quarantine')!.records).toBeGreaterThanOrEqual(1);
+      });
+
       it('quarantines the record naming an unknown destination, with the rule and its reason', async () => {
         const { body } = await gw.request<{ platform: { quarantine: { eventId: string; rule: string; reason: string; targetTable: string }[] } }>(
           '{ platform { quarantine(first: 20, sourceId: "tour_catalogue") { eventId rule reason targetTable } } }',
