@@ -151,14 +151,18 @@ describe.each([
   it('applies catalogue records once, and gold follows, however often the pass is replayed', async () => {
     const sources = registry.sources.filter((s) => s.enabled && s.silverTable === 'silver.tours');
     const catalogue = sources.map((s) => s.bronzeTable);
+    /** Tables each pass said it changes (what its commit lists). */
+    let announced = new Set<string>();
     const pass = async () => {
-      const outcomes = await promoteTours(writer, dialect, sources, 'run-tours', NOW);
+      announced = new Set();
+      const outcomes = await promoteTours(writer, dialect, sources, 'run-tours', NOW, { changing: (table) => announced.add(table) });
       await refreshGold(writer, dialect, NOW, { catalogue });
       return outcomes;
     };
     await landRecords(writer, registry, TOUR_RECORDS, 'run-tours', NOW);
     const [first] = await pass();
     expect(first).toMatchObject({ recordsIn: 3, upserted: 2, deleted: 0, quarantined: 1, superseded: 0 });
+    expect([...announced].sort()).toEqual(['silver.quarantine', 'silver.tours']);
     const once = await catalogueCounts(writer);
     // The booking of T-REPLAY (previous test) now weighs for its new category in U-REPLAY's features.
     expect(once).toEqual({ tours: 2, price: 150, category: 'food', quarantined: 1, analytics: 2, gold_category: 'food', food_feature: 1 });
@@ -168,12 +172,15 @@ describe.each([
     const [replayed] = await pass();
     expect(replayed).toMatchObject({ recordsIn: 6, upserted: 0, deleted: 0, superseded: 6 - replayed!.quarantined });
     expect(await catalogueCounts(writer)).toEqual(once);
+    // The crashed attempt's commit was never announced: the replay announces what silver holds from it.
+    expect(announced.has('silver.tours')).toBe(true);
 
     // A deletion removes the tour and its gold row; an older state arriving after it does not bring it back.
     await landRecords(writer, registry, [tourEntry(14, { deleted: true, updatedAt: '2026-11-20T09:30:00.000Z' })], 'run-tours-3', NOW);
     expect((await pass())[0]).toMatchObject({ recordsIn: 1, upserted: 0, deleted: 1 });
     await landRecords(writer, registry, [tourEntry(15, { price: 1, updatedAt: '2026-11-20T09:10:00.000Z' })], 'run-tours-4', NOW);
     expect((await pass())[0]).toMatchObject({ recordsIn: 1, upserted: 0, deleted: 0, superseded: 1 });
+    expect(announced.size).toBe(0);
     expect(await catalogueCounts(writer)).toMatchObject({ tours: 1, price: null, analytics: 1 });
 
     expect(await promoteTours(writer, dialect, sources, 'run-tours-5', NOW)).toEqual([]);

@@ -338,7 +338,8 @@ export class MedallionRunner {
       const catalogueSources = registry.sources.filter((s) => s.enabled && s.silverTable === 'silver.tours');
       const eventSources = registry.sources.filter((s) => s.enabled && s.silverTable === 'silver.events');
       await layer('silver', async (connection, record) => {
-        const catalogue = await promoteTours(connection, dialect, catalogueSources, record.id, record.startedAt);
+        // Changed tables are noted as the steps go: without transactions a failing step has still changed them.
+        const catalogue = await promoteTours(connection, dialect, catalogueSources, record.id, record.startedAt, { changing: (table) => touched.add(table) });
         const events = await promoteEvents(connection, dialect, eventSources, record.id, record.startedAt);
         const outcomes = [...catalogue.map(catalogueStep), ...events.map(eventStep)];
         for (const o of outcomes) {

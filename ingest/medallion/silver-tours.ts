@@ -54,7 +54,20 @@ const TOUR_COLUMNS = ['tour_id', 'name', 'destination_id', 'region', 'price', 'c
  * only what differs from silver, and the watermarks move last; a pass replayed after a crash
  * anywhere in between writes nothing twice.
  */
-export async function promoteTours(writer: SqlWriter, dialect: MedallionDialect, sources: readonly Source[], runId: string, now: Date): Promise<CatalogueOutcome[]> {
+export async function promoteTours(
+  writer: SqlWriter,
+  dialect: MedallionDialect,
+  sources: readonly Source[],
+  runId: string,
+  now: Date,
+  options: {
+    /**
+     * Told of each table before a statement that changes it runs: without transactions a step
+     * failing half-way has still changed it, and the pass's commit must say so.
+     */
+    changing?: (table: 'silver.tours' | 'silver.quarantine') => void;
+  } = {},
+): Promise<CatalogueOutcome[]> {
   const heads = new Map<Source, number>();
   const landed: string[] = [];
   for (const source of sources) {
@@ -99,16 +112,16 @@ export async function promoteTours(writer: SqlWriter, dialect: MedallionDialect,
        SELECT w.* FROM winners w LEFT JOIN silver.tours t ON t.tour_id = w.tour_id
        WHERE (w.deleted AND t.tour_id IS NOT NULL AND w.updated_at >= t.updated_at)
           OR (NOT w.deleted AND (t.tour_id IS NULL OR w.updated_at > t.updated_at
-              OR (w.updated_at = t.updated_at AND (${TOUR_COLUMNS.filter((c) => c !== 'tour_id' && c !== 'updated_at')
-                .map((c) => `w.${c} IS DISTINCT FROM t.${c}`)
-                .join(' OR ')}))))
+              OR (w.updated_at = t.updated_at AND ${stateDiffers('w', 't')})))
      )`;
 
-  // Counted before anything is written (an applied change is no change afterwards).
+  // Counted before anything is written (an applied change is no change afterwards). `settled`:
+  // winners of this batch silver already holds, written by an attempt of this pass that crashed
+  // before its watermark (and so before its commit was announced), or redelivered.
   const counts = await writer.rows(
     `${changes}
      SELECT b.source_id, b.n, b.quarantined, b.completeness, b.distinct_ids, b.validity,
-       coalesce(x.upserted, 0) AS upserted, coalesce(x.deleted, 0) AS deleted
+       coalesce(x.upserted, 0) AS upserted, coalesce(x.deleted, 0) AS deleted, coalesce(y.settled, 0) AS settled
      FROM (
        SELECT source_id, count(*) AS n,
          sum(CASE WHEN failed_rule IS NOT NULL THEN 1 ELSE 0 END) AS quarantined,
@@ -119,9 +132,22 @@ export async function promoteTours(writer: SqlWriter, dialect: MedallionDialect,
      ) b LEFT JOIN (
        SELECT source_id, sum(CASE WHEN deleted THEN 0 ELSE 1 END) AS upserted, sum(CASE WHEN deleted THEN 1 ELSE 0 END) AS deleted
        FROM changes GROUP BY source_id
-     ) x ON x.source_id = b.source_id`,
+     ) x ON x.source_id = b.source_id LEFT JOIN (
+       SELECT w.source_id, count(*) AS settled FROM winners w LEFT JOIN silver.tours t ON t.tour_id = w.tour_id
+       WHERE w.in_batch AND w.tour_id NOT IN (SELECT tour_id FROM changes)
+         AND ((w.deleted AND t.tour_id IS NULL) OR (NOT w.deleted AND t.updated_at = w.updated_at AND NOT ${stateDiffers('w', 't')}))
+       GROUP BY w.source_id
+     ) y ON y.source_id = b.source_id`,
     [nowText],
   );
+
+  const quarantined = counts.reduce((n, row) => n + Number(row['quarantined']), 0);
+  const applied = counts.reduce((n, row) => n + Number(row['upserted']) + Number(row['deleted']), 0);
+  const settled = counts.reduce((n, row) => n + Number(row['settled']), 0);
+  if (quarantined > 0) options.changing?.('silver.quarantine');
+  // Announced when silver holds a state this batch brought, even if an earlier attempt wrote it:
+  // that attempt's commit was never announced (a crash before the watermark is one before the commit).
+  if (applied > 0 || settled > 0) options.changing?.('silver.tours');
 
   const ruleCases = Object.entries(SILVER_TOUR_RULES)
     .map(([rule, reason]) => `WHEN '${rule}' THEN '${reason.replace(/'/g, "''")}'`)
@@ -138,7 +164,6 @@ export async function promoteTours(writer: SqlWriter, dialect: MedallionDialect,
        VALUES (s.event_id, s.source_id, s.bronze_table, 'silver.tours', s.failed_rule, s.reason, s.record, ?, CAST(? AS ${ts}), false, s.log_cursor)`,
     [nowText, runId, nowText],
   );
-  const applied = counts.reduce((n, row) => n + Number(row['upserted']) + Number(row['deleted']), 0);
   // Nothing to apply: no statement (on Iceberg a MERGE that changes nothing still costs a round trip).
   if (applied > 0) {
     const settable = TOUR_COLUMNS.filter((c) => c !== 'tour_id');
@@ -178,6 +203,13 @@ export async function promoteTours(writer: SqlWriter, dialect: MedallionDialect,
       },
     ];
   });
+}
+
+/** SQL text: whether the tour rows `a` and `b` differ in a column a record sets (besides key and stamp). */
+function stateDiffers(a: string, b: string): string {
+  return `(${TOUR_COLUMNS.filter((c) => c !== 'tour_id' && c !== 'updated_at')
+    .map((c) => `${a}.${c} IS DISTINCT FROM ${b}.${c}`)
+    .join(' OR ')})`;
 }
 
 /**
