@@ -20,8 +20,9 @@ const PRICE_BAND = `CASE WHEN avg_amount < 300 THEN 'budget' WHEN avg_amount < 1
 
 /**
  * Gold: refreshes the four gold tables for the keys that silver rows promoted after the gold
- * watermark touched (users, tours, booking days per region); on the first run, or with
- * `full`, for every key. Each table is refreshed by "delete the affected keys, insert them
+ * watermark touched (users, tours, booking days per region), and for the tours the catalogue step
+ * applied records of since gold's mark on each catalogue bronze table (with the users active on
+ * them); on the first run, or with `full`, for every key. Each table is refreshed by "delete the affected keys, insert them
  * recomputed from silver": incremental and idempotent, so without a transaction (Trino/Iceberg:
  * row-level deletes, one snapshot per statement) a pass replayed after a crash before the
  * watermark moved (it moves last) rewrites the same rows. Returns undefined when there was
@@ -198,8 +199,10 @@ async function catalogueRanges(writer: SqlWriter, dialect: MedallionDialect, bro
     const head = await readWatermark(writer, catalogueWatermark(table), 0);
     if (head <= from) continue;
     ranges.push({
-      tours: `SELECT CASE WHEN ${dialect.isJsonObject('record')} THEN ${dialect.jsonText('record', 'tourId')} END AS tour_id FROM ${table}
-         WHERE landed_seq > ${Math.floor(from)} AND landed_seq <= ${Math.floor(head)}`,
+      tours: `SELECT tour_id FROM (
+           SELECT CASE WHEN ${dialect.isJsonObject('record')} THEN ${dialect.jsonText('record', 'tourId')} END AS tour_id FROM ${table}
+           WHERE landed_seq > ${Math.floor(from)} AND landed_seq <= ${Math.floor(head)}) r
+         WHERE tour_id IS NOT NULL`,
       watermark,
       head,
     });

@@ -95,8 +95,9 @@ const WRITTEN_TABLES = ['silver.events', 'silver.tours', 'silver.quarantine', ..
  * arrived since its cursor in their sources' bronze tables, applies the new bronze rows of
  * catalogue sources to `silver.tours` (./silver-tours.ts) and promotes those of event sources to
  * `silver.events` (rejects to `silver.quarantine` and the dead-letter topic), refreshes the gold
- * tables for the keys those rows touched, drains the downstream copies of what changed, and records a pipeline run per
- * layer with its source executions, data-quality measures and lineage. Passes run at start, a
+ * tables for the keys those rows touched, brings the downstream copies of what changed up to
+ * date, and records a pipeline run per layer with its source executions, data-quality measures
+ * and lineage. Passes run at start, a
  * debounce after new records, on a schedule, and on demand (`runPipeline`); one at a time.
  * In production the same runner is its own process (`npm run medallion`, worker.ts), taking its
  * records from a Kafka consumer group instead of the bus cursor.
