@@ -152,19 +152,21 @@ export async function promoteTours(
   const ruleCases = Object.entries(SILVER_TOUR_RULES)
     .map(([rule, reason]) => `WHEN '${rule}' THEN '${reason.replace(/'/g, "''")}'`)
     .join(' ');
-  await writer.execute(
-    `MERGE INTO silver.quarantine q
-     USING (
-       ${changes}
-       SELECT event_id, source_id, bronze_table, failed_rule, CASE failed_rule ${ruleCases} END AS reason, record, log_cursor
-       FROM checked WHERE in_batch AND failed_rule IS NOT NULL AND landing_copy = 1
-     ) s
-     ON q.bronze_table = s.bronze_table AND q.log_cursor = s.log_cursor
-     WHEN NOT MATCHED THEN INSERT (event_id, source_id, bronze_table, target_table, rule, reason, record, run_id, quarantined_at, dead_lettered, log_cursor)
-       VALUES (s.event_id, s.source_id, s.bronze_table, 'silver.tours', s.failed_rule, s.reason, s.record, ?, CAST(? AS ${ts}), false, s.log_cursor)`,
-    [nowText, runId, nowText],
-  );
-  // Nothing to apply: no statement (on Iceberg a MERGE that changes nothing still costs a round trip).
+  // Statements only where there is something to write (on Iceberg each one costs a round trip and a planning).
+  if (quarantined > 0) {
+    await writer.execute(
+      `MERGE INTO silver.quarantine q
+       USING (
+         ${changes}
+         SELECT event_id, source_id, bronze_table, failed_rule, CASE failed_rule ${ruleCases} END AS reason, record, log_cursor
+         FROM checked WHERE in_batch AND failed_rule IS NOT NULL AND landing_copy = 1
+       ) s
+       ON q.bronze_table = s.bronze_table AND q.log_cursor = s.log_cursor
+       WHEN NOT MATCHED THEN INSERT (event_id, source_id, bronze_table, target_table, rule, reason, record, run_id, quarantined_at, dead_lettered, log_cursor)
+         VALUES (s.event_id, s.source_id, s.bronze_table, 'silver.tours', s.failed_rule, s.reason, s.record, ?, CAST(? AS ${ts}), false, s.log_cursor)`,
+      [nowText, runId, nowText],
+    );
+  }
   if (applied > 0) {
     const settable = TOUR_COLUMNS.filter((c) => c !== 'tour_id');
     await writer.execute(

@@ -105,7 +105,7 @@ describe('every statement sent to Trino is Trino SQL', () => {
        ]) { accepted } }`,
     );
     expect(ingested.body.data?.ingestEvents.accepted).toBe(2);
-    // Catalogue records: a changed tour and a deleted one (silver.tours' MERGE takes both paths).
+    // Catalogue records: a changed tour and a deleted one (silver.tours' MERGE takes both paths), and one quarantined.
     const known = await gateway!.request<{ tour: { region: string; category: string; destination: { destinationId: string } } }>(
       '{ tour(id: "TOUR0007") { region category destination { destinationId } } }',
     );
@@ -113,18 +113,24 @@ describe('every statement sent to Trino is Trino SQL', () => {
     const tourState = { eventType: 'tour_update', name: 'Grammar tour', destinationId: destination.destinationId, region, price: 10, currency: 'USD', rating: null, durationDays: 1, category, tags: ['grammar'], description: null, updatedAt: new Date(Date.now() - 60_000).toISOString() };
     const catalogue = await gateway!.request<{ ingestRecords: { accepted: number } }>(
       'mutation ($records: [JSON!]!) { ingestRecords(source: "tour_catalogue", records: $records) { accepted } }',
-      { records: [{ ...tourState, tourId: 'TOUR0007', deleted: false }, { ...tourState, tourId: 'TOUR0008', deleted: true }] },
+      {
+        records: [
+          { ...tourState, tourId: 'TOUR0007', deleted: false },
+          { ...tourState, tourId: 'TOUR0008', deleted: true },
+          { ...tourState, tourId: 'T-GRAMMAR', destinationId: 'DEST-NOWHERE', deleted: false },
+        ],
+      },
     );
-    expect(catalogue.body.data?.ingestRecords.accepted).toBe(2);
+    expect(catalogue.body.data?.ingestRecords.accepted).toBe(3);
     // A record no contract would let through, as a misbehaving producer could put on the topic.
     await gateway!.gateway.services.backends.bus.publish([{ topic: 'topic_booking_events', key: 'U-GRAMMAR', eventId: 'E-MALFORMED', value: '{"eventId": "E-MALFORMED", ', idempotencyKey: null }]);
     const runs = await gateway!.request<{ runPipeline: { layer: string; status: string; recordsIn: number; recordsOut: number; recordsRejected: number }[] }>(
       'mutation { runPipeline { layer status recordsIn recordsOut recordsRejected } }',
     );
     expect(runs.body.errors).toBeUndefined();
-    expect(runs.body.data!.runPipeline.find((r) => r.layer === 'silver')).toMatchObject({ status: 'SUCCESS', recordsIn: 5, recordsOut: 3, recordsRejected: 2 });
+    expect(runs.body.data!.runPipeline.find((r) => r.layer === 'silver')).toMatchObject({ status: 'SUCCESS', recordsIn: 6, recordsOut: 3, recordsRejected: 3 });
     const quarantine = await gateway!.request<{ platform: { quarantine: { rule: string }[] } }>('{ platform { quarantine(first: 10) { rule } } }');
-    expect(quarantine.body.data!.platform.quarantine.map((q) => q.rule).sort()).toEqual(['known_tour', 'malformed_record']);
+    expect(quarantine.body.data!.platform.quarantine.map((q) => q.rule).sort()).toEqual(['known_destination', 'known_tour', 'malformed_record']);
     expect(await gateway!.gateway.services.pipeline!.housekeep()).toBeGreaterThan(0);
 
     const statements = statementsSent(fixture);
