@@ -61,7 +61,7 @@ export function gatewayBusTopics(registry: SourceRegistry): string[] {
 }
 
 /** Silver tables the embedded medallion knows how to build (`silver_table` must name one). */
-export const SILVER_TABLES = ['silver.events'] as const;
+export const SILVER_TABLES = ['silver.events', 'silver.tours'] as const;
 
 export const DEFAULT_REGISTRY_FILE = path.join(path.dirname(fileURLToPath(import.meta.url)), 'sources.yaml');
 
@@ -152,6 +152,12 @@ export async function loadSourceRegistry(file = DEFAULT_REGISTRY_FILE): Promise<
     }
     if (source.silverTable === 'silver.events' && source.eventTypes.length === 0) {
       throw new Error(`${label}: field "event_types": a source promoted to silver.events carries platform events and must list their types`);
+    }
+    if (source.silverTable === 'silver.tours') {
+      const missing = ['tourId', 'updatedAt', 'deleted'].filter((field) => !(field in properties));
+      if (missing.length > 0) {
+        throw new Error(`${label}: field "silver_table": a source promoted to silver.tours carries full-state tour records, but ${source.contractFile} lacks ${missing.join(', ')}`);
+      }
     }
     if (source.enabled) {
       for (const type of source.eventTypes) {

@@ -14,7 +14,7 @@ import { EventFanout } from '../subscriptions/event-fanout.ts';
 import { EventIndexer } from '../ingest/search-indexer.ts';
 import type { SearchPort } from './backends/search/port.ts';
 import { createBackends } from './backends/index.ts';
-import { toursPage, destinationsPage } from './backends/lakehouse/queries.ts';
+import { followCatalogueChanges, indexCatalogue, searchIndexIsLocal } from './backends/search/catalogue-index.ts';
 import { CatalogueReplica } from './catalogue/replica.ts';
 import type { Config } from './config.ts';
 import type { GatewayContext, GatewayServices } from './context.ts';
@@ -140,8 +140,8 @@ export async function startGateway(config: Config, logger: Logger = createLogger
         intervalMs: config.medallionIntervalMs,
         housekeeping: config.housekeeping,
         logger,
-        // With ClickHouse as the analytics role, promoted events are appended there too.
-        sinks: medallionSinks({ backends }),
+        // With ClickHouse as the analytics role, promoted events are appended there too; catalogue changes reach the search index.
+        sinks: medallionSinks({ backends, localSearch: true }),
       });
       if (metrics) {
         pipeline.runs.on('finished', (run: PipelineRunRecord) => metrics.pipelineRun(run));
@@ -150,6 +150,11 @@ export async function startGateway(config: Config, logger: Logger = createLogger
         if (backends.bus.adapter === 'embedded' && backends.embedded && backends.lakehouseWrites.embedded) metrics.busLag('medallion', medallionBusLag(backends.embedded, logger));
       }
     }
+    // With the medallion in another process, an in-process tour index follows the catalogue's commits
+    // (then drops the search answers cached while the old index answered).
+    const catalogueIndex = !pipeline && searchIndexIsLocal(backends.search)
+      ? followCatalogueChanges({ lakehouse: backends.lakehouse, search: backends.search, onIndexed: () => responseCache.invalidate({ tables: ['silver.tours'] }), onError: (err) => logger.warn({ err }, 'search index not rebuilt after a catalogue change') })
+      : undefined;
     // Before the medallion's first pass, so the watermark tracker hears it.
     // One feed of medallion commits (in-process runner or the bus): the watermark tracker, and the
     // response cache dropping exactly the answers that read a table a commit changed.
@@ -159,8 +164,9 @@ export async function startGateway(config: Config, logger: Logger = createLogger
       registry,
       pipeline,
       logger,
+      // The catalogue replica catches up before anyone counts the commit as seen.
       beforeCommit: catalogue ? (commit) => catalogue.apply(commit) : undefined,
-      onCommit: (commit) => responseCache.invalidate(changeOfCommit(commit)),
+      onCommit: (commit) => (responseCache.invalidate(changeOfCommit(commit)), catalogueIndex?.onCommit(commit)),
     });
     await pipeline?.start();
     // A search engine with an event index of its own is kept current from the bus, once: by
@@ -408,7 +414,5 @@ export interface StartOptions {
 
 /** Builds the search index from the lakehouse (all tours, destination names). */
 async function indexSearch(backends: Awaited<ReturnType<typeof createBackends>>): Promise<void> {
-  const destinations = await destinationsPage(backends.lakehouse, { first: 100_000 });
-  const tours = await toursPage(backends.lakehouse, { first: 1_000_000 });
-  await backends.search.indexTours(tours.rows, new Map(destinations.rows.map((d) => [d.id, d.name])));
+  await indexCatalogue(backends.lakehouse, backends.search);
 }

@@ -133,6 +133,7 @@ describe('an invalid registry fails start-up naming the entry and the field', ()
     ['an event type routed twice', (e) => (e[1]!['event_types'] = ['view', 'booking']), /field "event_types": "booking" is already routed by gateway_bookings/],
     ['two sources on one bronze table', (e) => (e[3]!['target_table'] = 'bronze.app_events'), /field "target_table": bronze.app_events is already the bronze table of mobile_app_events/],
     ['an unknown silver table', (e) => (e[0]!['silver_table'] = 'silver.nothing'), /sources\[0\] \(gateway_bookings\): field "silver_table"/],
+    ['a catalogue promotion of records that are not tour states', (e) => (e[4]!['silver_table'] = 'silver.tours'), /sources\[4\] \(oltp_cdc\): field "silver_table": .* lacks tourId, updatedAt, deleted/],
     ['a missing field', (e) => delete e[4]!['source_name'], /sources\[4\] \(oltp_cdc\): field "source_name" must have required property/],
   ];
   for (const [name, edit, message] of cases) {

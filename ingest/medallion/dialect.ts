@@ -14,6 +14,8 @@ export interface MedallionDialect {
   jsonText(document: string, field: string): string;
   /** SQL text: the JSON text of the field `field` when it is an object or an array, else NULL. */
   jsonContainer(document: string, field: string): string;
+  /** SQL text: the field `field` of `document` as an array of text when it is a JSON array, else NULL. */
+  jsonTextArray(document: string, field: string): string;
   /** SQL text: TRUE when `document` parses as JSON, else FALSE (never NULL). */
   isJson(document: string): string;
   /** SQL text: TRUE when `document` is a JSON object, else FALSE (never NULL). */
@@ -72,6 +74,7 @@ export const DUCKDB_DIALECT: MedallionDialect = {
   jsonText: (document, field) => `json_extract_string(${document}, ${path(field)})`,
   jsonContainer: (document, field) =>
     `CASE WHEN json_type(${document}, ${path(field)}) IN ('OBJECT', 'ARRAY') THEN CAST(json_extract(${document}, ${path(field)}) AS VARCHAR) END`,
+  jsonTextArray: (document, field) => `TRY_CAST(json_extract(${document}, ${path(field)}) AS VARCHAR[])`,
   isJson: (document) => `coalesce(json_valid(${document}), false)`,
   // A CASE, not AND: DuckDB may evaluate both sides of an AND, and json_type fails on text that is not JSON.
   isJsonObject: (document) => `CASE WHEN json_valid(${document}) THEN json_type(${document}) = 'OBJECT' ELSE false END`,
@@ -95,6 +98,8 @@ export const TRINO_DIALECT: MedallionDialect = {
   jsonText: (document, field) => `json_extract_scalar(${document}, ${path(field)})`,
   jsonContainer: (document, field) =>
     `CASE WHEN substr(json_format(json_extract(${document}, ${path(field)})), 1, 1) IN ('{', '[') THEN json_format(json_extract(${document}, ${path(field)})) END`,
+  // A cast from JSON, https://trino.io/docs/current/functions/json.html#cast-from-json (TRY_CAST: NULL when not an array).
+  jsonTextArray: (document, field) => `TRY_CAST(json_extract(${document}, ${path(field)}) AS ARRAY(VARCHAR))`,
   isJson: (document) => `(try(json_parse(${document})) IS NOT NULL)`,
   // Trino has no json_type: a document that parses and opens with a brace is an object.
   isJsonObject: (document) => `coalesce(try(json_parse(${document})) IS NOT NULL AND substr(trim(${document}), 1, 1) = '{', false)`,

@@ -1,7 +1,9 @@
 import { isoNoZone } from '../../src/backends/lakehouse/queries.ts';
 import { scalarOf, type SqlWriter } from '../../src/backends/sql/writer.ts';
 import { GOLD_TABLES, readWatermark, storeWatermark, type GoldTable } from '../../src/platform/metadata.ts';
+import { assertTableName } from './bronze.ts';
 import type { MedallionDialect } from './dialect.ts';
+import { catalogueWatermark } from './silver-tours.ts';
 
 export { GOLD_TABLES, type GoldTable };
 
@@ -18,32 +20,50 @@ const PRICE_BAND = `CASE WHEN avg_amount < 300 THEN 'budget' WHEN avg_amount < 1
 
 /**
  * Gold: refreshes the four gold tables for the keys that silver rows promoted after the gold
- * watermark touched (users, tours, booking days per region); on the first run, or with
- * `full`, for every key. Each table is refreshed by "delete the affected keys, insert them
+ * watermark touched (users, tours, booking days per region), and for the tours the catalogue step
+ * applied records of since gold's mark on each catalogue bronze table (with the users active on
+ * them); on the first run, or with `full`, for every key. Each table is refreshed by "delete the affected keys, insert them
  * recomputed from silver": incremental and idempotent, so without a transaction (Trino/Iceberg:
  * row-level deletes, one snapshot per statement) a pass replayed after a crash before the
  * watermark moved (it moves last) rewrites the same rows. Returns undefined when there was
  * nothing to do.
  */
-export async function refreshGold(writer: SqlWriter, dialect: MedallionDialect, now: Date, options: { full?: boolean } = {}): Promise<GoldOutcome | undefined> {
+export async function refreshGold(
+  writer: SqlWriter,
+  dialect: MedallionDialect,
+  now: Date,
+  options: {
+    full?: boolean;
+    /** Bronze tables of the catalogue sources (promoted to `silver.tours`): the tours they landed are recomputed too. */
+    catalogue?: readonly string[];
+  } = {},
+): Promise<GoldOutcome | undefined> {
   const watermark = await readWatermark(writer, GOLD_WATERMARK, -1);
   const head = await scalarOf(writer, 'SELECT coalesce(max(promoted_seq), 0) FROM silver.events');
   const full = options.full === true || watermark < 0;
-  if (!full && head <= watermark) return undefined;
+  const catalogue = await catalogueRanges(writer, dialect, options.catalogue ?? []);
+  if (!full && head <= watermark && catalogue.length === 0) return undefined;
 
   // The keys to recompute, from the rows promoted since the watermark (or all of silver), as
   // subqueries each statement repeats (no staging tables: Iceberg has no temporary tables).
   const changed = full ? 'silver.events' : `(SELECT * FROM silver.events WHERE promoted_seq > ${Math.floor(watermark)} AND promoted_seq <= ${Math.floor(head)})`;
   const goldUsers = `SELECT DISTINCT user_id FROM ${changed} c`;
+  // Tours the catalogue changed (or deleted): their analytics row follows, and so do the
+  // recommendation features of the users active on them (a tour's region and category weigh there).
+  const catalogueTours = catalogue.map((range) => range.tours).join(' UNION ');
   // Tours without events still belong in tourism_analytics (zero figures) after a full refresh.
-  const goldTours = full ? 'SELECT tour_id FROM silver.tours' : `SELECT DISTINCT tour_id FROM ${changed} c WHERE tour_id IS NOT NULL`;
+  const goldTours = full
+    ? 'SELECT tour_id FROM silver.tours'
+    : `SELECT DISTINCT tour_id FROM ${changed} c WHERE tour_id IS NOT NULL${catalogueTours ? ` UNION ${catalogueTours}` : ''}`;
+  const featureUsers =
+    full || !catalogueTours ? goldUsers : `${goldUsers} UNION SELECT DISTINCT user_id FROM silver.events WHERE tour_id IN (${catalogueTours})`;
   // Booking days per region, as one text key (Trino has no multi-column IN subquery).
   const dayKey = (date: string, region: string) => `CAST(${date} AS VARCHAR) || '/' || ${region}`;
   const goldDays = `SELECT DISTINCT ${dayKey('CAST(occurred_at AS DATE)', 'region')} AS day_key FROM ${changed} c
      WHERE event_type IN ('booking', 'cancel') AND region IS NOT NULL`;
   const keys = await scalarOf(
     writer,
-    `SELECT (SELECT count(*) FROM (${goldUsers}) u) + (SELECT count(*) FROM (${goldTours}) t) + (SELECT count(*) FROM (${goldDays}) d) AS n`,
+    `SELECT (SELECT count(*) FROM (${featureUsers}) u) + (SELECT count(*) FROM (${goldTours}) t) + (SELECT count(*) FROM (${goldDays}) d) AS n`,
   );
   const at = isoNoZone(now);
   const ts = dialect.timestamp;
@@ -105,7 +125,7 @@ export async function refreshGold(writer: SqlWriter, dialect: MedallionDialect, 
   });
 
   // Weights: a booking says most about a user's taste, a view little and a cancellation counts against.
-  await run(`DELETE FROM gold.recommendation_features WHERE user_id IN (${goldUsers})`);
+  await run(`DELETE FROM gold.recommendation_features WHERE user_id IN (${featureUsers})`);
   tables.push({
     table: 'gold.recommendation_features',
     rowsWritten: await run(
@@ -115,7 +135,7 @@ export async function refreshGold(writer: SqlWriter, dialect: MedallionDialect, 
            CASE e.event_type WHEN 'booking' THEN 5.0 WHEN 'review' THEN 3.0 WHEN 'click' THEN 2.0 WHEN 'view' THEN 1.0
              WHEN 'search' THEN 1.0 WHEN 'cancel' THEN -2.0 ELSE 0.0 END AS weight
          FROM silver.events e JOIN silver.tours t ON t.tour_id = e.tour_id
-         WHERE e.user_id IN (${goldUsers})
+         WHERE e.user_id IN (${featureUsers})
        )
        SELECT user_id, 'region', region, sum(weight), CAST(? AS ${ts}) FROM activity GROUP BY user_id, region HAVING sum(weight) <> 0
        UNION ALL
@@ -154,5 +174,38 @@ export async function refreshGold(writer: SqlWriter, dialect: MedallionDialect, 
   });
 
   await storeWatermark(writer, GOLD_WATERMARK, head);
+  for (const range of catalogue) await storeWatermark(writer, range.watermark, range.head);
   return { tables, keys };
+}
+
+/** Per catalogue bronze table with records gold has not seen: the tours they name, and the mark gold moves to. */
+interface CatalogueRange {
+  tours: string;
+  watermark: string;
+  head: number;
+}
+
+/**
+ * The catalogue records the silver step applied (up to its watermark) since gold's own mark per
+ * bronze table. Every tour they name is recomputed, changed or not: recomputing is idempotent, and
+ * bronze is where the step's changes are read back from after a crash.
+ */
+async function catalogueRanges(writer: SqlWriter, dialect: MedallionDialect, bronzeTables: readonly string[]): Promise<CatalogueRange[]> {
+  const ranges: CatalogueRange[] = [];
+  for (const table of bronzeTables) {
+    assertTableName(table);
+    const watermark = `gold<${table}`;
+    const from = await readWatermark(writer, watermark, 0);
+    const head = await readWatermark(writer, catalogueWatermark(table), 0);
+    if (head <= from) continue;
+    ranges.push({
+      tours: `SELECT tour_id FROM (
+           SELECT CASE WHEN ${dialect.isJsonObject('record')} THEN ${dialect.jsonText('record', 'tourId')} END AS tour_id FROM ${table}
+           WHERE landed_seq > ${Math.floor(from)} AND landed_seq <= ${Math.floor(head)}) r
+         WHERE tour_id IS NOT NULL`,
+      watermark,
+      head,
+    });
+  }
+  return ranges;
 }

@@ -23,7 +23,8 @@ import { GOLD_TABLES, refreshGold, type GoldTable } from './gold.ts';
 import { MEASURED_TABLES, measureTables } from './quality.ts';
 import { busCursorSource, type RecordSource } from './record-source.ts';
 import { BRONZE_PIPELINE, storedBronzePosition } from '../../src/platform/stored-commit.ts';
-import { promoteEvents } from './silver-events.ts';
+import { promoteEvents, type SourceOutcome } from './silver-events.ts';
+import { promoteTours, type CatalogueOutcome } from './silver-tours.ts';
 
 export type { PipelineRunRecord, RunTrigger } from '../../src/platform/metadata.ts';
 
@@ -50,17 +51,29 @@ export interface MedallionOptions {
   maxRecordsPerRun?: number;
   logger?: Logger;
   /**
-   * Downstream copies kept current after each pass that promoted events (e.g. ClickHouse's events
-   * when the analytics role is ClickHouse). Awaited before the pass reports; a failing sink is
-   * logged and retried on the next pass, never failing the pass.
+   * Downstream copies kept current after each pass that changed what they copy (e.g. ClickHouse's
+   * events when the analytics role is ClickHouse). Awaited before the pass reports (so they are
+   * current when the pass's commit invalidates cached answers); a failing sink is logged and
+   * retried on the next pass, never failing the pass.
    */
-  sinks?: readonly { name: string; drain: () => Promise<number> }[];
+  sinks?: readonly MedallionSink[];
   /**
    * Iceberg housekeeping of the tables the medallion writes (compaction, snapshot expiry, orphan
    * files), on a schedule, between passes. `intervalMs` 0: only when `housekeep()` is called.
    * Default: every hour, 128MB / 7d / 7d. Nothing to do on DuckDB.
    */
   housekeeping?: HousekeepingSettings & { intervalMs: number };
+}
+
+/** A downstream copy of medallion tables. */
+export interface MedallionSink {
+  name: string;
+  /** The tables it copies: it is drained after a pass that changed one of them. Default `['silver.events']`. */
+  tables?: readonly string[];
+  /** Also drain it on the pass at start, catching up with what a process that died before draining missed. Default false. */
+  atStart?: boolean;
+  /** Brings the copy up to date; resolves with the rows sent. */
+  drain: () => Promise<number>;
 }
 
 const DEFAULT_HOUSEKEEPING: HousekeepingSettings & { intervalMs: number } = {
@@ -75,14 +88,16 @@ const DEFAULT_HOUSEKEEPING: HousekeepingSettings & { intervalMs: number } = {
 const PLATFORM_TABLES = ['platform.pipeline_runs', 'platform.source_executions', 'platform.data_quality', 'platform.data_lineage', 'platform.watermarks'];
 
 /** The tables the medallion writes besides the bronze tables (what housekeeping maintains). */
-const WRITTEN_TABLES = ['silver.events', 'silver.quarantine', ...Object.keys(GOLD_TABLES), ...PLATFORM_TABLES];
+const WRITTEN_TABLES = ['silver.events', 'silver.tours', 'silver.quarantine', ...Object.keys(GOLD_TABLES), ...PLATFORM_TABLES];
 
 /**
  * The medallion: bronze → silver → gold, in passes. A pass lands the bus records that
- * arrived since its cursor in their sources' bronze tables, promotes the new bronze rows of event
- * sources to `silver.events` (rejects to `silver.quarantine` and the dead-letter topic),
- * refreshes the gold tables for the keys those rows touched, and records a pipeline run per
- * layer with its source executions, data-quality measures and lineage. Passes run at start, a
+ * arrived since its cursor in their sources' bronze tables, applies the new bronze rows of
+ * catalogue sources to `silver.tours` (./silver-tours.ts) and promotes those of event sources to
+ * `silver.events` (rejects to `silver.quarantine` and the dead-letter topic), refreshes the gold
+ * tables for the keys those rows touched, brings the downstream copies of what changed up to
+ * date, and records a pipeline run per layer with its source executions, data-quality measures
+ * and lineage. Passes run at start, a
  * debounce after new records, on a schedule, and on demand (`runPipeline`); one at a time.
  * In production the same runner is its own process (`npm run medallion`, worker.ts), taking its
  * records from a Kafka consumer group instead of the bus cursor.
@@ -104,6 +119,8 @@ export class MedallionRunner {
   private interval: NodeJS.Timeout | undefined;
   private housekeeping: NodeJS.Timeout | undefined;
   private running: Promise<PipelineRunRecord[]> | undefined;
+  /** Sinks whose last drain failed: drained again on the next pass, whatever it changed. */
+  private readonly failedSinks = new Set<string>();
   private again = false;
   private unsubscribe: (() => void) | undefined;
   private stopped = false;
@@ -317,19 +334,26 @@ export class MedallionRunner {
         if (batch.entries.length > 0) await this.source.committed(batch.position, batch.entries);
       }
 
-      // Silver: the event sources' new bronze rows.
+      // Silver: the catalogue sources' new bronze rows first (an event may name a tour that arrived
+      // in the same pass), then the event sources'.
+      const catalogueSources = registry.sources.filter((s) => s.enabled && s.silverTable === 'silver.tours');
       const eventSources = registry.sources.filter((s) => s.enabled && s.silverTable === 'silver.events');
       await layer('silver', async (connection, record) => {
-        const outcomes = await promoteEvents(connection, dialect, eventSources, record.id, record.startedAt);
-        if (outcomes.some((o) => o.promoted > 0)) touched.add('silver.events');
-        if (outcomes.some((o) => o.quarantined > 0)) touched.add('silver.quarantine');
+        // Changed tables are noted as the steps go: without transactions a failing step has still changed them.
+        const catalogue = await promoteTours(connection, dialect, catalogueSources, record.id, record.startedAt, { changing: (table) => touched.add(table) });
+        const events = await promoteEvents(connection, dialect, eventSources, record.id, record.startedAt);
+        const outcomes = [...catalogue.map(catalogueStep), ...events.map(eventStep)];
+        for (const o of outcomes) {
+          if (o.recordsOut > 0) touched.add(o.table);
+          if (o.quarantined > 0) touched.add('silver.quarantine');
+        }
         const recordsIn = outcomes.reduce((n, o) => n + o.recordsIn, 0);
         if (recordsIn === 0 && !manual) return undefined;
         const done: PipelineRunRecord = {
           ...record,
           finishedAt: new Date(),
           recordsIn,
-          recordsOut: outcomes.reduce((n, o) => n + o.promoted, 0),
+          recordsOut: outcomes.reduce((n, o) => n + o.recordsOut, 0),
           recordsRejected: outcomes.reduce((n, o) => n + o.quarantined, 0),
         };
         await recordRun(
@@ -338,28 +362,29 @@ export class MedallionRunner {
           outcomes.map((o) => ({
             sourceId: o.source.sourceId,
             layer: 'silver',
-            targetTable: 'silver.events',
+            targetTable: o.table,
             recordsIn: o.recordsIn,
-            recordsOut: o.promoted,
+            recordsOut: o.recordsOut,
             recordsRejected: o.quarantined,
           })),
         );
         const measures: QualityMeasure[] = outcomes.map((o) => ({
-          table: 'silver.events',
+          table: o.table,
           sourceId: o.source.sourceId,
           rowCount: o.recordsIn,
           completeness: o.completeness,
           uniqueness: o.uniqueness,
           validity: o.validity,
         }));
-        measures.push(...(await measureTables(connection, trigger === 'START' ? MEASURED_TABLES.filter((t) => t.startsWith('silver.')) : ['silver.events'])));
+        const measured = trigger === 'START' ? MEASURED_TABLES.filter((t) => t.startsWith('silver.')) : ['silver.events', ...(catalogue.length > 0 ? ['silver.tours'] : [])];
+        measures.push(...(await measureTables(connection, measured)));
         await recordQuality(connection, record.id, done.finishedAt ?? record.startedAt, measures);
         await recordLineage(
           connection,
           record.id,
           record.startedAt,
           outcomes.flatMap((o) => [
-            { from: `table:${o.source.bronzeTable}`, to: 'table:silver.events', kind: 'clean', sourceId: o.source.sourceId, records: o.promoted },
+            { from: `table:${o.source.bronzeTable}`, to: `table:${o.table}`, kind: 'clean', sourceId: o.source.sourceId, records: o.recordsOut },
             { from: `table:${o.source.bronzeTable}`, to: 'table:silver.quarantine', kind: 'quarantine', sourceId: o.source.sourceId, records: o.quarantined },
           ]),
         );
@@ -368,7 +393,7 @@ export class MedallionRunner {
 
       // Gold: refreshed for what silver changed (everything on the first pass).
       await layer('gold', async (connection, record) => {
-        const outcome = await refreshGold(connection, dialect, record.startedAt);
+        const outcome = await refreshGold(connection, dialect, record.startedAt, { catalogue: catalogueSources.map((s) => s.bronzeTable) });
         if (!outcome && !manual) return undefined;
         const written = outcome?.tables ?? [];
         for (const t of written) touched.add(t.table);
@@ -389,7 +414,7 @@ export class MedallionRunner {
         );
         return done;
       });
-      if (finished.some((r) => r.layer === 'silver' && r.recordsOut > 0)) await this.drainSinks();
+      await this.drainSinks(changed, trigger === 'START');
     } finally {
       for (const record of finished) this.runs.emit('finished', record);
       // What committed is announced even when a later layer failed (silver without its gold).
@@ -419,12 +444,17 @@ export class MedallionRunner {
     this.runs.emit('committed', commit);
   }
 
-  private async drainSinks(): Promise<void> {
+  /** Drains the sinks copying a table the pass changed (all opted in at start, and those that failed last time). */
+  private async drainSinks(changed: ReadonlySet<string>, atStart: boolean): Promise<void> {
     for (const sink of this.options.sinks ?? []) {
+      const due = (sink.tables ?? ['silver.events']).some((t) => changed.has(t)) || (atStart && sink.atStart === true) || this.failedSinks.has(sink.name);
+      if (!due) continue;
       try {
         const sent = await sink.drain();
+        this.failedSinks.delete(sink.name);
         this.options.logger?.debug({ sink: sink.name, sent }, 'medallion sink drained');
       } catch (error) {
+        this.failedSinks.add(sink.name);
         this.options.logger?.warn({ err: error, sink: sink.name }, 'medallion sink failed; retried after the next pass');
       }
     }
@@ -475,4 +505,25 @@ export class MedallionRunner {
       this.options.logger?.warn({ err: error, pending: pending.length }, 'dead letters not published; retried on the next run');
     }
   }
+}
+
+/** One source's part in the silver layer, whichever step promoted it. */
+interface SilverStep {
+  source: SourceOutcome['source'];
+  table: 'silver.events' | 'silver.tours';
+  recordsIn: number;
+  /** Rows written to the silver table (events promoted; tours created, changed or deleted). */
+  recordsOut: number;
+  quarantined: number;
+  completeness: number;
+  uniqueness: number;
+  validity: number;
+}
+
+function eventStep(o: SourceOutcome): SilverStep {
+  return { ...o, table: 'silver.events', recordsOut: o.promoted };
+}
+
+function catalogueStep(o: CatalogueOutcome): SilverStep {
+  return { ...o, table: 'silver.tours', recordsOut: o.upserted + o.deleted };
 }

@@ -58,7 +58,8 @@ import { translateUpdate, type FixtureColumn, type FixtureUpdate } from './trino
  *
  * Trino functions the gateway's SQL uses that DuckDB lacks or names otherwise are macros on each
  * connection (`json_extract_scalar`, `json_parse`, `json_format`), with Trino's behaviour where
- * they differ (`json_extract_scalar` of an object or of text that is not JSON is NULL). Every
+ * they differ (`json_extract_scalar` of an object or of text that is not JSON is NULL); a cast to
+ * `ARRAY(VARCHAR)` is DuckDB's `VARCHAR[]`. Every
  * request is logged (`requests`), every cancellation too.
  */
 
@@ -377,6 +378,7 @@ export async function startTrinoFixture(options: TrinoFixtureOptions): Promise<T
         for (const match of planned.matchAll(SNAPSHOTS)) await trackSnapshots(reading, `${match[1] ?? query.session.schema}.${match[2] ?? ''}`.toLowerCase());
       }
       const rewritten = update ? bindUpdate(update) : rewrite(planned, params, query.session, histories, tracked);
+      rewritten.sql = castTypes(rewritten.sql);
       if (explainIo) rewritten.sql = `EXPLAIN (FORMAT JSON) ${rewritten.sql}`;
       query.duckdbSql = rewritten.sql;
       query.connection = connection;
@@ -620,6 +622,13 @@ function rewrite(
   });
   const bound = params.filter((_, i) => !consumed.has(i)).map(duckValue);
   return { sql: out, values: bound.map((b) => b.value), types: bound.map((b) => b.type) };
+}
+
+const ARRAY_CAST = /\bAS\s+ARRAY\(\s*VARCHAR\s*\)/gi;
+
+/** Trino's array type in casts (`CAST(json AS ARRAY(VARCHAR))`), spelt as DuckDB spells it. */
+function castTypes(sql: string): string {
+  return sql.replace(ARRAY_CAST, 'AS VARCHAR[]');
 }
 
 const EXPLAIN_IO = /^\s*EXPLAIN\s*\(\s*TYPE\s+IO\s*,\s*FORMAT\s+JSON\s*\)\s*/i;

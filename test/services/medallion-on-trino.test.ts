@@ -10,6 +10,7 @@ import { startClickHouse, type ClickHouseServer } from '../helpers/clickhouse-se
 import { startTestGateway, TEST_ANCHOR } from '../helpers/gateway.ts';
 import { describeWithPeer } from '../helpers/peers.ts';
 import { startTrinoFixture, type TrinoFixture } from '../helpers/trino-fixture.ts';
+import { describeCatalogueUpdatesSuite } from '../suites/catalogue-updates.suite.ts';
 import { describeMedallionSuite } from '../suites/medallion.suite.ts';
 
 /**
@@ -52,10 +53,14 @@ describeWithPeer('medallion on Trino/Iceberg and ClickHouse', 'clickhouse-server
     { timeoutMs: 60_000 },
   );
 
+  // Catalogue updates through Trino into silver.tours, and on to ClickHouse's analytics.tours.
+  describeCatalogueUpdatesSuite('Trino/Iceberg lakehouse, ClickHouse analytics', (env) => startTestGateway({ env: { ...engines, ...env } }), { timeoutMs: 60_000 });
+
   it('wrote through Trino: MERGE into silver, Iceberg snapshots named in the commit notifications', async () => {
     const sent = [...fixture.queries.values()].map((q) => q.sql ?? '');
     expect(sent.some((sql) => /^\s*MERGE INTO silver\.events\b/.test(sql))).toBe(true);
     expect(sent.some((sql) => /^\s*MERGE INTO silver\.quarantine\b/.test(sql))).toBe(true);
+    expect(sent.some((sql) => /^\s*MERGE INTO silver\.tours\b/.test(sql))).toBe(true);
     const commit = commits.find((c) => c.tables.includes('silver.events'));
     expect(commit).toBeDefined();
     expect(commit!.tables).toEqual(expect.arrayContaining(['silver.events', 'gold.user_360']));

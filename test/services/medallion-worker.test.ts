@@ -10,7 +10,7 @@ import { loadConfig } from '../../src/config.ts';
 import { MEDALLION_COMMITS_TOPIC, type MedallionCommit } from '../../src/platform/commit.ts';
 import { startTestGateway, TEST_ANCHOR, type TestGateway } from '../helpers/gateway.ts';
 import { startKafkaMock, type KafkaMock } from '../helpers/kafka-mock.ts';
-import { committedPast, groupOffsetsAndEnds, ingestBooking as ingestBookingThrough } from '../helpers/medallion-worker.ts';
+import { committedPast, groupOffsetsAndEnds, ingestBooking as ingestBookingThrough, type KafkaAck } from '../helpers/medallion-worker.ts';
 import { describeWithPeer } from '../helpers/peers.ts';
 
 const execFileAsync = promisify(execFile);
@@ -113,6 +113,40 @@ describeWithPeer('medallion worker on a Kafka consumer group', 'kcat', 'kcat', (
       clearTimeout(timer),
     );
     expect(indexed).toContain(ack.eventId);
+  }, 60_000);
+
+  it("carries a catalogue update to silver.tours and to the gateway's in-process search index, rebuilt on the commit it hears", async () => {
+    const worker = await startWorker('medallion-worker-test-catalogue');
+    const { body: before } = await gw.request<{ tours: { edges: { node: { tourId: string; region: string; category: string; destination: { destinationId: string } } }[] } }>(
+      '{ tours(first: 1) { edges { node { tourId region category destination { destinationId } } } } }',
+    );
+    const tour = before.data!.tours.edges[0]!.node;
+    // The gateway's rebuild ends by dropping the search answers cached meanwhile: silver.tours alone moves.
+    let timer: NodeJS.Timeout | undefined;
+    let stopWatching: (() => void) | undefined;
+    const rebuilt = new Promise<void>((resolve, reject) => {
+      timer = setTimeout(() => reject(new Error('the search index was not rebuilt within 20 s')), 20_000);
+      stopWatching = gw.gateway.services.responseCache.tableVersions.onChange((tables) => {
+        if (tables.includes('silver.tours') && !tables.includes('gold.tourism_analytics')) resolve();
+      });
+    }).finally(() => (clearTimeout(timer), stopWatching?.()));
+    const { body } = await gw.request<{ ingestRecords: { results: { receipt: KafkaAck }[] } }>(
+      'mutation ($records: [JSON!]!) { ingestRecords(source: "tour_catalogue", records: $records) { results { receipt { eventId topic partition offset } } } }',
+      {
+        records: [
+          { eventType: 'tour_update', tourId: tour.tourId, name: 'Platypusford River Raft', destinationId: tour.destination.destinationId, region: tour.region, price: 321, currency: 'USD',
+            rating: 4.2, durationDays: 1, category: tour.category, tags: ['water'], description: null, updatedAt: new Date(Date.now() - 60_000).toISOString(), deleted: false },
+        ],
+      },
+    );
+    const commit = await committedPast(worker, body.data!.ingestRecords.results[0]!.receipt);
+    expect(commit.tables).toEqual(expect.arrayContaining(['silver.tours', 'gold.tourism_analytics']));
+    await rebuilt;
+    const { body: found } = await gw.request<{ tour: { name: string; price: number }; searchTours: { edges: { node: { tour: { tourId: string } } }[] } }>(
+      `{ tour(id: "${tour.tourId}") { name price } searchTours(query: "Platypusford", first: 5) { edges { node { tour { tourId } } } } }`,
+    );
+    expect(found.data!.tour).toEqual({ name: 'Platypusford River Raft', price: 321 });
+    expect(found.data!.searchTours.edges.map((e) => e.node.tour.tourId)).toEqual([tour.tourId]);
   }, 60_000);
 
   it('keeps one active replica per group: a second waits with no partitions and takes over when the first leaves', async () => {

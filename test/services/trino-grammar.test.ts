@@ -19,7 +19,7 @@ import { statementsSent, trinoGrammar } from '../helpers/trino-grammar.ts';
  * The Trino protocol fixture answers from DuckDB and so accepts DuckDB's syntax (`x::VARCHAR`,
  * `LIMIT n OFFSET m`, ...): a statement it runs is not proof that Trino would. Every statement the
  * bootstrap, a gateway's reads and a full medallion pass on Trino (landing, promotion with
- * quarantine, gold, metadata, dead letters, housekeeping) send to Trino is therefore parsed by an independent parser
+ * quarantine, catalogue updates, gold, metadata, dead letters, housekeeping) send to Trino is therefore parsed by an independent parser
  * generated from Trino's own grammar (dt-sql-parser's `TrinoSQL`, from `SqlBase.g4`): the
  * statements as sent (`EXECUTE … USING <literals>`) and the prepared SQL riding in
  * `X-Trino-Prepared-Statement`, `?` intact.
@@ -114,19 +114,36 @@ describe('every statement sent to Trino is Trino SQL', () => {
        ]) { accepted } }`,
     );
     expect(ingested.body.data?.ingestEvents.accepted).toBe(2);
+    // Catalogue records: a changed tour and a deleted one (silver.tours' MERGE takes both paths), and one quarantined.
+    const known = await gateway!.request<{ tour: { region: string; category: string; destination: { destinationId: string } } }>(
+      '{ tour(id: "TOUR0007") { region category destination { destinationId } } }',
+    );
+    const { region, category, destination } = known.body.data!.tour;
+    const tourState = { eventType: 'tour_update', name: 'Grammar tour', destinationId: destination.destinationId, region, price: 10, currency: 'USD', rating: null, durationDays: 1, category, tags: ['grammar'], description: null, updatedAt: new Date(Date.now() - 60_000).toISOString() };
+    const catalogue = await gateway!.request<{ ingestRecords: { accepted: number } }>(
+      'mutation ($records: [JSON!]!) { ingestRecords(source: "tour_catalogue", records: $records) { accepted } }',
+      {
+        records: [
+          { ...tourState, tourId: 'TOUR0007', deleted: false },
+          { ...tourState, tourId: 'TOUR0008', deleted: true },
+          { ...tourState, tourId: 'T-GRAMMAR', destinationId: 'DEST-NOWHERE', deleted: false },
+        ],
+      },
+    );
+    expect(catalogue.body.data?.ingestRecords.accepted).toBe(3);
     // A record no contract would let through, as a misbehaving producer could put on the topic.
     await gateway!.gateway.services.backends.bus.publish([{ topic: 'topic_booking_events', key: 'U-GRAMMAR', eventId: 'E-MALFORMED', value: '{"eventId": "E-MALFORMED", ', idempotencyKey: null }]);
     const runs = await gateway!.request<{ runPipeline: { layer: string; status: string; recordsIn: number; recordsOut: number; recordsRejected: number }[] }>(
       'mutation { runPipeline { layer status recordsIn recordsOut recordsRejected } }',
     );
     expect(runs.body.errors).toBeUndefined();
-    expect(runs.body.data!.runPipeline.find((r) => r.layer === 'silver')).toMatchObject({ status: 'SUCCESS', recordsIn: 3, recordsOut: 1, recordsRejected: 2 });
+    expect(runs.body.data!.runPipeline.find((r) => r.layer === 'silver')).toMatchObject({ status: 'SUCCESS', recordsIn: 6, recordsOut: 3, recordsRejected: 3 });
     const quarantine = await gateway!.request<{ platform: { quarantine: { rule: string }[] } }>('{ platform { quarantine(first: 10) { rule } } }');
-    expect(quarantine.body.data!.platform.quarantine.map((q) => q.rule).sort()).toEqual(['known_tour', 'malformed_record']);
+    expect(quarantine.body.data!.platform.quarantine.map((q) => q.rule).sort()).toEqual(['known_destination', 'known_tour', 'malformed_record']);
     expect(await gateway!.gateway.services.pipeline!.housekeep()).toBeGreaterThan(0);
 
     const statements = statementsSent(fixture);
-    for (const kind of [/^MERGE INTO silver\.events/, /^MERGE INTO silver\.quarantine/, /^MERGE INTO platform\.watermarks/, /^DELETE FROM gold\./, /^UPDATE silver\.quarantine/, /EXECUTE optimize\(/, /EXECUTE expire_snapshots\(/, /EXECUTE remove_orphan_files\(/, /\$snapshots"/]) {
+    for (const kind of [/^MERGE INTO silver\.events/, /^MERGE INTO silver\.tours/, /^MERGE INTO silver\.quarantine/, /^MERGE INTO platform\.watermarks/, /^DELETE FROM gold\./, /^UPDATE silver\.quarantine/, /EXECUTE optimize\(/, /EXECUTE expire_snapshots\(/, /EXECUTE remove_orphan_files\(/, /\$snapshots"/]) {
       expect(statements.some((s) => kind.test(s.sql.replace(/^\s+/, ''))), String(kind)).toBe(true);
     }
     expect(statements.filter((s) => s.errors.length > 0)).toEqual([]);

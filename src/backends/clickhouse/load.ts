@@ -1,6 +1,6 @@
 import { limit, type SqlEngine, type SqlRow } from '../sql/port.ts';
 import type { ClickHouseEngine } from './engine.ts';
-import { DIMENSION_TABLES } from '../analytics/dimensions.ts';
+import { DIMENSION_TABLES, type DimensionTable } from '../analytics/dimensions.ts';
 import { dimensionTableDdl, dimensionTableName, eventColumns, eventsTableDdl, identifier, migrateAnalytics } from './migrations.ts';
 import { utcText } from './quote.ts';
 
@@ -90,29 +90,37 @@ export async function copyEventsToClickHouse(lakehouse: SqlEngine, clickhouse: C
  * the rows copied. Dimensions are small (one row per tour): one read, one insert each.
  */
 export async function copyDimensionsToClickHouse(lakehouse: SqlEngine, clickhouse: ClickHouseEngine, statementOptions: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<number> {
-  const database = identifier(clickhouse.database);
   let copied = 0;
-  for (const dimension of DIMENSION_TABLES) {
-    const table = dimensionTableName(dimension);
-    const staging = `${table}_loading`;
-    const replaced = `${table}_replaced`;
-    const rows = await lakehouse.query(`SELECT * FROM (${dimension.query}) dimension ORDER BY ${identifier(dimension.key)}`, [], statementOptions);
-    await clickhouse.command(`DROP TABLE IF EXISTS ${database}.${staging}`, statementOptions);
-    await clickhouse.command(`DROP TABLE IF EXISTS ${database}.${replaced}`, statementOptions);
-    await clickhouse.command(dimensionTableDdl(database, staging, dimension), statementOptions);
-    const values = rows.map((row) => Object.fromEntries(dimension.columns.map(([name, type]) => {
-      const value = row[name];
-      if (value == null && !type.startsWith('Nullable')) throw new TypeError(`${dimension.name}: ${name} is NULL but not nullable in ClickHouse`);
-      return [name, value == null ? null : String(value)];
-    })));
-    await clickhouse.insert(`${database}.${staging}`, values, statementOptions);
-    // A dimension added since the server was bootstrapped has no table yet to swap out.
-    await clickhouse.command(dimensionTableDdl(database, table, dimension), statementOptions);
-    await clickhouse.command(`RENAME TABLE ${database}.${table} TO ${database}.${replaced}, ${database}.${staging} TO ${database}.${table}`, statementOptions);
-    await clickhouse.command(`DROP TABLE ${database}.${replaced}`, statementOptions);
-    copied += rows.length;
-  }
+  for (const dimension of DIMENSION_TABLES) copied += await copyDimensionToClickHouse(lakehouse, clickhouse, dimension, statementOptions);
   return copied;
+}
+
+/** Replaces ClickHouse's copy of one dimension table (e.g. the tours, after the catalogue changed); resolves with the rows copied. */
+export async function copyDimensionToClickHouse(
+  lakehouse: SqlEngine,
+  clickhouse: ClickHouseEngine,
+  dimension: DimensionTable,
+  statementOptions: { timeoutMs?: number; signal?: AbortSignal } = {},
+): Promise<number> {
+  const database = identifier(clickhouse.database);
+  const table = dimensionTableName(dimension);
+  const staging = `${table}_loading`;
+  const replaced = `${table}_replaced`;
+  const rows = await lakehouse.query(`SELECT * FROM (${dimension.query}) dimension ORDER BY ${identifier(dimension.key)}`, [], statementOptions);
+  await clickhouse.command(`DROP TABLE IF EXISTS ${database}.${staging}`, statementOptions);
+  await clickhouse.command(`DROP TABLE IF EXISTS ${database}.${replaced}`, statementOptions);
+  await clickhouse.command(dimensionTableDdl(database, staging, dimension), statementOptions);
+  const values = rows.map((row) => Object.fromEntries(dimension.columns.map(([name, type]) => {
+    const value = row[name];
+    if (value == null && !type.startsWith('Nullable')) throw new TypeError(`${dimension.name}: ${name} is NULL but not nullable in ClickHouse`);
+    return [name, value == null ? null : String(value)];
+  })));
+  await clickhouse.insert(`${database}.${staging}`, values, statementOptions);
+  // A dimension added since the server was bootstrapped has no table yet to swap out.
+  await clickhouse.command(dimensionTableDdl(database, table, dimension), statementOptions);
+  await clickhouse.command(`RENAME TABLE ${database}.${table} TO ${database}.${replaced}, ${database}.${staging} TO ${database}.${table}`, statementOptions);
+  await clickhouse.command(`DROP TABLE ${database}.${replaced}`, statementOptions);
+  return rows.length;
 }
 
 /** Where `npm run bootstrap` records, in the lakehouse's `platform.watermarks`, the silver position its full copy to ClickHouse reached. */
