@@ -40,9 +40,11 @@ export class WsObserver {
   watch(server: WebSocketServer): void {
     const { metrics } = this;
     if (!metrics) return;
+    // One listener function for every socket ('close' comes once): no closure per connection.
+    const closed = () => metrics.connectionClosed();
     server.on('connection', (socket) => {
       metrics.connectionOpened();
-      socket.once('close', () => metrics.connectionClosed());
+      socket.on('close', closed);
     });
   }
 
