@@ -40,7 +40,7 @@ export interface GraphQLWsConnectionOptions {
  * listeners and the upgrade request for the connection's whole life. Here one interval pings
  * every socket, listeners are shared functions, the initialisation timer and the request are
  * released as soon as `connection_init` is handled, and the protocol socket is a small object
- * whose methods live on its prototype. Unexpected errors close the socket with 1011 and a
+ * whose methods live on its prototype. Unexpected errors close the socket with 4500 and a
  * generic reason, and are logged whole.
  */
 export function serveGraphQLWsConnections<P extends ConnectionInitMessage['payload']>(
