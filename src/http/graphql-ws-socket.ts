@@ -21,11 +21,14 @@ export interface WsConnectionExtra {
   readonly transport: Socket;
 }
 
+/** Sweeps per keep-alive period: a ping goes out at most a twelfth of the period late. */
+const HEARTBEAT_SWEEPS = 12;
+
 /** Options of {@link serveGraphQLWsConnections}. */
 export interface GraphQLWsConnectionOptions {
   /**
-   * Every open socket is pinged this often and terminated when the previous ping got no pong by
-   * the next one. Default 12,000 ms (graphql-ws's own); 0 turns pings off.
+   * Every open socket is pinged this often and terminated when a ping got no pong by the time
+   * of the next one. Default 12,000 ms (graphql-ws's own); 0 turns pings off.
    */
   keepAliveMs?: number;
   /** A connection that sends no `connection_init` within this time is closed with 4408. Default 3,000 ms (graphql-ws's own). */
@@ -114,19 +117,24 @@ export function serveGraphQLWsConnections<P extends ConnectionInitMessage['paylo
     connection.closed = server.opened(connection, connection);
   });
 
+  // One sweep for every socket, each pinged on its own schedule (keepAliveMs after it opened or
+  // was last pinged, as graphql-ws does per socket): pinging ten thousand sockets at the same
+  // instant would put their pongs in front of whatever event is being delivered.
   const heartbeat =
     keepAliveMs > 0 && Number.isFinite(keepAliveMs)
       ? setInterval(() => {
+          const now = performance.now();
           for (const [socket, connection] of connections) {
-            if (socket.readyState !== socket.OPEN) continue;
+            if (socket.readyState !== socket.OPEN || now - connection.pingedAt < keepAliveMs) continue;
             if (connection.awaitingPong) {
               socket.terminate();
               continue;
             }
             connection.awaitingPong = true;
+            connection.pingedAt = now;
             socket.ping();
           }
-        }, keepAliveMs)
+        }, keepAliveMs / HEARTBEAT_SWEEPS)
       : undefined;
   heartbeat?.unref();
 
@@ -151,6 +159,8 @@ class Connection implements ProtocolSocket, WsConnectionExtra {
   readonly transport: Socket;
   /** Pinged, and no pong since. */
   awaitingPong = false;
+  /** When the connection opened or was last pinged (`performance.now()`). */
+  pingedAt = performance.now();
   /** graphql-ws's close handler for the connection. */
   closed: ((code: number, reason: string) => Promise<void>) | undefined = undefined;
   private handler: ((data: string) => Promise<void>) | undefined = undefined;
