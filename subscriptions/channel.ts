@@ -1,26 +1,35 @@
-/** Options of a subscriber's channel. */
-export interface ChannelOptions {
+/** Options of a subscriber's channel (one object may serve many channels: nothing in it is per channel). */
+export interface ChannelOptions<T = unknown> {
   /** Items buffered for a consumer that has not pulled yet; past it the channel ends with `overflowError`. */
   capacity: number;
-  /** Called once when the channel ends, for whatever reason (consumer return, error, close). */
-  onClose?: () => void;
+  /** Called once when the channel ends, for whatever reason (consumer return, error, close), with the channel. */
+  onClose?: (channel: Channel<T>) => void;
   /** The error a slow consumer gets when the buffer overflows. */
   overflowError?: () => Error;
+}
+
+/** A consumer's pending `next()`. */
+interface Waiter<T> {
+  resolve: (result: IteratorResult<T>) => void;
+  reject: (error: unknown) => void;
 }
 
 /**
  * A bounded push → pull bridge: producers `push`, one consumer iterates. A consumer that
  * falls `capacity` items behind is cut off with an error rather than buffered without bound.
+ *
+ * An idle subscriber is a channel with one consumer waiting: the buffer and the waiter list are
+ * made when first needed and sized to what they hold (an empty array grown by `push` reserves
+ * room for sixteen), since a gateway may hold ten thousand idle channels.
  */
 export class Channel<T> implements AsyncIterableIterator<T> {
-  private readonly buffer: T[] = [];
-  private readonly waiting: ((result: IteratorResult<T>) => void)[] = [];
-  private readonly rejecters: ((error: unknown) => void)[] = [];
-  private failure: unknown;
+  private buffer: T[] | undefined = undefined;
+  private waiting: Waiter<T>[] | undefined = undefined;
+  private failure: unknown = undefined;
   private done = false;
-  private readonly options: ChannelOptions;
+  private readonly options: ChannelOptions<T>;
 
-  constructor(options: ChannelOptions) {
+  constructor(options: ChannelOptions<T>) {
     this.options = options;
   }
 
@@ -30,10 +39,14 @@ export class Channel<T> implements AsyncIterableIterator<T> {
 
   push(item: T): void {
     if (this.done) return;
-    const waiter = this.waiting.shift();
+    const waiter = this.waiting?.shift();
+    if (this.waiting?.length === 0) this.waiting = undefined;
     if (waiter) {
-      this.rejecters.shift();
-      waiter({ value: item, done: false });
+      waiter.resolve({ value: item, done: false });
+      return;
+    }
+    if (!this.buffer) {
+      this.buffer = [item];
       return;
     }
     if (this.buffer.length >= this.options.capacity) {
@@ -48,20 +61,22 @@ export class Channel<T> implements AsyncIterableIterator<T> {
     if (this.done) return;
     this.failure = error;
     this.finish();
-    for (const reject of this.rejecters.splice(0)) reject(error);
-    this.waiting.length = 0;
+    for (const waiter of this.takeWaiting()) waiter.reject(error);
   }
 
   /** Ends the channel normally after the buffered items. */
   end(): void {
     if (this.done) return;
     this.finish();
-    for (const waiter of this.waiting.splice(0)) waiter({ value: undefined, done: true });
-    this.rejecters.length = 0;
+    for (const waiter of this.takeWaiting()) waiter.resolve({ value: undefined, done: true });
   }
 
   next(): Promise<IteratorResult<T>> {
-    if (this.buffer.length > 0) return Promise.resolve({ value: this.buffer.shift() as T, done: false });
+    if (this.buffer && this.buffer.length > 0) {
+      const value = this.buffer.shift() as T;
+      if (this.buffer.length === 0) this.buffer = undefined;
+      return Promise.resolve({ value, done: false });
+    }
     if (this.done) {
       if (this.failure !== undefined) {
         const failure = this.failure;
@@ -71,13 +86,13 @@ export class Channel<T> implements AsyncIterableIterator<T> {
       return Promise.resolve({ value: undefined, done: true });
     }
     return new Promise((resolve, reject) => {
-      this.waiting.push(resolve);
-      this.rejecters.push(reject);
+      if (this.waiting) this.waiting.push({ resolve, reject });
+      else this.waiting = [{ resolve, reject }];
     });
   }
 
   return(): Promise<IteratorResult<T>> {
-    this.buffer.length = 0;
+    this.buffer = undefined;
     this.end();
     return Promise.resolve({ value: undefined, done: true });
   }
@@ -91,8 +106,14 @@ export class Channel<T> implements AsyncIterableIterator<T> {
     return this;
   }
 
+  private takeWaiting(): Waiter<T>[] {
+    const waiting = this.waiting ?? [];
+    this.waiting = undefined;
+    return waiting;
+  }
+
   private finish(): void {
     this.done = true;
-    this.options.onClose?.();
+    this.options.onClose?.(this);
   }
 }

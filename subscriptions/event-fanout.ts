@@ -2,7 +2,7 @@ import { GraphQLError } from 'graphql';
 import type { BusPort, LogEntry } from '../src/backends/bus/port.ts';
 import type { EventRow, EventTypeName } from '../src/domain.ts';
 import { eventFromLogEntry } from '../ingest/event-record.ts';
-import { Channel } from './channel.ts';
+import { Channel, type ChannelOptions } from './channel.ts';
 
 /** Server-side filter of `eventIngested`: every list given must contain the event's value. */
 export interface EventSubscriptionFilter {
@@ -44,14 +44,18 @@ interface Subscriber {
  * from the log), then live events, with no gap and no duplicate between the two.
  */
 export class EventFanout {
-  private readonly subscribers = new Set<Subscriber>();
+  /** By channel, so one options object (no closures per subscriber) can unregister any of them. */
+  private readonly subscribers = new Map<Channel<EventRow>, Subscriber>();
   private readonly options: Required<EventFanoutOptions>;
   private readonly topics: Set<string>;
+  private readonly channelOptions: ChannelOptions<EventRow>;
   private unsubscribe: (() => void) | undefined;
 
   constructor(options: EventFanoutOptions) {
     this.options = { subscriberCapacity: 1_000, replayPageSize: 500, ...options };
     this.topics = new Set(options.eventTopics);
+    const capacity = this.options.subscriberCapacity;
+    this.channelOptions = { capacity, overflowError: () => slowConsumer(capacity), onClose: (channel) => this.subscribers.delete(channel) };
   }
 
   /** Number of open subscriptions. */
@@ -68,7 +72,7 @@ export class EventFanout {
   stop(): void {
     this.unsubscribe?.();
     this.unsubscribe = undefined;
-    for (const subscriber of this.subscribers) subscriber.channel.end();
+    for (const subscriber of this.subscribers.values()) subscriber.channel.end();
     this.subscribers.clear();
   }
 
@@ -141,15 +145,8 @@ export class EventFanout {
   }
 
   private register(filter: EventSubscriptionFilter | null): Subscriber {
-    const subscriber: Subscriber = {
-      filter,
-      channel: new Channel<EventRow>({
-        capacity: this.options.subscriberCapacity,
-        overflowError: () => slowConsumer(this.options.subscriberCapacity),
-        onClose: () => this.subscribers.delete(subscriber),
-      }),
-    };
-    this.subscribers.add(subscriber);
+    const subscriber: Subscriber = { filter, channel: new Channel(this.channelOptions) };
+    this.subscribers.set(subscriber.channel, subscriber);
     return subscriber;
   }
 
@@ -158,7 +155,7 @@ export class EventFanout {
     for (const entry of entries) {
       const event = this.toEvent(entry);
       if (!event) continue;
-      for (const subscriber of this.subscribers) {
+      for (const subscriber of this.subscribers.values()) {
         if (subscriber.after && !subscriber.after(entry)) continue;
         subscriber.liveFrom ??= entry.cursor;
         if (matches(subscriber.filter, event)) subscriber.channel.push(event);

@@ -1,5 +1,5 @@
 import { GraphQLError, Kind, print, subscribe, type ExecutionArgs, type ExecutionResult, type OperationDefinitionNode } from 'graphql';
-import { Channel } from './channel.ts';
+import { Channel, type ChannelOptions } from './channel.ts';
 
 /** Options of the shared subscription executor. */
 export interface SharedSubscribeOptions {
@@ -16,8 +16,11 @@ export interface SharedSubscribeOptions {
 }
 
 interface Group {
+  key: string;
   members: Set<Channel<ExecutionResult>>;
   upstream: AsyncIterator<ExecutionResult>;
+  /** One options object for every member's channel: a member costs its channel and its set entry, no closures. */
+  memberOptions: ChannelOptions<ExecutionResult>;
 }
 
 /**
@@ -49,26 +52,40 @@ export function createSharedSubscribe(options: SharedSubscribeOptions) {
     return `${options.partition?.(args) ?? ''}\u0000${args.operationName ?? ''}\u0000${JSON.stringify(args.variableValues ?? {})}\u0000${documentKey}`;
   }
 
-  function join(key: string, group: Group): Channel<ExecutionResult> {
-    const member: Channel<ExecutionResult> = new Channel({
-      capacity,
-      overflowError: () =>
-        new GraphQLError(`Subscription dropped: more than ${capacity} results were waiting for this client (consumer too slow).`, {
-          extensions: { code: 'RATE_LIMITED', reason: 'SLOW_CONSUMER', capacity },
-        }),
-      onClose: () => {
-        group.members.delete(member);
-        if (group.members.size === 0 && groups.get(key) === group) {
-          groups.delete(key);
-          void group.upstream.return?.();
-        }
+  function openGroup(key: string, upstream: AsyncIterator<ExecutionResult>): Group {
+    const group: Group = {
+      key,
+      members: new Set(),
+      upstream,
+      memberOptions: {
+        capacity,
+        overflowError: slowMember,
+        onClose: (member) => {
+          group.members.delete(member);
+          if (group.members.size === 0 && groups.get(group.key) === group) {
+            groups.delete(group.key);
+            void group.upstream.return?.();
+          }
+        },
       },
-    });
+    };
+    groups.set(key, group);
+    return group;
+  }
+
+  function join(group: Group): Channel<ExecutionResult> {
+    const member = new Channel(group.memberOptions);
     group.members.add(member);
     return member;
   }
 
-  async function pump(key: string, group: Group, contextValue: unknown): Promise<void> {
+  function slowMember(): GraphQLError {
+    return new GraphQLError(`Subscription dropped: more than ${capacity} results were waiting for this client (consumer too slow).`, {
+      extensions: { code: 'RATE_LIMITED', reason: 'SLOW_CONSUMER', capacity },
+    });
+  }
+
+  async function pump(group: Group, contextValue: unknown): Promise<void> {
     try {
       for (;;) {
         const next = await group.upstream.next();
@@ -80,7 +97,7 @@ export function createSharedSubscribe(options: SharedSubscribeOptions) {
     } catch (error) {
       for (const member of group.members) member.fail(error);
     } finally {
-      if (groups.get(key) === group) groups.delete(key);
+      if (groups.get(group.key) === group) groups.delete(group.key);
     }
   }
 
@@ -98,19 +115,18 @@ export function createSharedSubscribe(options: SharedSubscribeOptions) {
       if (key === null) return execute(args);
       if (typeof args.contextValue === 'object' && args.contextValue !== null) memberContexts.add(args.contextValue);
       const existing = groups.get(key);
-      if (existing) return join(key, existing);
+      if (existing) return join(existing);
       const result = await execute(args);
       if (!(Symbol.asyncIterator in result)) return result;
       // Another subscriber may have opened the group while this one was subscribing.
       const raced = groups.get(key);
       if (raced) {
         void result.return?.();
-        return join(key, raced);
+        return join(raced);
       }
-      const group: Group = { members: new Set(), upstream: result };
-      groups.set(key, group);
-      const member = join(key, group);
-      void pump(key, group, args.contextValue);
+      const group = openGroup(key, result);
+      const member = join(group);
+      void pump(group, args.contextValue);
       return member;
     },
   };

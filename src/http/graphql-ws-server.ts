@@ -1,6 +1,5 @@
 import type { Server } from 'node:http';
 import type { GraphQLSchema } from 'graphql';
-import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import type { GatewayServices } from '../context.ts';
 import type { Logger } from '../logger.ts';
@@ -10,6 +9,7 @@ import { createRequestContext } from '../request-context.ts';
 import { AuthenticationError, AuthenticationUnavailableError, connectionCredentials, type Authenticator } from '../security/authenticator.ts';
 import type { Principal } from '../security/principal.ts';
 import type { CorsPolicy } from './cors.ts';
+import { serveGraphQLWsConnections } from './graphql-ws-socket.ts';
 import { GRAPHQL_PATH } from './paths.ts';
 import type { SubscriptionPipeline } from './subscription-pipeline.ts';
 
@@ -47,14 +47,16 @@ export function serveGraphQLWs(options: GraphQLWsOptions): { dispose(): void | P
   const wsObserver = new WsObserver({ metrics, logger });
   wsObserver.watch(wsServer);
   const connectionPrincipals = new WeakMap<object, Principal>();
-  const cleanup = useServer<Record<string, unknown>, Record<string, unknown>>(
+  const cleanup = serveGraphQLWsConnections<Record<string, unknown>>(
+    wsServer,
     {
       schema,
       // graphql-ws `connection_init`: credentials are checked once per connection.
       onConnect: async (ctx) => {
-        const { socket, request } = ctx.extra;
+        // The upgrade request is there until this hook returns (then let go); its headers may carry credentials.
+        const { socket, request, transport } = ctx.extra;
         try {
-          const authenticated = authenticator.authenticate(connectionCredentials(ctx.connectionParams, request.headers), request.socket.remoteAddress);
+          const authenticated = authenticator.authenticate(connectionCredentials(ctx.connectionParams, request?.headers ?? {}), transport.remoteAddress);
           const principal = authenticated instanceof Promise ? await authenticated : authenticated;
           connectionPrincipals.set(ctx, principal);
           // A connection lives no longer than its credential (setTimeout holds at most ~24.8 days).
@@ -78,7 +80,7 @@ export function serveGraphQLWs(options: GraphQLWsOptions): { dispose(): void | P
       onSubscribe: async (ctx, id, payload) => {
         const principal = connectionPrincipals.get(ctx);
         // Rate limit, allow-list and subscription caps first; a slot taken here is freed by onError/onComplete/onClose.
-        const refused = await pipeline.admit(ctx, id, payload, principal, ctx.extra.request);
+        const refused = await pipeline.admit(ctx, id, payload, principal, { socket: ctx.extra.transport });
         if (refused) return [refused];
         const prepared = pipeline.prepare(payload, principal);
         return Array.isArray(prepared) ? [...prepared] : prepared;
@@ -101,7 +103,7 @@ export function serveGraphQLWs(options: GraphQLWsOptions): { dispose(): void | P
         wsObserver.connectionClosed(ctx);
       },
     },
-    wsServer,
+    { logger },
   );
   return cleanup;
 }

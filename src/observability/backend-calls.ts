@@ -21,20 +21,23 @@ export interface BackendCallObservers {
 
 /** Per-request count and time of backend calls, by role (what the loader-batching test and the response extensions read). */
 export class BackendCallLog {
-  private readonly byRole = new Map<BackendRole, { adapter: string; calls: number; totalMs: number }>();
+  // Made on the first call: a subscriber's context that never executes keeps no empty map.
+  private byRole: Map<BackendRole, { adapter: string; calls: number; totalMs: number }> | undefined = undefined;
 
   /** One call of `role` (or `count` calls: 0 adds time to the role without another call). */
   record(role: BackendRole, adapter: string, durationMs: number, count = 1): void {
-    const entry = this.byRole.get(role) ?? { adapter, calls: 0, totalMs: 0 };
+    const byRole = (this.byRole ??= new Map());
+    const entry = byRole.get(role) ?? { adapter, calls: 0, totalMs: 0 };
     // One role answered by two adapters in a request (the catalogue replica and the lakehouse): both named.
     if (entry.adapter !== adapter && !entry.adapter.split('+').includes(adapter)) entry.adapter = `${entry.adapter}+${adapter}`;
     entry.calls += count;
     entry.totalMs += durationMs;
-    this.byRole.set(role, entry);
+    byRole.set(role, entry);
   }
 
   /** Calls made, for one role or in all. */
   count(role?: BackendRole): number {
+    if (!this.byRole) return 0;
     if (role) return this.byRole.get(role)?.calls ?? 0;
     let total = 0;
     for (const entry of this.byRole.values()) total += entry.calls;
@@ -43,6 +46,7 @@ export class BackendCallLog {
 
   /** `{ role: { adapter, calls, totalMs } }`, for response extensions. */
   summary(): Record<string, { adapter: string; calls: number; totalMs: number }> {
+    if (!this.byRole) return {};
     return Object.fromEntries([...this.byRole].map(([role, e]) => [role, { ...e, totalMs: Math.round(e.totalMs * 100) / 100 }]));
   }
 }

@@ -12,6 +12,7 @@ export interface WsObserverOptions {
 }
 
 interface Running {
+  id: string;
   startedAt: number;
   operationName: string | null;
   requestId: string | undefined;
@@ -28,8 +29,11 @@ interface Running {
 export class WsObserver {
   private readonly metrics: GatewayMetrics | undefined;
   private readonly logger: Logger;
-  /** Per graphql-ws connection context: its running subscriptions by operation id. */
-  private readonly running = new WeakMap<object, Map<string, Running>>();
+  /**
+   * Per graphql-ws connection context: its running subscriptions. A short array (a connection runs
+   * a handful at most) rather than a Map, which would reserve a hash table per connection.
+   */
+  private readonly running = new WeakMap<object, Running[]>();
 
   constructor(options: WsObserverOptions) {
     this.metrics = options.metrics;
@@ -40,9 +44,11 @@ export class WsObserver {
   watch(server: WebSocketServer): void {
     const { metrics } = this;
     if (!metrics) return;
+    // One listener function for every socket ('close' comes once): no closure per connection.
+    const closed = () => metrics.connectionClosed();
     server.on('connection', (socket) => {
       metrics.connectionOpened();
-      socket.once('close', () => metrics.connectionClosed());
+      socket.on('close', closed);
     });
   }
 
@@ -60,10 +66,13 @@ export class WsObserver {
     if (!live) return;
     const context = typeof args.contextValue === 'object' && args.contextValue !== null ? args.contextValue : undefined;
     const requestId = context && 'requestId' in context && typeof context.requestId === 'string' ? context.requestId : undefined;
-    let byId = this.running.get(ctx);
-    if (!byId) this.running.set(ctx, (byId = new Map()));
-    const running: Running = { startedAt: performance.now(), operationName, requestId, context };
-    byId.set(id, running);
+    const running: Running = { id, startedAt: performance.now(), operationName, requestId, context };
+    const all = this.running.get(ctx);
+    // graphql-ws may reuse an id once its operation ended; a running one is replaced, as a Map would.
+    const previous = all ? all.findIndex((other) => other.id === id) : -1;
+    if (all && previous !== -1) all[previous] = running;
+    else if (all) all.push(running);
+    else this.running.set(ctx, [running]);
     this.metrics?.subscriptionStarted();
     this.log('graphql subscription started', running, undefined);
   }
@@ -76,19 +85,19 @@ export class WsObserver {
 
   /** graphql-ws `onComplete`. */
   operationEnded(ctx: object, id: string): void {
-    const byId = this.running.get(ctx);
-    const running = byId?.get(id);
-    if (!byId || !running) return;
-    byId.delete(id);
-    this.ended(running);
+    const all = this.running.get(ctx);
+    const index = all ? all.findIndex((running) => running.id === id) : -1;
+    if (!all || index === -1) return;
+    const [running] = all.splice(index, 1);
+    if (running) this.ended(running);
   }
 
   /** graphql-ws `onClose`: the connection is gone with whatever it still ran. */
   connectionClosed(ctx: object): void {
-    const byId = this.running.get(ctx);
-    if (!byId) return;
+    const all = this.running.get(ctx);
+    if (!all) return;
     this.running.delete(ctx);
-    for (const running of byId.values()) this.ended(running);
+    for (const running of all) this.ended(running);
   }
 
   private ended(running: Running): void {

@@ -23,7 +23,9 @@ export interface SubscriptionLimitsOptions {
  */
 export class SubscriptionLimits {
   private readonly options: SubscriptionLimitsOptions;
-  private readonly byConnection = new WeakMap<object, Set<string>>();
+  // Operation ids per connection: a short array (a connection runs a handful at most), not a Set,
+  // which would reserve a hash table for each of ten thousand one-subscription connections.
+  private readonly byConnection = new WeakMap<object, string[]>();
   private total = 0;
 
   constructor(options: SubscriptionLimitsOptions) {
@@ -40,37 +42,38 @@ export class SubscriptionLimits {
 
   /** Takes a slot for operation `id` of `connection`, or says which cap refuses it. */
   reserve(connection: object, id: string): GraphQLError | undefined {
-    let ids = this.byConnection.get(connection);
-    if (ids?.has(id)) {
+    const ids = this.byConnection.get(connection);
+    if (ids?.includes(id)) {
       // graphql-ws may accept a reused id before the previous operation's last hook ran: its
       // slot carries over to the new one rather than being counted twice.
       return undefined;
     }
-    if ((ids?.size ?? 0) >= this.options.perConnection) {
+    if ((ids?.length ?? 0) >= this.options.perConnection) {
       return capReached(`This connection already runs ${this.options.perConnection} operations, the most one connection may; complete one first.`, 'SUBSCRIPTIONS_PER_CONNECTION', this.options.perConnection);
     }
     if (this.total >= this.options.max) {
       return capReached(`The gateway holds its maximum of ${this.options.max} subscriptions; retry later or on another instance.`, 'SUBSCRIPTIONS_MAX', this.options.max);
     }
-    if (!ids) {
-      ids = new Set();
-      this.byConnection.set(connection, ids);
-    }
-    ids.add(id);
+    if (ids) ids.push(id);
+    else this.byConnection.set(connection, [id]);
     this.total += 1;
     return undefined;
   }
 
   /** Frees the slot of operation `id` of `connection`, if it holds one. */
   release(connection: object, id: string): void {
-    if (this.byConnection.get(connection)?.delete(id)) this.total -= 1;
+    const ids = this.byConnection.get(connection);
+    const index = ids?.indexOf(id) ?? -1;
+    if (!ids || index === -1) return;
+    ids.splice(index, 1);
+    this.total -= 1;
   }
 
   /** Frees every slot of a closed connection. */
   releaseAll(connection: object): void {
     const ids = this.byConnection.get(connection);
     if (!ids) return;
-    this.total -= ids.size;
+    this.total -= ids.length;
     this.byConnection.delete(connection);
   }
 }
