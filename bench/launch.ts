@@ -21,9 +21,10 @@ const READY_TIMEOUT_MS = 60_000;
 export const DATABASE_FILE = 'nexus.duckdb';
 
 async function launch(script: string, env: Record<string, string>, cleanup: () => void = () => undefined): Promise<RunningServer> {
-  let started: ReadyChild<{ url: string }>;
+  // `pid`: the server proper, when the script only starts it (a native engine binary).
+  let started: ReadyChild<{ url: string; pid?: number }>;
   try {
-    started = await awaitReady<{ url: string }>(spawnNode(here(script), { role: 'server', env }), READY_TIMEOUT_MS);
+    started = await awaitReady<{ url: string; pid?: number }>(spawnNode(here(script), { role: 'server', env }), READY_TIMEOUT_MS);
   } catch (error) {
     cleanup();
     throw error;
@@ -31,7 +32,7 @@ async function launch(script: string, env: Record<string, string>, cleanup: () =
   const { child, ready, output } = started;
   return {
     url: ready.url,
-    pid: child.pid,
+    pid: ready.pid ?? child.pid,
     output,
     async stop() {
       await stopChild(child);
@@ -50,6 +51,11 @@ export function startWsBroadcast(): Promise<RunningServer> {
   return launch('./servers/ws-broadcast.ts', {});
 }
 
+/** A throw-away ClickHouse server (its HTTP interface; `pid` is clickhouse-server's) over a temporary directory of its own. */
+export function startClickHouseServer(): Promise<RunningServer> {
+  return launch('./servers/clickhouse.ts', {});
+}
+
 /** Baseline B: plain Apollo Server over `databaseFile`, opened read-only. */
 export function startPlainApollo(databaseFile: string): Promise<RunningServer> {
   return launch('./servers/plain-apollo.ts', { BENCH_DUCKDB_FILE: databaseFile });
@@ -61,11 +67,16 @@ export function startPlainApollo(databaseFile: string): Promise<RunningServer> {
  */
 export function startGateway(baseDir: string, env: Record<string, string>, options: { inPlace?: boolean } = {}): Promise<RunningServer> {
   if (options.inPlace) return launch('./servers/gateway.ts', { ...env, DATA_DIR: baseDir });
-  // Inside baseDir, so removing it removes every copy too.
+  const dir = copyDemoDatabase(baseDir);
+  return launch('./servers/gateway.ts', { ...env, DATA_DIR: dir }, () => rmSync(dir, { recursive: true, force: true }));
+}
+
+/** A new directory inside `baseDir` (so removing it removes every copy too) holding a copy of its demo database. */
+export function copyDemoDatabase(baseDir: string): string {
   const dir = mkdtempSync(path.join(baseDir, 'gateway-'));
   // The WAL too, in case the build's stop did not get as far as its checkpoint.
   for (const file of [DATABASE_FILE, `${DATABASE_FILE}.wal`]) {
     if (existsSync(path.join(baseDir, file))) copyFileSync(path.join(baseDir, file), path.join(dir, file));
   }
-  return launch('./servers/gateway.ts', { ...env, DATA_DIR: dir }, () => rmSync(dir, { recursive: true, force: true }));
+  return dir;
 }

@@ -34,7 +34,7 @@ export function formatComparison(c: Comparison): string {
 function formatValue(value: number, unit: Comparison['unit'], isTarget: boolean): string {
   switch (unit) {
     case 'x':
-      return isTarget ? `${value}×` : `${value.toFixed(2)}×`;
+      return isTarget ? `${Number(value.toFixed(3))}×` : `${value.toFixed(2)}×`;
     case 'ms':
       return isTarget ? `${value} ms` : `${value.toFixed(1)} ms`;
     case 'KiB':
