@@ -22,6 +22,8 @@ export interface HttpTarget {
   expectBodyContains?: string | ((answer: string) => string);
   /** Judges each check answer: why it is wrong, or undefined. Default `graphqlAnswer`. */
   judge?: AnswerJudge;
+  /** Processes whose CPU time to read during the measurement, by label (e.g. the server and the engine behind it). */
+  cpuOf?: (server: RunningServer) => Record<string, number | undefined>;
 }
 
 /**
@@ -35,6 +37,7 @@ export async function measureHttp(options: BenchOptions, target: HttpTarget): Pr
     server = await target.start();
     const check = await checkAnswer(server.url, target.request, target.judge);
     run.cache = check.cache;
+    const watched = Object.entries(target.cpuOf?.(server) ?? {}).filter((entry): entry is [string, number] => entry[1] !== undefined);
     const contains = typeof target.expectBodyContains === 'function' ? target.expectBodyContains(check.body) : target.expectBodyContains;
     run.load = await runHttpLoad({
       url: server.url,
@@ -45,7 +48,10 @@ export async function measureHttp(options: BenchOptions, target: HttpTarget): Pr
       // A deterministic answer is compared byte for byte during the run.
       ...(check.stableBody !== undefined && contains === undefined ? { expectBody: check.stableBody } : {}),
       ...(contains === undefined ? {} : { expectBodyContains: contains }),
+      ...(watched.length > 0 ? { cpuPids: watched.map(([, pid]) => pid) } : {}),
     });
+    const spent = run.load.cpuMs;
+    if (spent) run.cpuMs = Object.fromEntries(watched.map(([label], i) => [label, spent[i] ?? null]));
     run.rssMiB = rssMiB(server.pid);
   } catch (error) {
     run.error = error instanceof Error ? error.message : String(error);

@@ -37,7 +37,9 @@ export async function measureRegionalStats(options: BenchOptions, baseDir: strin
     clickhouse = await startClickHouseServer();
     const engineUrl = clickhouse.url;
     await bootstrap(loadConfig({ DEMO_ANCHOR, DEMO_SCALE: '1', LOG_LEVEL: 'warn', ...process.env, DATA_DIR: dataDir, CLICKHOUSE_URL: engineUrl }), () => undefined);
-    const gatewayEnv = { RESPONSE_CACHE: 'false', CLICKHOUSE_URL: engineUrl };
+    // As many reads in flight as the load generator has connections: ClickHouse then sees the same
+    // concurrency in both runs (a smaller pool would queue requests in the gateway and spare it).
+    const gatewayEnv = { RESPONSE_CACHE: 'false', CLICKHOUSE_URL: engineUrl, CLICKHOUSE_MAX_CONNECTIONS: String(options.connections) };
     const statement = await captureStatement(engineUrl, request, (url) => startGateway(dataDir, { ...gatewayEnv, CLICKHOUSE_URL: url }, { inPlace: true }));
     // The same server for both runs; it is stopped once, after both.
     const engine: RunningServer = { url: engineUrl, pid: clickhouse.pid, output: clickhouse.output, stop: () => Promise.resolve() };
@@ -48,6 +50,7 @@ export async function measureRegionalStats(options: BenchOptions, baseDir: strin
       request: replayable(statement),
       judge: engineAnswer,
       expectBodyContains: withoutStatistics,
+      cpuOf: () => ({ ClickHouse: engine.pid }),
     });
     const gateway = await measureHttp(options, {
       server: 'gateway (cache off)',
@@ -55,6 +58,7 @@ export async function measureRegionalStats(options: BenchOptions, baseDir: strin
       start: () => startGateway(dataDir, gatewayEnv, { inPlace: true }),
       request,
       expectBodyContains: graphqlData,
+      cpuOf: (server) => ({ ClickHouse: engine.pid, gateway: server.pid }),
     });
     return { runs: [raw, gateway], statement: statement.body };
   } catch (error) {
@@ -120,4 +124,11 @@ function withoutStatistics(answer: string): string {
 /** What every GraphQL answer repeats: its `data` (the `extensions` beside it carry timings). */
 function graphqlData(answer: string): string {
   return JSON.stringify((parseJson<{ data?: unknown }>(answer) ?? {}).data);
+}
+
+/** CPU time `label`'s process spent per request of the run's measurement, in ms. */
+export function cpuPerRequest(run: HttpRun | undefined, label: string): number | undefined {
+  const spent = run?.cpuMs?.[label];
+  const requests = run?.load?.requests;
+  return spent == null || !requests ? undefined : spent / requests;
 }

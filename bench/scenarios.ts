@@ -14,7 +14,7 @@ import { delayedRun } from './landing-report.ts';
 import { eventsPerSec, landingLimits, measureLanding } from './landing.ts';
 import { idleKiBPerSubscriber, measureFanout, measureHttp } from './measure.ts';
 import { openFileLimit } from './processes.ts';
-import { measureRegionalStats } from './regional-stats.ts';
+import { cpuPerRequest, measureRegionalStats } from './regional-stats.ts';
 import { measureSoak } from './soak.ts';
 import type { BenchOptions, ScenarioId } from './options.ts';
 import { compare, throughputRatio, type HttpRun, type ScenarioResult } from './results.ts';
@@ -120,6 +120,9 @@ async function measureScenario(id: ScenarioId, ctx: BenchContext): Promise<Scena
       const ratio = throughputRatio(ours, raw);
       const rawP50 = raw?.load?.latencyMs.p50;
       const oursP50 = ours?.load?.latencyMs.p50;
+      const engineCpu = cpuPerRequest(raw, 'ClickHouse');
+      const engineCpuBehind = cpuPerRequest(ours, 'ClickHouse');
+      const gatewayCpu = cpuPerRequest(ours, 'gateway');
       const notes = [measured.skipped, measured.error && `The scenario stopped before measuring: ${measured.error}`].filter((note): note is string => Boolean(note));
       if (measured.statement) notes.push(`Statement the gateway sent (and the baseline replays): ${measured.statement.replace(/\s+/g, ' ')}`);
       return {
@@ -132,6 +135,9 @@ async function measureScenario(id: ScenarioId, ctx: BenchContext): Promise<Scena
         comparisons: [
           ...(ratio === undefined ? [] : [compare('gateway / raw ClickHouse (throughput)', ratio, 'x', { op: '>=', value: 1 / 1.2 })]),
           ...(rawP50 && oursP50 !== undefined ? [compare('p50 latency, gateway / raw ClickHouse', oursP50 / rawP50, 'x')] : []),
+          ...(engineCpu === undefined ? [] : [compare('CPU per request, ClickHouse (raw run)', engineCpu, 'ms')]),
+          ...(engineCpuBehind === undefined ? [] : [compare('CPU per request, ClickHouse (gateway run)', engineCpuBehind, 'ms')]),
+          ...(gatewayCpu === undefined ? [] : [compare('CPU per request, gateway', gatewayCpu, 'ms')]),
         ],
         notes,
       };
