@@ -240,8 +240,10 @@ export function serverParameterText(value: SqlValue): string {
   if (value === null) return '\\N';
   if (value instanceof Date) {
     const ms = value.getTime();
-    const seconds = String(Math.floor(ms / 1000)).padStart(10, '0');
-    const fraction = ((ms % 1000) + 1000) % 1000;
+    const whole = String(Math.floor(Math.abs(ms) / 1000));
+    const fraction = Math.abs(ms) % 1000;
+    // Ten digits, as the official client writes them: shorter digit strings are not relied on.
+    const seconds = ms < 0 ? `-${whole}` : whole.padStart(10, '0');
     return fraction === 0 ? seconds : `${seconds}.${String(fraction).padStart(3, '0')}`;
   }
   switch (typeof value) {
