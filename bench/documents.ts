@@ -63,6 +63,19 @@ export function ingestBatch(size: number): Record<string, unknown>[] {
   );
 }
 
+/** The demo data's anchor the bench's gateways use unless DEMO_ANCHOR says otherwise: its events end there. */
+export const DEMO_ANCHOR = '2026-11-01T00:00:00.000Z';
+
+/** Activity per region over the last quarter of the demo data: the analytics dashboard's query. */
+export const REGIONAL_STATS =
+  'query RegionalStats($from: DateTime, $to: DateTime) { regionalStats(from: $from, to: $to) { region events bookings revenue avgAmount uniqueUsers } }';
+
+/** `REGIONAL_STATS`'s variables: the 90 days before `anchor` (the demo's anchor), all regions. */
+export function lastQuarter(anchor: string): { from: string; to: string } {
+  const to = new Date(anchor);
+  return { from: new Date(to.getTime() - 90 * 86_400_000).toISOString(), to: to.toISOString() };
+}
+
 // The demo data has users USER000001… (5,000 at scale 1) and tours TOUR0001… (300).
 const userId = (i: number) => `USER${String((i % 5_000) + 1).padStart(6, '0')}`;
 const tourId = (i: number) => `TOUR${String((i % 300) + 1).padStart(4, '0')}`;

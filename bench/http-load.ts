@@ -17,6 +17,8 @@ export interface LoadSpec {
   expectBody?: string;
   /** When set, every response body must contain it (for answers that differ per request). */
   expectBodyContains?: string;
+  /** Processes whose CPU time the measurement reads (from /proc), e.g. the server and the engine behind it. */
+  cpuPids?: readonly number[];
 }
 
 /** One measurement, as the load generator reports it. */
@@ -34,6 +36,8 @@ export interface LoadResult {
   non2xx: number;
   statusCodes: Record<string, number>;
   bytesPerSec: number;
+  /** CPU time each of `cpuPids` spent during the measurement (warm-up excluded), in ms; null where unknown. */
+  cpuMs?: (number | null)[];
 }
 
 const LOAD_SCRIPT = fileURLToPath(new URL('./load.ts', import.meta.url));

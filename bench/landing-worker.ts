@@ -7,7 +7,6 @@
  * coordinator at `BENCH_TRINO_URL`, whose process is `BENCH_FIXTURE_PID`). Prints one line,
  * `{ "benchReady": true, …LandingFigures }`, and exits.
  */
-import { readFileSync } from 'node:fs';
 import { MedallionRunner, type PipelineRunRecord } from '../ingest/medallion/runner.ts';
 import { createPublisher, type EventSubmission } from '../ingest/publisher.ts';
 import { loadSourceRegistry } from '../ingest/registry.ts';
@@ -21,6 +20,7 @@ import { createTrinoEngine } from '../src/backends/trino/engine.ts';
 import { createTrinoWriter } from '../src/backends/trino/writer.ts';
 import type { EventTypeName } from '../src/domain.ts';
 import { ingestBatch } from './documents.ts';
+import { cpuMsOf } from './processes.ts';
 
 /** One statement the worker sent to Trino. */
 export interface SentStatement {
@@ -60,8 +60,6 @@ export interface LandingFigures {
 const engineName = process.env['BENCH_LANDING_ENGINE'] === 'trino' ? 'trino' : 'duckdb';
 const events = Number(process.env['BENCH_LANDING_EVENTS'] ?? '20000');
 const statements: SentStatement[] = [];
-/** Linux's USER_HZ, the unit of utime and stime in /proc/<pid>/stat (100 on every common build). */
-const CLOCK_TICKS = 100;
 /** The target of INSERT INTO, MERGE INTO, DELETE FROM and UPDATE. */
 const WRITE_TARGET = /^\s*(?:INSERT\s+INTO|MERGE\s+INTO|DELETE\s+FROM|UPDATE)\s+([\w.]+)/i;
 const LANDING = /^\s*INSERT\s+INTO\s+bronze\.\w+\s*(?:\([^)]*\))?\s*VALUES\b/i;
@@ -171,14 +169,3 @@ function recording(engine: SqlEngine): SqlEngine {
   });
 }
 
-/** CPU time (user + system) of another process so far, from /proc; undefined where unknown. */
-function cpuMsOf(pid: string | undefined): number | undefined {
-  if (!pid) return undefined;
-  try {
-    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
-  } catch {
-    return undefined;
-  }
-}

@@ -21,9 +21,10 @@ const READY_TIMEOUT_MS = 60_000;
 export const DATABASE_FILE = 'nexus.duckdb';
 
 async function launch(script: string, env: Record<string, string>, cleanup: () => void = () => undefined): Promise<RunningServer> {
-  let started: ReadyChild<{ url: string }>;
+  // `pid`: the server proper, when the script only starts it (a native engine binary).
+  let started: ReadyChild<{ url: string; pid?: number }>;
   try {
-    started = await awaitReady<{ url: string }>(spawnNode(here(script), { role: 'server', env }), READY_TIMEOUT_MS);
+    started = await awaitReady<{ url: string; pid?: number }>(spawnNode(here(script), { role: 'server', env }), READY_TIMEOUT_MS);
   } catch (error) {
     cleanup();
     throw error;
@@ -31,7 +32,7 @@ async function launch(script: string, env: Record<string, string>, cleanup: () =
   const { child, ready, output } = started;
   return {
     url: ready.url,
-    pid: child.pid,
+    pid: ready.pid ?? child.pid,
     output,
     async stop() {
       await stopChild(child);
@@ -50,6 +51,11 @@ export function startWsBroadcast(): Promise<RunningServer> {
   return launch('./servers/ws-broadcast.ts', {});
 }
 
+/** A throw-away ClickHouse server (its HTTP interface; `pid` is clickhouse-server's) over a temporary directory of its own. */
+export function startClickHouseServer(): Promise<RunningServer> {
+  return launch('./servers/clickhouse.ts', {});
+}
+
 /** Baseline B: plain Apollo Server over `databaseFile`, opened read-only. */
 export function startPlainApollo(databaseFile: string): Promise<RunningServer> {
   return launch('./servers/plain-apollo.ts', { BENCH_DUCKDB_FILE: databaseFile });
@@ -61,7 +67,7 @@ export function startPlainApollo(databaseFile: string): Promise<RunningServer> {
  */
 export function startGateway(baseDir: string, env: Record<string, string>, options: { inPlace?: boolean } = {}): Promise<RunningServer> {
   if (options.inPlace) return launch('./servers/gateway.ts', { ...env, DATA_DIR: baseDir });
-  const dir = privateCopy(baseDir, 'gateway-');
+  const dir = copyDemoDatabase(baseDir);
   return launch('./servers/gateway.ts', { ...env, DATA_DIR: dir }, () => rmSync(dir, { recursive: true, force: true }));
 }
 
@@ -72,14 +78,14 @@ export function startMercuriusJit(databaseFile: string): Promise<RunningServer> 
 
 /** A Trino coordinator (the protocol fixture) over a private copy of the demo database, each statement answering after `statementLatencyMs`. */
 export function startTrinoCoordinator(baseDir: string, statementLatencyMs: number): Promise<RunningServer> {
-  const dir = privateCopy(baseDir, 'trino-');
+  const dir = copyDemoDatabase(baseDir, 'trino-');
   return launch('./servers/trino-fixture.ts', { BENCH_DUCKDB_FILE: path.join(dir, DATABASE_FILE), BENCH_STATEMENT_LATENCY_MS: String(statementLatencyMs) }, () =>
     rmSync(dir, { recursive: true, force: true }),
   );
 }
 
-/** A fresh directory inside `baseDir` (so removing it removes every copy too) holding a copy of its database. */
-function privateCopy(baseDir: string, prefix: string): string {
+/** A new directory inside `baseDir` (so removing it removes every copy too) holding a copy of its demo database. */
+export function copyDemoDatabase(baseDir: string, prefix = 'gateway-'): string {
   const dir = mkdtempSync(path.join(baseDir, prefix));
   // The WAL too, in case the build's stop did not get as far as its checkpoint.
   for (const file of [DATABASE_FILE, `${DATABASE_FILE}.wal`]) {

@@ -6,6 +6,7 @@
 import { createRequire } from 'node:module';
 import { text } from 'node:stream/consumers';
 import type { LoadResult, LoadSpec } from './http-load.ts';
+import { cpuMsOf } from './processes.ts';
 
 /** The slice of autocannon's programmatic API and result this file uses (it ships no types). */
 interface AutocannonResult {
@@ -48,7 +49,10 @@ if (spec.warmupSec > 0) {
     () => undefined,
   );
 }
+const cpuPids = spec.cpuPids ?? [];
+const cpuBefore = cpuPids.map(cpuMsOf);
 const measured = await autocannon({ ...base, duration: spec.durationSec });
+const cpuAfter = cpuPids.map(cpuMsOf);
 
 const result: LoadResult = {
   durationSec: measured.duration,
@@ -67,5 +71,10 @@ const result: LoadResult = {
   non2xx: measured.non2xx,
   statusCodes: Object.fromEntries(Object.entries(measured.statusCodeStats).map(([code, { count }]) => [code, count])),
   bytesPerSec: measured.throughput.average,
+  ...(cpuPids.length > 0 ? { cpuMs: cpuPids.map((_, i) => spent(cpuBefore[i], cpuAfter[i])) } : {}),
 };
 process.stdout.write(`${JSON.stringify(result)}\n`);
+
+function spent(before: number | undefined, after: number | undefined): number | null {
+  return before === undefined || after === undefined ? null : after - before;
+}

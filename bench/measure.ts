@@ -15,8 +15,15 @@ export interface HttpTarget {
   request: HttpRequestSpec;
   /** Concurrent connections; default the run's. */
   connections?: number;
-  /** For answers that differ per request: a text every answer must contain. */
-  expectBodyContains?: string;
+  /**
+   * For answers that differ per request: a text every answer must contain, or how to take it
+   * from the checked answer (e.g. its `data`, when timings beside it vary).
+   */
+  expectBodyContains?: string | ((answer: string) => string);
+  /** Judges each check answer: why it is wrong, or undefined. Default `graphqlAnswer`. */
+  judge?: AnswerJudge;
+  /** Processes whose CPU time to read during the measurement, by label (e.g. the server and the engine behind it). */
+  cpuOf?: (server: RunningServer) => Record<string, number | undefined>;
   /** Several requests sent in turn instead of `request` alone; each is checked before the load, and its answer handed to `answers`. */
   requests?: HttpRequestSpec[];
   answers?: (bodies: string[]) => void;
@@ -31,13 +38,15 @@ export async function measureHttp(options: BenchOptions, target: HttpTarget): Pr
   let server: RunningServer | undefined;
   try {
     server = await target.start();
-    const check = await checkAnswer(server.url, target.request);
+    const check = await checkAnswer(server.url, target.request, target.judge);
     run.cache = check.cache;
     if (target.requests) {
       const bodies: string[] = [];
       for (const request of target.requests) bodies.push((await checkAnswer(server.url, request)).body);
       target.answers?.(bodies);
     }
+    const watched = Object.entries(target.cpuOf?.(server) ?? {}).filter((entry): entry is [string, number] => entry[1] !== undefined);
+    const contains = typeof target.expectBodyContains === 'function' ? target.expectBodyContains(check.body) : target.expectBodyContains;
     run.load = await runHttpLoad({
       url: server.url,
       request: target.request,
@@ -46,9 +55,12 @@ export async function measureHttp(options: BenchOptions, target: HttpTarget): Pr
       durationSec: options.durationSec,
       warmupSec: options.warmupSec,
       // A deterministic answer is compared byte for byte during the run.
-      ...(check.stableBody !== undefined && target.expectBodyContains === undefined && !target.requests ? { expectBody: check.stableBody } : {}),
-      ...(target.expectBodyContains === undefined ? {} : { expectBodyContains: target.expectBodyContains }),
+      ...(check.stableBody !== undefined && contains === undefined && !target.requests ? { expectBody: check.stableBody } : {}),
+      ...(contains === undefined ? {} : { expectBodyContains: contains }),
+      ...(watched.length > 0 ? { cpuPids: watched.map(([, pid]) => pid) } : {}),
     });
+    const spent = run.load.cpuMs;
+    if (spent) run.cpuMs = Object.fromEntries(watched.map(([label], i) => [label, spent[i] ?? null]));
     run.rssMiB = rssMiB(server.pid);
   } catch (error) {
     run.error = error instanceof Error ? error.message : String(error);
@@ -75,20 +87,30 @@ export interface CheckedAnswer {
   cache: string;
 }
 
-/** Sends `request` twice; rejects with the answer when it is not a 200 with data and no errors. */
-export async function checkAnswer(url: string, request: HttpRequestSpec): Promise<CheckedAnswer> {
+/** Why an answer to a check request is wrong, or undefined when it is right. */
+export type AnswerJudge = (status: number, body: string) => string | undefined;
+
+/** A GraphQL answer: a 200 with data and no errors. */
+export const graphqlAnswer: AnswerJudge = (status, body) => {
+  const parsed = parseJson<{ data?: unknown; errors?: unknown }>(body);
+  return status !== 200 || !parsed || parsed.errors !== undefined || parsed.data == null ? 'not a 200 with data and no errors' : undefined;
+};
+
+export function parseJson<T>(body: string): T | undefined {
+  try {
+    return JSON.parse(body) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Sends `request` twice; rejects with the answer when `judge` finds fault with it (default: not a 200 with data and no errors). */
+export async function checkAnswer(url: string, request: HttpRequestSpec, judge: AnswerJudge = graphqlAnswer): Promise<CheckedAnswer> {
   const send = async () => {
     const response = await fetch(url + request.path, { method: request.method, headers: request.headers, body: request.body ?? null });
     const body = await response.text();
-    let parsed: { data?: unknown; errors?: unknown } | undefined;
-    try {
-      parsed = JSON.parse(body) as { data?: unknown; errors?: unknown };
-    } catch {
-      parsed = undefined;
-    }
-    if (response.status !== 200 || !parsed || parsed.errors !== undefined || parsed.data == null) {
-      throw new Error(`check request failed: HTTP ${response.status} ${body.slice(0, 500)}`);
-    }
+    const fault = judge(response.status, body);
+    if (fault !== undefined) throw new Error(`check request failed (${fault}): HTTP ${response.status} ${body.slice(0, 500)}`);
     return { body, cache: response.headers.get('x-cache') ?? 'none' };
   };
   const first = await send();

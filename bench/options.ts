@@ -1,5 +1,5 @@
 /** Scenario ids, in run order: read-only scenarios first, the ones that write events last. */
-export const SCENARIO_IDS = ['hello', 'single-tour', 'tour-list-50', 'nested-tours-50', 'catalogue-lists', 'subscription-fanout', 'subscription-fanout-10k', 'ingest-batch', 'medallion-landing', 'soak'] as const;
+export const SCENARIO_IDS = ['hello', 'single-tour', 'tour-list-50', 'nested-tours-50', 'catalogue-lists', 'regional-stats', 'subscription-fanout', 'subscription-fanout-10k', 'ingest-batch', 'medallion-landing', 'soak'] as const;
 
 export type ScenarioId = (typeof SCENARIO_IDS)[number];
 

@@ -97,6 +97,21 @@ export function rssMiB(pid: number | undefined): number | undefined {
   }
 }
 
+/** Linux's USER_HZ, the unit of utime and stime in /proc/<pid>/stat (100 on every common build). */
+const CLOCK_TICKS = 100;
+
+/** CPU time (user + system, every thread) of a process so far, from /proc; undefined where unknown. */
+export function cpuMsOf(pid: number | string | undefined): number | undefined {
+  if (pid === undefined || pid === '') return undefined;
+  try {
+    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+  } catch {
+    return undefined;
+  }
+}
+
 /** SIGTERM, then SIGKILL after `graceMs`; resolves once the child has exited. */
 export function stopChild(child: ChildProcess, graceMs = 10_000): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();

@@ -34,9 +34,10 @@ export function formatComparison(c: Comparison): string {
 function formatValue(value: number, unit: Comparison['unit'], isTarget: boolean): string {
   switch (unit) {
     case 'x':
-      return isTarget ? `${value}×` : `${value.toFixed(2)}×`;
+      return isTarget ? `${Number(value.toFixed(3))}×` : `${value.toFixed(2)}×`;
     case 'ms':
-      return isTarget ? `${value} ms` : `${value.toFixed(1)} ms`;
+      // Sub-10 ms figures (CPU per request, fast deliveries) need the second decimal.
+      return isTarget ? `${value} ms` : `${value.toFixed(value < 10 ? 2 : 1)} ms`;
     case 'KiB':
       return isTarget ? `${value} KiB` : `${value.toFixed(1)} KiB`;
     case 'events/s':

@@ -13,6 +13,8 @@ export interface HttpRun {
   load?: LoadResult;
   /** Resident memory of the server process right after the measurement. */
   rssMiB?: number;
+  /** CPU time of the watched processes during the measurement, by label, in ms (null where unknown). */
+  cpuMs?: Record<string, number | null>;
   /** `x-cache` of the second of two identical check requests (`none` when absent). */
   cache?: string;
   /** Why the run produced no figures. */

@@ -15,6 +15,7 @@ import { delayedRun } from './landing-report.ts';
 import { eventsPerSec, landingLimits, measureLanding } from './landing.ts';
 import { idleKiBPerSubscriber, measureFanout, measureHttp } from './measure.ts';
 import { openFileLimit } from './processes.ts';
+import { cpuPerRequest, measureRegionalStats } from './regional-stats.ts';
 import { measureSoak } from './soak.ts';
 import type { BenchOptions, ScenarioId } from './options.ts';
 import { compare, throughputRatio, type HttpRun, type ScenarioResult } from './results.ts';
@@ -123,6 +124,34 @@ async function measureScenario(id: ScenarioId, ctx: BenchContext): Promise<Scena
           'Tour pages with 200 different filters (regions, categories, destination, price, rating, tags; 10–50 tours with destination, cursor and count), each connection cycling through them, response cache off: ' +
           `the gateway on the embedded lakehouse vs mercurius + graphql-jit answering the same pages from memory (answers compared first); then the gateway with its lakehouse on Trino (the protocol fixture, ${options.statementLatencyMs} ms a statement), with and without the catalogue replica.`,
         ...catalogue,
+      };
+    }
+    case 'regional-stats': {
+      const measured = await measureRegionalStats(options, ctx.baseDir);
+      const [raw, ours] = measured.runs;
+      const ratio = throughputRatio(ours, raw);
+      const rawP50 = raw?.load?.latencyMs.p50;
+      const oursP50 = ours?.load?.latencyMs.p50;
+      const engineCpu = cpuPerRequest(raw, 'ClickHouse');
+      const engineCpuBehind = cpuPerRequest(ours, 'ClickHouse');
+      const gatewayCpu = cpuPerRequest(ours, 'gateway');
+      const notes = [measured.skipped, measured.error && `The scenario stopped before measuring: ${measured.error}`].filter((note): note is string => Boolean(note));
+      if (measured.statement) notes.push(`Statement the gateway sent (and the baseline replays): ${measured.statement.replace(/\s+/g, ' ')}`);
+      return {
+        id,
+        title: 'regional-stats (ClickHouse)',
+        description:
+          'regionalStats over the last 90 days, all regions: the exact request the gateway sends to ClickHouse (captured), POSTed straight to its HTTP interface, ' +
+          'vs the GraphQL query through the gateway (response cache off), on one ClickHouse server in the same run.',
+        http: measured.runs,
+        comparisons: [
+          ...(ratio === undefined ? [] : [compare('gateway / raw ClickHouse (throughput)', ratio, 'x', { op: '>=', value: 1 / 1.2 })]),
+          ...(rawP50 && oursP50 !== undefined ? [compare('p50 latency, gateway / raw ClickHouse', oursP50 / rawP50, 'x')] : []),
+          ...(engineCpu === undefined ? [] : [compare('CPU per request, ClickHouse (raw run)', engineCpu, 'ms')]),
+          ...(engineCpuBehind === undefined ? [] : [compare('CPU per request, ClickHouse (gateway run)', engineCpuBehind, 'ms')]),
+          ...(gatewayCpu === undefined ? [] : [compare('CPU per request, gateway', gatewayCpu, 'ms')]),
+        ],
+        notes,
       };
     }
     case 'subscription-fanout': {

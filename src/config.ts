@@ -202,6 +202,8 @@ export interface Config {
   /** Production engines; when unset, the role runs embedded. */
   readonly trinoUrl: string | undefined;
   readonly clickhouseUrl: string | undefined;
+  /** Analytics reads one instance sends ClickHouse at once (CLICKHOUSE_MAX_CONNECTIONS, default 10); more wait for a connection. */
+  readonly clickhouseMaxConnections: number;
   readonly elasticsearchUrl: string | undefined;
   readonly redisUrl: string | undefined;
   readonly kafkaBrokers: readonly string[] | undefined;
@@ -321,6 +323,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       SUBSCRIPTIONS_MAX: num({ default: 10_000 }),
       TRINO_URL: url({ default: undefined }),
       CLICKHOUSE_URL: url({ default: undefined }),
+      CLICKHOUSE_MAX_CONNECTIONS: num({ default: 10 }),
       ELASTICSEARCH_URL: url({ default: undefined }),
       REDIS_URL: url({ default: undefined }),
       KAFKA_BROKERS: str({ default: undefined }),
@@ -350,7 +353,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   positive('MAX_PAGE_SIZE', clean.MAX_PAGE_SIZE);
   positive('ANALYTICS_MAX_ROWS_APP', clean.ANALYTICS_MAX_ROWS_APP);
   positive('ANALYTICS_MAX_ROWS_ANALYST', clean.ANALYTICS_MAX_ROWS_ANALYST);
-  for (const name of ['MAX_QUERY_DEPTH', 'MAX_QUERY_ALIASES', 'MAX_QUERY_COST', 'MAX_QUERY_TOKENS', 'MAX_BATCH_OPERATIONS', 'MAX_BODY_BYTES', 'MAX_JSON_DEPTH'] as const) {
+  for (const name of ['MAX_QUERY_DEPTH', 'MAX_QUERY_ALIASES', 'MAX_QUERY_COST', 'MAX_QUERY_TOKENS', 'MAX_BATCH_OPERATIONS', 'MAX_BODY_BYTES', 'MAX_JSON_DEPTH', 'CLICKHOUSE_MAX_CONNECTIONS'] as const) {
     if (!Number.isInteger(clean[name]) || clean[name] < 1) problems.push(`  ${name}: must be a positive integer, got ${clean[name]}`);
   }
   positive('CACHE_MAX_ENTRIES', clean.CACHE_MAX_ENTRIES);
@@ -467,6 +470,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     subscriptionsMax: clean.SUBSCRIPTIONS_MAX,
     trinoUrl: clean.TRINO_URL,
     clickhouseUrl: clean.CLICKHOUSE_URL,
+    clickhouseMaxConnections: clean.CLICKHOUSE_MAX_CONNECTIONS,
     elasticsearchUrl: clean.ELASTICSEARCH_URL,
     redisUrl: clean.REDIS_URL,
     kafkaBrokers: brokers && brokers.length > 0 ? Object.freeze(brokers) : undefined,

@@ -4,10 +4,11 @@
  */
 import { loadConfig } from '../../src/config.ts';
 import { startGateway } from '../../src/gateway.ts';
+import { DEMO_ANCHOR } from '../documents.ts';
 
 const gateway = await startGateway(
   loadConfig({
-    DEMO_ANCHOR: '2026-11-01T00:00:00.000Z',
+    DEMO_ANCHOR,
     DEMO_SCALE: '1',
     LOG_LEVEL: 'warn',
     ...process.env,

@@ -109,7 +109,7 @@ export async function createBackends(
     const lakehouse = guardSqlEngine(rawLakehouse, guard('lakehouse', rawLakehouse.adapter));
     // ClickHouse's tables come from `npm run bootstrap`; until then its health names the missing database.
     const rawAnalytics = config.clickhouseUrl
-      ? createClickHouseEngine({ url: config.clickhouseUrl, timeoutMs: timeouts.analytics })
+      ? createClickHouseEngine({ url: config.clickhouseUrl, timeoutMs: timeouts.analytics, maxConnections: config.clickhouseMaxConnections })
       : createDuckDbEngine({ database, role: 'analytics', timeoutMs: timeouts.analytics });
     const analytics = guardSqlEngine(rawAnalytics, guard('analytics', rawAnalytics.adapter));
     // The embedded index is in-process: its only I/O is the (already guarded) lakehouse, so a

@@ -3,7 +3,8 @@ import { ClickHouseLogLevel, createClient, type ClickHouseClient, type ClickHous
 import { BackendError, type BackendRole, backendTimeout } from '../../errors.ts';
 import { probeHealth } from '../health.ts';
 import type { QueryOptions, SqlEngine, SqlRow, SqlValue, StatementLimits } from '../sql/port.ts';
-import { prepareStatement, quoteValue } from './quote.ts';
+import { appendedServerError, createClickHouseReads } from './http-reads.ts';
+import { prepareStatement, quoteValue, serverParameterText } from './quote.ts';
 import { zoneOffsetMs } from '../time-zones.ts';
 
 /** Options of the ClickHouse adapter of the analytics role. */
@@ -24,6 +25,12 @@ export interface ClickHouseEngineOptions {
    * is killed on the server (`KILL QUERY`) and the call fails with a timeout `BackendError`.
    */
   timeoutMs: number;
+  /**
+   * Most reads in flight at once (keep-alive connections of the reads' pool); more wait for a
+   * free connection. Default 10: every replica's pool counts against the server's
+   * `max_concurrent_queries` (100 by default), over which it refuses statements.
+   */
+  maxConnections?: number;
   /** Role served, for errors and health. Default `analytics`. */
   role?: 'analytics';
 }
@@ -102,7 +109,15 @@ export function createClickHouseEngine(options: ClickHouseEngineOptions): ClickH
     // Our decoding relies on 64-bit integers as JSON strings (the default, pinned here).
     clickhouse_settings: { output_format_json_quote_64bit_integers: 1 } satisfies ClickHouseSettings,
   };
-  const reads = createClient({ ...common, database });
+  // Reads, the hot path, have a transport of their own (see http-reads.ts).
+  const reads = createClickHouseReads({
+    endpoint,
+    username,
+    password,
+    database,
+    maxSockets: options.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+    settings: { ...common.clickhouse_settings, ...READ_SETTINGS },
+  });
   // DDL, inserts, KILL and version detection: `default` always exists, so migrations can create
   // `database` itself; a pool apart from the reads, so a KILL never queues behind them.
   const admin = createClient({ ...common, database: 'default' });
@@ -208,16 +223,16 @@ export function createClickHouseEngine(options: ClickHouseEngineOptions): ClickH
         const statement = server.serverParameters
           ? prepared.withServerParameters()
           : { sql: prepared.withLiterals({ dateTime64: server.dateTime64 }), params: undefined };
-        const result = await reads.query({
-          query: statement.sql,
-          ...(statement.params ? { query_params: statement.params } : {}),
-          format: 'JSON',
-          query_id: queryId,
-          abort_signal: signal,
-          clickhouse_settings: { ...settings, ...READ_SETTINGS, ...limitSettings(queryOptions.limits) },
+        const text = await reads.read({
+          // JSON: its `meta` names each column's type, which decoding needs (JSONEachRow has none).
+          sql: `${statement.sql}\nFORMAT JSON`,
+          queryId,
+          settings: { ...settings, ...limitSettings(queryOptions.limits) },
+          ...(statement.params ? { params: Object.fromEntries(Object.entries(statement.params).map(([name, value]) => [name, serverParameterText(value)])) } : {}),
+          signal,
         });
-        const body = await result.json<Record<string, unknown>>();
-        return decodeRows(body.meta ?? [], body.data, server.timeZone) as R[];
+        const body = parseAnswer(text);
+        return decodeRows(body.meta, body.data, server.timeZone) as R[];
       });
     },
     command: (sql, queryOptions = {}) =>
@@ -242,7 +257,8 @@ export function createClickHouseEngine(options: ClickHouseEngineOptions): ClickH
           for (const controller of running) controller.abort(CLOSING);
           await drained;
         }
-        await Promise.allSettled([reads.close(), admin.close()]);
+        reads.close();
+        await admin.close().catch(() => undefined);
       })();
       return closing;
     },
@@ -270,6 +286,26 @@ function atLeast(version: readonly number[], wanted: readonly number[]): boolean
     if (have !== want) return have > want;
   }
   return true;
+}
+
+/** Default of `ClickHouseEngineOptions.maxConnections`. */
+const DEFAULT_MAX_CONNECTIONS = 10;
+
+/** A `FORMAT JSON` answer's parts the adapter reads. */
+interface JsonAnswer {
+  meta: { name: string; type: string }[];
+  data: Record<string, unknown>[];
+}
+
+/** Parses a `FORMAT JSON` answer; one that does not parse carries the error the server appended, if any. */
+function parseAnswer(text: string): JsonAnswer {
+  let body: Partial<JsonAnswer>;
+  try {
+    body = JSON.parse(text) as Partial<JsonAnswer>;
+  } catch (error) {
+    throw appendedServerError(text) ?? error;
+  }
+  return { meta: body.meta ?? [], data: body.data ?? [] };
 }
 
 /** Settings of every read: joins answer NULL for a row without a match, as standard SQL does (not the type's default value). */

@@ -167,7 +167,7 @@ export interface PreparedStatement {
    * send (`param_pN`). Types follow the JS value: String, Int64 (safe integers), Float64,
    * Int64/UInt64 (bigint), Bool, DateTime64(3, 'UTC'), Nullable(String) for null.
    */
-  withServerParameters(): { sql: string; params: Record<string, unknown> };
+  withServerParameters(): { sql: string; params: Record<string, SqlValue> };
 }
 
 /**
@@ -191,7 +191,7 @@ export function prepareStatement(sql: string, params: readonly SqlValue[]): Prep
   return {
     withLiterals: (options = {}) => join((value) => quoteValue(value, options)),
     withServerParameters() {
-      const values: Record<string, unknown> = {};
+      const values: Record<string, SqlValue> = {};
       const sql = join((value, i) => {
         values[`p${i}`] = value;
         return `{p${i}:${types[i]}}`;
@@ -229,3 +229,31 @@ function serverType(value: SqlValue): string {
       throw new TypeError(`cannot bind a value of type ${describe(value)} as a ClickHouse parameter`);
   }
 }
+
+/**
+ * A server-side parameter's value as the HTTP interface takes it (`param_pN=…`, in the text
+ * format of the parameter's type): `\N` for NULL, 1/0 for booleans, Unix seconds with
+ * milliseconds for dates (zone-free), strings with tab, newline, carriage return, quote and
+ * backslash escaped.
+ */
+export function serverParameterText(value: SqlValue): string {
+  if (value === null) return '\\N';
+  if (value instanceof Date) {
+    const ms = value.getTime();
+    const whole = String(Math.floor(Math.abs(ms) / 1000));
+    const fraction = Math.abs(ms) % 1000;
+    // Ten digits, as the official client writes them: shorter digit strings are not relied on.
+    const seconds = ms < 0 ? `-${whole}` : whole.padStart(10, '0');
+    return fraction === 0 ? seconds : `${seconds}.${String(fraction).padStart(3, '0')}`;
+  }
+  switch (typeof value) {
+    case 'boolean':
+      return value ? '1' : '0';
+    case 'string':
+      return value.replace(/[\t\n\r'\\]/g, (c) => PARAMETER_ESCAPES[c] ?? c);
+    default:
+      return String(value);
+  }
+}
+
+const PARAMETER_ESCAPES: Record<string, string> = { '\t': '\\t', '\n': '\\n', '\r': '\\r', "'": "\\'", '\\': '\\\\' };
