@@ -28,6 +28,8 @@ export class CatalogueSnapshot {
   /** Destinations in `destination_id` order. */
   private readonly destinations: readonly DestinationRow[];
   private readonly destinationIndex: ReadonlyMap<string, DestinationRow>;
+  /** Totals of filters already counted in this snapshot. */
+  private readonly counts = new Map<string, number>();
 
   constructor(tours: readonly TourRow[], destinations: readonly DestinationRow[]) {
     this.tours = [...tours].sort((a, b) => compareText(a.id, b.id)).map(freezeTour);
@@ -60,7 +62,9 @@ export class CatalogueSnapshot {
   }
 
   toursPage(args: IdSlice & { filter?: TourFilterInput | null; withTotal?: boolean }): Page<TourRow> {
-    return keysetPage(this.tours, (t) => t.id, tourMatcher(args.filter), idKeyset(args), args.withTotal ?? true);
+    const matches = tourMatcher(args.filter);
+    const page = keysetPage(this.tours, (t) => t.id, matches, idKeyset(args));
+    return (args.withTotal ?? true) ? { ...page, totalCount: this.total('tours', this.tours, args.filter, matches) } : page;
   }
 
   toursByIds(ids: readonly string[]): TourRow[] {
@@ -88,13 +92,35 @@ export class CatalogueSnapshot {
   }
 
   destinationsPage(args: IdSlice & { filter?: DestinationFilterInput | null; withTotal?: boolean }): Page<DestinationRow> {
-    return keysetPage(this.destinations, (d) => d.id, destinationMatcher(args.filter), idKeyset(args), args.withTotal ?? true);
+    const matches = destinationMatcher(args.filter);
+    const page = keysetPage(this.destinations, (d) => d.id, matches, idKeyset(args));
+    return (args.withTotal ?? true) ? { ...page, totalCount: this.total('destinations', this.destinations, args.filter, matches) } : page;
+  }
+
+  /**
+   * How many rows match a filter: counted once per snapshot and filter (a catalogue page's count
+   * is asked again with every page of it), at most {@link COUNTS_KEPT} filters kept.
+   */
+  private total<R>(list: string, rows: readonly R[], filter: object | null | undefined, matches: ((row: R) => boolean) | undefined): number {
+    if (!matches) return rows.length;
+    const key = `${list}:${JSON.stringify(filter)}`;
+    let count = this.counts.get(key);
+    if (count === undefined) {
+      count = 0;
+      for (const row of rows) if (matches(row)) count += 1;
+      if (this.counts.size >= COUNTS_KEPT) this.counts.clear();
+      this.counts.set(key, count);
+    }
+    return count;
   }
 
   destinationsByIds(ids: readonly string[]): DestinationRow[] {
     return rowsOf(this.destinationIndex, ids);
   }
 }
+
+/** Filters whose totals a snapshot keeps (then it starts over). */
+const COUNTS_KEPT = 1_000;
 
 /**
  * SQL's order of text: by code point (DuckDB and Trino compare UTF-8 bytes, which is the same).
@@ -131,54 +157,44 @@ function rowsOf<R>(index: ReadonlyMap<string, R>, ids: readonly string[]): R[] {
   return rows;
 }
 
-/** The tour filter as the SQL WHERE clause reads it (an empty list filters nothing). */
+/** The tour filter as the SQL WHERE clause reads it (an empty list filters nothing), as one function. */
 function tourMatcher(filter: TourFilterInput | null | undefined): ((tour: TourRow) => boolean) | undefined {
   if (!filter) return undefined;
-  const tests: ((tour: TourRow) => boolean)[] = [];
   const regions = setOf(filter.regions);
-  if (regions) tests.push((t) => regions.has(t.region));
   const categories = setOf(filter.categories);
-  if (categories) tests.push((t) => categories.has(t.category));
-  const { destinationId, minPrice, maxPrice, minRating } = filter;
-  if (destinationId != null) tests.push((t) => t.destinationId === destinationId);
-  if (minPrice != null) tests.push((t) => t.price >= minPrice);
-  if (maxPrice != null) tests.push((t) => t.price <= maxPrice);
-  if (minRating != null) tests.push((t) => t.rating !== null && t.rating >= minRating);
-  for (const tag of filter.tags ?? []) tests.push((t) => t.tags.includes(tag));
-  return allOf(tests);
+  const destinationId = filter.destinationId ?? null;
+  const minPrice = filter.minPrice ?? null;
+  const maxPrice = filter.maxPrice ?? null;
+  const minRating = filter.minRating ?? null;
+  const tags = filter.tags ?? [];
+  if (!regions && !categories && destinationId === null && minPrice === null && maxPrice === null && minRating === null && tags.length === 0) return undefined;
+  return (t) =>
+    (regions === undefined || regions.has(t.region)) &&
+    (categories === undefined || categories.has(t.category)) &&
+    (destinationId === null || t.destinationId === destinationId) &&
+    (minPrice === null || t.price >= minPrice) &&
+    (maxPrice === null || t.price <= maxPrice) &&
+    (minRating === null || (t.rating !== null && t.rating >= minRating)) &&
+    (tags.length === 0 || tags.every((tag) => t.tags.includes(tag)));
 }
 
 function destinationMatcher(filter: DestinationFilterInput | null | undefined): ((destination: DestinationRow) => boolean) | undefined {
   if (!filter) return undefined;
-  const tests: ((destination: DestinationRow) => boolean)[] = [];
   const countries = setOf(filter.countryCodes);
-  if (countries) tests.push((d) => countries.has(d.countryCode));
-  const { minRating } = filter;
-  if (minRating != null) tests.push((d) => d.rating !== null && d.rating >= minRating);
-  return allOf(tests);
+  const minRating = filter.minRating ?? null;
+  if (!countries && minRating === null) return undefined;
+  return (d) => (countries === undefined || countries.has(d.countryCode)) && (minRating === null || (d.rating !== null && d.rating >= minRating));
 }
 
 function setOf(values: readonly string[] | null | undefined): Set<string> | undefined {
   return values && values.length > 0 ? new Set(values) : undefined;
 }
 
-function allOf<R>(tests: ((row: R) => boolean)[]): ((row: R) => boolean) | undefined {
-  if (tests.length === 0) return undefined;
-  if (tests.length === 1) return tests[0];
-  return (row) => tests.every((test) => test(row));
-}
-
 /**
  * A keyset page of `rows` (sorted by key): up to `size + 1` matching rows past the cursor, nearest
- * first, then as `sliced` reads them; the total counts every match, on both sides of the cursor.
+ * first, then as `sliced` reads them; without its total (NaN).
  */
-function keysetPage<R>(
-  rows: readonly R[],
-  key: (row: R) => string,
-  matches: ((row: R) => boolean) | undefined,
-  keyset: Keyset<string>,
-  withTotal: boolean,
-): Page<R> {
+function keysetPage<R>(rows: readonly R[], key: (row: R) => string, matches: ((row: R) => boolean) | undefined, keyset: Keyset<string>): Page<R> {
   const wanted = keyset.size + 1;
   const found: R[] = [];
   if (keyset.backward) {
@@ -188,15 +204,7 @@ function keysetPage<R>(
     const start = keyset.cursor === null ? 0 : upperBound(rows, key, keyset.cursor);
     for (let i = start; i < rows.length && found.length < wanted; i += 1) if (!matches || matches(rows[i]!)) found.push(rows[i]!);
   }
-  let totalCount = Number.NaN;
-  if (withTotal) {
-    totalCount = rows.length;
-    if (matches) {
-      totalCount = 0;
-      for (const row of rows) if (matches(row)) totalCount += 1;
-    }
-  }
-  return { ...sliced(found, keyset), totalCount };
+  return { ...sliced(found, keyset), totalCount: Number.NaN };
 }
 
 /** Index of the first row whose key is not below `cursor`. */
