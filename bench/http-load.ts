@@ -11,8 +11,6 @@ export interface LoadSpec {
   /** Several requests instead: each connection sends them in turn, over and over (answers that no cache of one request absorbs). */
   requests?: HttpRequestSpec[];
   connections: number;
-  /** Requests per second over all connections (an open load below saturation, for latency); default: as fast as answered. */
-  overallRate?: number;
   durationSec: number;
   warmupSec: number;
   /** When set, every response body must equal it (else it counts as a mismatch). */

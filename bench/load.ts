@@ -32,7 +32,6 @@ const base = {
   body: spec.request.body,
   ...(spec.requests ? { requests: spec.requests.map(({ method, path, headers, body }) => ({ method, path, headers, body })) } : {}),
   connections: spec.connections,
-  ...(spec.overallRate ? { overallRate: spec.overallRate } : {}),
   // What the server should send back: any other answer counts as a mismatch, so GraphQL errors
   // inside a 200 do not pass for throughput.
   expectBody: spec.expectBody,

@@ -27,8 +27,6 @@ export interface HttpTarget {
   /** Several requests sent in turn instead of `request` alone; each is checked before the load, and its answer handed to `answers`. */
   requests?: HttpRequestSpec[];
   answers?: (bodies: string[]) => void;
-  /** Requests per second over all connections; default: as fast as the server answers. */
-  overallRate?: number;
 }
 
 /**
@@ -54,7 +52,6 @@ export async function measureHttp(options: BenchOptions, target: HttpTarget): Pr
       request: target.request,
       ...(target.requests ? { requests: target.requests } : {}),
       connections: target.connections ?? options.connections,
-      ...(target.overallRate ? { overallRate: target.overallRate } : {}),
       durationSec: options.durationSec,
       warmupSec: options.warmupSec,
       // A deterministic answer is compared byte for byte during the run.
