@@ -11,6 +11,7 @@ import {
 } from '../../src/backends/lakehouse/queries.ts';
 import type { SqlEngine } from '../../src/backends/sql/port.ts';
 import type { CatalogueSnapshot } from '../../src/catalogue/snapshot.ts';
+import { seededRandom } from '../../ingest/demo/random.ts';
 
 /** What the catalogue contract compares: the lakehouse's SQL reads, and a replica of the same tables. */
 export interface CatalogueContractFixture {
@@ -18,18 +19,6 @@ export interface CatalogueContractFixture {
   lakehouse: SqlEngine;
   /** The replica's snapshot of the same tables. */
   snapshot: () => CatalogueSnapshot;
-}
-
-/** A small seeded generator, so a failing case is the same on every run. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
 }
 
 /** What the catalogue holds, to draw realistic (and some impossible) filter values from. */
@@ -55,7 +44,8 @@ async function domainOf(engine: SqlEngine): Promise<Domain> {
 }
 
 function generator(domain: Domain, seed: number) {
-  const next = random(seed);
+  // Seeded, so a failing case is the same on every run.
+  const next = seededRandom(seed);
   const chance = (p: number) => next() < p;
   const pick = <T>(values: readonly T[]): T => values[Math.floor(next() * values.length)]!;
   const some = (values: readonly string[], unknown: string) => {
