@@ -25,7 +25,9 @@ export function spawnNode(
   const node = [process.execPath, script];
   const [command, ...args] = PINNED ? ['taskset', '-c', options.role === 'server' ? '0' : '1', ...node] : node;
   const child = spawn(command!, args, {
-    env: { ...process.env, ...options.env },
+    // Servers run as the image runs them (the Dockerfile sets NODE_ENV=production; graphql-js, for
+    // one, skips its development-mode checks then), baselines and gateway alike.
+    env: { ...process.env, ...(options.role === 'server' ? { NODE_ENV: 'production' } : {}), ...options.env },
     stdio: [options.stdin ?? 'ignore', 'pipe', 'pipe'],
   });
   live.add(child);
