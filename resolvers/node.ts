@@ -77,8 +77,11 @@ export const nodeResolvers: Resolvers = {
       if (args.ids.length > max) {
         throw userInputError(`Argument "ids" holds ${args.ids.length} ids; at most ${max} are allowed.`, { argumentName: 'ids' });
       }
-      // One promise per id: a refused or malformed id fails its own slot, not the list.
-      return args.ids.map((id, i) => resolveNode(id, ctx, info.schema, `ids[${i}]`)) as never;
+      // A refused or malformed id fails its own slot, not the list: its item is the error (one
+      // promise of the list, not one per item: see src/http/jit-execution.ts).
+      return Promise.all(
+        args.ids.map((id, i) => resolveNode(id, ctx, info.schema, `ids[${i}]`).catch((error: unknown) => (error instanceof Error ? error : new Error(String(error))))),
+      ) as never;
     },
   },
   Node: {

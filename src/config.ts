@@ -121,6 +121,8 @@ export interface Config {
    * table above which the catalogue stays on the lakehouse (default 100000).
    */
   readonly catalogueReplica: { readonly enabled: boolean; readonly maxRows: number };
+  /** Execute queries with graphql-jit (compiled once per document) instead of graphql-js. Default true. */
+  readonly graphqlJit: boolean;
   /** Add `extensions.backends` (adapter, calls, time per role) to responses. Default true. */
   readonly backendExtensions: boolean;
   /** Serve the GraphiQL page at the GraphQL path for browsers. Default true. */
@@ -276,6 +278,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       BACKEND_EXTENSIONS: bool({ default: true }),
       LOADER_CACHE_TTL_MS: num({ default: 30_000 }),
       CATALOGUE_REPLICA: bool({ default: true }),
+      GRAPHQL_JIT: bool({ default: true }),
       CATALOGUE_REPLICA_MAX_ROWS: num({ default: 100_000 }),
       MEDALLION_DEBOUNCE_MS: num({ default: 50 }),
       MEDALLION_INTERVAL_MS: num({ default: 60_000 }),
@@ -434,6 +437,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     responseCache: clean.RESPONSE_CACHE,
     backendExtensions: clean.BACKEND_EXTENSIONS,
     loaderCacheTtlMs: Math.max(0, clean.LOADER_CACHE_TTL_MS),
+    graphqlJit: clean.GRAPHQL_JIT,
     catalogueReplica: Object.freeze({ enabled: clean.CATALOGUE_REPLICA, maxRows: Math.floor(clean.CATALOGUE_REPLICA_MAX_ROWS) }),
     medallionDebounceMs: clean.MEDALLION_DEBOUNCE_MS,
     medallionIntervalMs: Math.max(0, clean.MEDALLION_INTERVAL_MS),

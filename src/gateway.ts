@@ -16,6 +16,7 @@ import type { SearchPort } from './backends/search/port.ts';
 import { createBackends } from './backends/index.ts';
 import { followCatalogueChanges, indexCatalogue, searchIndexIsLocal } from './backends/search/catalogue-index.ts';
 import { CatalogueReplica } from './catalogue/replica.ts';
+import { jitExecution } from './http/jit-execution.ts';
 import type { Config } from './config.ts';
 import type { GatewayContext, GatewayServices } from './context.ts';
 import { overallHealth } from './health-report.ts';
@@ -202,7 +203,8 @@ export async function startGateway(config: Config, logger: Logger = createLogger
     const manifest = persisted.manifest ? new AllowList(persisted.manifest, { bypassRole: persisted.bypassRole }) : undefined;
     const allowList = persisted.mode === 'allow-list' ? manifest : undefined;
     const apollo = new ApolloServer<GatewayContext>({
-      schema,
+      // Queries compiled by graphql-jit (GRAPHQL_JIT; not with the federation subgraph, see jit-execution.ts).
+      ...(config.graphqlJit && !config.federation ? { gateway: jitExecution(schema) } : { schema }),
       // Bearer credentials (not cookies) authenticate clients, so there is no ambient credential
       // for a cross-site request to abuse; the preflight requirement would only break plain GETs.
       csrfPrevention: false,
