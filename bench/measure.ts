@@ -65,16 +65,19 @@ export async function measureHttp(options: BenchOptions, target: HttpTarget): Pr
   } catch (error) {
     run.error = error instanceof Error ? error.message : String(error);
   } finally {
-    if (server) {
-      const measured = server.output.length;
-      await server.stop();
-      run.serverLog = splitLog(server.output, measured);
-    }
+    if (server) run.serverLog = await stopServer(server);
   }
   return run;
 }
 
-export function splitLog(output: readonly string[], measured: number): ServerLog {
+/** Stops a server under test and returns what it printed, split at the moment it was told to stop. */
+export async function stopServer(server: RunningServer): Promise<ServerLog> {
+  const measured = server.output.length;
+  await server.stop();
+  return splitLog(server.output, measured);
+}
+
+function splitLog(output: readonly string[], measured: number): ServerLog {
   return { duringRun: output.slice(0, Math.min(measured, 10)), atShutdown: output.slice(measured, measured + 10) };
 }
 
@@ -180,11 +183,7 @@ export async function measureFanout(options: BenchOptions, target: FanoutTarget)
   } catch (error) {
     run.error = error instanceof Error ? error.message : String(error);
   } finally {
-    if (server) {
-      const measured = server.output.length;
-      await server.stop();
-      run.serverLog = splitLog(server.output, measured);
-    }
+    if (server) run.serverLog = await stopServer(server);
   }
   return run;
 }

@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import type { RunningServer } from './launch.ts';
-import { splitLog } from './measure.ts';
+import { stopServer } from './measure.ts';
 import type { BenchOptions } from './options.ts';
 import { awaitReady, rssMiB, spawnNode, waitForExit } from './processes.ts';
 import type { ServerLog } from './results.ts';
@@ -67,11 +67,7 @@ export async function measureSoak(options: BenchOptions, start: () => Promise<Ru
   } catch (error) {
     run.error = error instanceof Error ? error.message : String(error);
   } finally {
-    if (server) {
-      const measured = server.output.length;
-      await server.stop();
-      run.serverLog = splitLog(server.output, measured);
-    }
+    if (server) run.serverLog = await stopServer(server);
   }
   return run;
 }

@@ -217,6 +217,22 @@ export class ConfigError extends Error {
 }
 
 /** Turns an environment into a `Config`; fails with one message naming every bad variable. */
+/**
+ * The configuration of a process entry point (`npm start`, `npm run medallion`): on a bad
+ * configuration it prints the one clear message and exits with status 2.
+ */
+export function loadConfigOrExit(): Config {
+  try {
+    return loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(2);
+    }
+    throw error;
+  }
+}
+
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   const options: CleanOptions<Record<string, unknown>> = {
     reporter: ({ errors }) => {

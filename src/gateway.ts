@@ -111,17 +111,18 @@ export async function startGateway(config: Config, logger: Logger = createLogger
       });
       logger.info({ ...demo }, demo.reused ? 'demo data reused' : 'demo data built');
     }
-    try {
-      await indexSearch(backends);
-    } catch (error) {
-      // Search is not essential: the gateway starts, search fields fail, health says why.
-      logger.warn({ err: error }, 'search index not built at start');
-    }
-
     // Catalogue reads from memory, kept as fresh as the pipeline (its commits reach it first, below).
     const catalogue = config.catalogueReplica.enabled ? new CatalogueReplica({ lakehouse: backends.lakehouse, maxRows: config.catalogueReplica.maxRows, logger }) : undefined;
     // Bounded: an unreachable lakehouse must not hold the start (reads go to it until the copy loads).
     if (catalogue) await Promise.race([catalogue.start(), sleep(Math.min(config.backendTimeoutMs, 5_000), undefined, { ref: false })]);
+    // The tour index is built from the copy when it holds the catalogue (the same tables, not read twice).
+    const heldCatalogue = catalogue && (() => catalogue.current?.rows());
+    try {
+      await indexCatalogue(backends.lakehouse, backends.search, heldCatalogue);
+    } catch (error) {
+      // Search is not essential: the gateway starts, search fields fail, health says why.
+      logger.warn({ err: error }, 'search index not built at start');
+    }
 
     // With Redis the cache is shared, and so are the versions of the tables cached answers read.
     sharedVersions = config.redisUrl ? createRedisTableVersions({ url: config.redisUrl, logger }) : undefined;
@@ -154,7 +155,7 @@ export async function startGateway(config: Config, logger: Logger = createLogger
     // With the medallion in another process, an in-process tour index follows the catalogue's commits
     // (then drops the search answers cached while the old index answered).
     const catalogueIndex = !pipeline && searchIndexIsLocal(backends.search)
-      ? followCatalogueChanges({ lakehouse: backends.lakehouse, search: backends.search, onIndexed: () => responseCache.invalidate({ tables: ['silver.tours'] }), onError: (err) => logger.warn({ err }, 'search index not rebuilt after a catalogue change') })
+      ? followCatalogueChanges({ lakehouse: backends.lakehouse, search: backends.search, held: heldCatalogue, onIndexed: () => responseCache.invalidate({ tables: ['silver.tours'] }), onError: (err) => logger.warn({ err }, 'search index not rebuilt after a catalogue change') })
       : undefined;
     // Before the medallion's first pass, so the watermark tracker hears it.
     // One feed of medallion commits (in-process runner or the bus): the watermark tracker, and the
@@ -412,9 +413,4 @@ const EMBEDDED_ADAPTERS = new Set(['duckdb', 'minisearch', 'lru', 'embedded']);
 export interface StartOptions {
   /** Exports spans here instead of OTLP (tests pass an in-memory exporter). Default: OTLP when `OTEL_EXPORTER_OTLP_ENDPOINT` is set, else no tracing. */
   spanExporter?: SpanExporter;
-}
-
-/** Builds the search index from the lakehouse (all tours, destination names). */
-async function indexSearch(backends: Awaited<ReturnType<typeof createBackends>>): Promise<void> {
-  await indexCatalogue(backends.lakehouse, backends.search);
 }

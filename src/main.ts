@@ -1,18 +1,9 @@
-import { ConfigError, loadConfig } from './config.ts';
+import { ConfigError, loadConfigOrExit } from './config.ts';
 import { startGateway } from './gateway.ts';
 
 /** Process entry: `npm start`. Exits non-zero with one clear message on bad configuration. */
 async function main(): Promise<void> {
-  let config;
-  try {
-    config = loadConfig();
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`${error.message}\n`);
-      process.exit(2);
-    }
-    throw error;
-  }
+  const config = loadConfigOrExit();
   const gateway = await startGateway(config);
   const shutdown = (signal: string) => {
     gateway.logger.info({ signal }, 'shutting down');

@@ -5,6 +5,7 @@ import { createDuckDbEngine } from '../src/backends/duckdb/engine.ts';
 import { followCatalogueChanges } from '../src/backends/search/catalogue-index.ts';
 import type { SqlEngine } from '../src/backends/sql/port.ts';
 import type { TourRow } from '../src/domain.ts';
+import { CatalogueReplica } from '../src/catalogue/replica.ts';
 
 /**
  * A gateway whose medallion runs elsewhere keeps its in-process tour index current from the
@@ -101,5 +102,24 @@ describe('the tour index follows catalogue commits', () => {
     follower.onCommit({ tables: ['silver.tours'] });
     await follower.idle();
     expect(indexed).toEqual([2]);
+  });
+
+  it('builds from the catalogue the process already holds, reading the lakehouse only when it holds none', async () => {
+    const replica = new CatalogueReplica({ lakehouse, maxRows: 1_000 });
+    await replica.start();
+    const statements: string[] = [];
+    const counted: SqlEngine = { ...lakehouse, query: (sql, params, options) => (statements.push(sql), lakehouse.query(sql, params, options)) };
+    const names: string[][] = [];
+    const search = { indexTours: async (tours: readonly TourRow[]) => void names.push(tours.map((t) => t.id)) };
+    const follower = followCatalogueChanges({ lakehouse: counted, search, held: () => replica.current?.rows() });
+    follower.onCommit({ tables: ['silver.tours'] });
+    await follower.idle();
+    expect(statements).toEqual([]);
+    expect(names).toEqual([replica.current!.rows().tours.map((t) => t.id)]);
+    replica.close();
+    follower.onCommit({ tables: ['silver.tours'] });
+    await follower.idle();
+    expect(statements.length).toBeGreaterThan(0);
+    expect(names[1]).toEqual(names[0]);
   });
 });

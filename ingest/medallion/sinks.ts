@@ -3,7 +3,8 @@ import type { ClickHouseEngine } from '../../src/backends/clickhouse/engine.ts';
 import { copyDimensionToClickHouse } from '../../src/backends/clickhouse/load.ts';
 import { createPromotedEventsSink } from '../../src/backends/clickhouse/sink.ts';
 import type { Backends } from '../../src/backends/index.ts';
-import { CATALOGUE_TABLES, indexCatalogue, searchIndexIsLocal } from '../../src/backends/search/catalogue-index.ts';
+import { indexCatalogue, searchIndexIsLocal } from '../../src/backends/search/catalogue-index.ts';
+import { CATALOGUE_TABLES } from '../../src/catalogue/tables.ts';
 import type { MedallionSink } from './runner.ts';
 
 /**

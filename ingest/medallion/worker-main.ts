@@ -1,4 +1,4 @@
-import { ConfigError, loadConfig } from '../../src/config.ts';
+import { loadConfigOrExit } from '../../src/config.ts';
 import { createLogger } from '../../src/logger.ts';
 import { startMedallionWorker } from './worker.ts';
 
@@ -8,16 +8,7 @@ import { startMedallionWorker } from './worker.ts';
  * progress finished or was abandoned (bounded) and the replica left its consumer group.
  */
 async function main(): Promise<void> {
-  let config;
-  try {
-    config = loadConfig();
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`${error.message}\n`);
-      process.exit(2);
-    }
-    throw error;
-  }
+  const config = loadConfigOrExit();
   const logger = createLogger(config.logLevel);
   let worker: Awaited<ReturnType<typeof startMedallionWorker>> | undefined;
   try {

@@ -4,10 +4,8 @@ import { limit, type SqlEngine } from '../backends/sql/port.ts';
 import type { Logger } from '../logger.ts';
 import type { MedallionCommit } from '../platform/commit.ts';
 import { CatalogueSnapshot } from './snapshot.ts';
+import { CATALOGUE_TABLES, type CatalogueTable } from './tables.ts';
 
-/** The lakehouse tables the replica holds. */
-export const CATALOGUE_TABLES = ['silver.tours', 'silver.destinations'] as const;
-type CatalogueTable = (typeof CATALOGUE_TABLES)[number];
 
 /** Where the replica stands: serving, not loaded yet, behind the lakehouse (a refresh failed), or over its row bound. */
 export type ReplicaState = 'serving' | 'loading' | 'behind' | 'too-large' | 'closed';

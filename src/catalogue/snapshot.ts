@@ -9,6 +9,12 @@ import {
   type TourFilterInput,
 } from '../backends/lakehouse/queries.ts';
 
+/** The whole catalogue: every tour and destination. */
+export interface CatalogueRows {
+  tours: readonly TourRow[];
+  destinations: readonly DestinationRow[];
+}
+
 /**
  * One version of the catalogue tables (`silver.tours`, `silver.destinations`) held in memory, and
  * the catalogue reads answered from it. Every read gives exactly what the same read gives in SQL
@@ -33,7 +39,7 @@ export class CatalogueSnapshot {
 
   constructor(tours: readonly TourRow[], destinations: readonly DestinationRow[]) {
     this.tours = [...tours].sort((a, b) => compareText(a.id, b.id)).map(freezeTour);
-    this.destinations = [...destinations].sort((a, b) => compareText(a.id, b.id)).map((d) => Object.freeze({ ...d }));
+    this.destinations = [...destinations].sort((a, b) => compareText(a.id, b.id)).map((d) => (Object.isFrozen(d) ? d : Object.freeze({ ...d })));
     this.tourIndex = new Map(this.tours.map((t) => [t.id, t]));
     this.destinationIndex = new Map(this.destinations.map((d) => [d.id, d]));
     const byDestination = new Map<string, TourRow[]>();
@@ -54,6 +60,11 @@ export class CatalogueSnapshot {
   /** The same snapshot with other destinations. */
   withDestinations(destinations: readonly DestinationRow[]): CatalogueSnapshot {
     return new CatalogueSnapshot(this.tours, destinations);
+  }
+
+  /** Every row held, in key order (what a tour index is built from). */
+  rows(): CatalogueRows {
+    return { tours: this.tours, destinations: this.destinations };
   }
 
   /** Rows held: tours plus destinations. */
@@ -143,8 +154,9 @@ function codePointUnit(unit: number): number {
   return unit >= 0xe000 ? unit - 0x800 : unit + 0x2000;
 }
 
+/** A frozen copy of a row read from the lakehouse; a row of an earlier snapshot (frozen already) is kept as it is. */
 function freezeTour(tour: TourRow): TourRow {
-  return Object.freeze({ ...tour, tags: Object.freeze([...tour.tags]) as string[] });
+  return Object.isFrozen(tour) ? tour : Object.freeze({ ...tour, tags: Object.freeze([...tour.tags]) as string[] });
 }
 
 /** The rows of `ids` that exist, each once (as `WHERE id IN (...)`). */

@@ -1,18 +1,29 @@
+import { CATALOGUE_TABLES } from '../../catalogue/tables.ts';
+import type { CatalogueRows } from '../../catalogue/snapshot.ts';
 import { destinationsPage, toursPage } from '../lakehouse/queries.ts';
 import type { SqlEngine } from '../sql/port.ts';
 import type { SearchPort } from './port.ts';
 
+/** The catalogue as held in this process now (the catalogue replica's), or undefined when it is not. */
+export type HeldCatalogue = () => CatalogueRows | undefined;
+
 /**
- * (Re)builds the search role's tour index from the lakehouse's catalogue: every tour of
- * `silver.tours` with its destination's name. `indexTours` replaces the whole index (tours no
+ * (Re)builds the search role's tour index from the catalogue: every tour of `silver.tours` with
+ * its destination's name, from the copy `held` in this process when there is one (no second read
+ * of the same tables), else from the lakehouse. `indexTours` replaces the whole index (tours no
  * longer in the catalogue leave it), so the same call serves the start-up build and every
  * catalogue change; the catalogue is small (one document per tour). Resolves with the tours indexed.
  */
-export async function indexCatalogue(lakehouse: SqlEngine, search: Pick<SearchPort, 'indexTours'>): Promise<number> {
+export async function indexCatalogue(lakehouse: SqlEngine, search: Pick<SearchPort, 'indexTours'>, held?: HeldCatalogue): Promise<number> {
+  const { tours, destinations } = held?.() ?? (await readCatalogue(lakehouse));
+  await search.indexTours(tours, new Map(destinations.map((d) => [d.id, d.name])));
+  return tours.length;
+}
+
+async function readCatalogue(lakehouse: SqlEngine): Promise<CatalogueRows> {
   const destinations = await destinationsPage(lakehouse, { first: 100_000 });
   const tours = await toursPage(lakehouse, { first: 1_000_000 });
-  await search.indexTours(tours.rows, new Map(destinations.rows.map((d) => [d.id, d.name])));
-  return tours.rows.length;
+  return { tours: tours.rows, destinations: destinations.rows };
 }
 
 /** Whether the search adapter keeps its index in this process (each process builds its own) rather than in a shared service. */
@@ -20,13 +31,13 @@ export function searchIndexIsLocal(search: Pick<SearchPort, 'adapter'>): boolean
   return search.adapter === 'minisearch';
 }
 
-/** Tables whose change alters the tour index (tours, and the destination names they carry). */
-export const CATALOGUE_TABLES: readonly string[] = ['silver.tours', 'silver.destinations'];
 
 /** Options of `followCatalogueChanges`. */
 export interface CatalogueFollowerOptions {
   lakehouse: SqlEngine;
   search: Pick<SearchPort, 'indexTours'>;
+  /** The catalogue already held in this process, read instead of the lakehouse (it has the commit by the time the follower hears of it). */
+  held?: HeldCatalogue;
   /** Called after each rebuild, e.g. to drop search answers cached while the old index answered. */
   onIndexed?: (tours: number) => void;
   /** Told of a failed rebuild (the next catalogue change tries again). */
@@ -43,7 +54,7 @@ export function followCatalogueChanges(options: CatalogueFollowerOptions): { onC
   let running: Promise<void> | undefined;
   let again = false;
   const rebuild = (): Promise<void> =>
-    indexCatalogue(options.lakehouse, options.search).then(
+    indexCatalogue(options.lakehouse, options.search, options.held).then(
       (tours) => options.onIndexed?.(tours),
       (error: unknown) => options.onError?.(error),
     );
@@ -57,7 +68,7 @@ export function followCatalogueChanges(options: CatalogueFollowerOptions): { onC
   };
   return {
     onCommit(commit) {
-      if (!commit.tables.some((table) => CATALOGUE_TABLES.includes(table))) return;
+      if (!commit.tables.some((table) => (CATALOGUE_TABLES as readonly string[]).includes(table))) return;
       if (running) again = true;
       else run();
     },
