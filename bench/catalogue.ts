@@ -38,7 +38,9 @@ export async function measureCatalogue(options: BenchOptions, ctx: { baseDir: st
     const differing = bodies.filter((body, i) => dataOf(body) !== expected[i]).length;
     if (differing > 0) notes.push(`${server}: ${differing} of ${bodies.length} pages differ from mercurius's answer; its figures do not compare.`);
   };
-  const varied = { request: requests[0]!, requests, operation };
+  // Both servers warm up until steady: the gateway's larger code base takes V8 longer to optimise than
+  // mercurius's, and a fixed short warm-up measured it part-way (its req/s keeps climbing for ~15 s).
+  const varied = { request: requests[0]!, requests, operation, steadyWarmup: true };
 
   const mercurius = await measureHttp(options, {
     ...varied,

@@ -19,6 +19,12 @@ export interface LoadSpec {
   expectBodyContains?: string;
   /** Processes whose CPU time the measurement reads (from /proc), e.g. the server and the engine behind it. */
   cpuPids?: readonly number[];
+  /**
+   * Warm up until the server's throughput is steady, not for a fixed time: windows of
+   * `windowSec` are sent (at least `warmupSec` in all) until the last three agree within
+   * `tolerance` (largest over smallest, e.g. 0.05), or `maxSec` have passed.
+   */
+  steadyWarmup?: { windowSec: number; maxSec: number; tolerance: number };
 }
 
 /** One measurement, as the load generator reports it. */
@@ -38,6 +44,8 @@ export interface LoadResult {
   bytesPerSec: number;
   /** CPU time each of `cpuPids` spent during the measurement (warm-up excluded), in ms; null where unknown. */
   cpuMs?: (number | null)[];
+  /** With `steadyWarmup`: how long the warm-up took, whether it settled, and its windows' req/s. */
+  warmup?: { seconds: number; steady: boolean; windows: number[] };
 }
 
 const LOAD_SCRIPT = fileURLToPath(new URL('./load.ts', import.meta.url));

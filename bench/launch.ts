@@ -1,7 +1,7 @@
 import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { awaitReady, spawnNode, stopChild, type ReadyChild } from './processes.ts';
+import { awaitReady, spawnNode, stopChild, type ReadyChild, type Role } from './processes.ts';
 
 /** A server under test, running in its own process on the server core. */
 export interface RunningServer {
@@ -20,11 +20,11 @@ const READY_TIMEOUT_MS = 60_000;
 /** The DuckDB file name the gateway keeps under DATA_DIR. */
 export const DATABASE_FILE = 'nexus.duckdb';
 
-async function launch(script: string, env: Record<string, string>, cleanup: () => void = () => undefined): Promise<RunningServer> {
+async function launch(script: string, env: Record<string, string>, cleanup: () => void = () => undefined, role: Role = 'server'): Promise<RunningServer> {
   // `pid`: the server proper, when the script only starts it (a native engine binary).
   let started: ReadyChild<{ url: string; pid?: number }>;
   try {
-    started = await awaitReady<{ url: string; pid?: number }>(spawnNode(here(script), { role: 'server', env }), READY_TIMEOUT_MS);
+    started = await awaitReady<{ url: string; pid?: number }>(spawnNode(here(script), { role, env }), READY_TIMEOUT_MS);
   } catch (error) {
     cleanup();
     throw error;
@@ -51,9 +51,9 @@ export function startWsBroadcast(): Promise<RunningServer> {
   return launch('./servers/ws-broadcast.ts', {});
 }
 
-/** A throw-away ClickHouse server (its HTTP interface; `pid` is clickhouse-server's) over a temporary directory of its own. */
-export function startClickHouseServer(): Promise<RunningServer> {
-  return launch('./servers/clickhouse.ts', {});
+/** A throw-away ClickHouse server (its HTTP interface; `pid` is clickhouse-server's) over a temporary directory of its own, on `core`'s core. */
+export function startClickHouseServer(core: Role = 'server'): Promise<RunningServer> {
+  return launch('./servers/clickhouse.ts', {}, undefined, core);
 }
 
 /** Baseline B: plain Apollo Server over `databaseFile`, opened read-only. */

@@ -39,8 +39,9 @@ const base = {
   timeout: 10,
 };
 
-if (spec.warmupSec > 0) {
-  await autocannon({ ...base, duration: spec.warmupSec });
+const warmup = spec.steadyWarmup ? await warmUntilSteady(spec.steadyWarmup) : undefined;
+if (!spec.steadyWarmup && spec.warmupSec > 0) await autocannon({ ...base, duration: spec.warmupSec });
+if (spec.steadyWarmup || spec.warmupSec > 0) {
   // The warm-up ends with requests still in flight; the server keeps working on them after
   // autocannon hangs up. One request sent now is answered once that backlog has drained (the
   // server's queues are FIFO), so the measurement starts on an idle server.
@@ -72,8 +73,27 @@ const result: LoadResult = {
   statusCodes: Object.fromEntries(Object.entries(measured.statusCodeStats).map(([code, { count }]) => [code, count])),
   bytesPerSec: measured.throughput.average,
   ...(cpuPids.length > 0 ? { cpuMs: cpuPids.map((_, i) => spent(cpuBefore[i], cpuAfter[i])) } : {}),
+  ...(warmup ? { warmup } : {}),
 };
 process.stdout.write(`${JSON.stringify(result)}\n`);
+
+/**
+ * Sends windows of load until the throughput stops climbing: a server whose code is still being
+ * optimised (V8 tiers functions up over the first thousands of calls; a larger code base takes
+ * longer) would otherwise be measured before it reaches the speed it serves at for hours.
+ */
+async function warmUntilSteady({ windowSec, maxSec, tolerance }: NonNullable<LoadSpec['steadyWarmup']>): Promise<NonNullable<LoadResult['warmup']>> {
+  const windows: number[] = [];
+  let seconds = 0;
+  for (;;) {
+    const window = await autocannon({ ...base, duration: windowSec });
+    windows.push(Math.round(window.requests.total / window.duration));
+    seconds += windowSec;
+    const last = windows.slice(-3);
+    const steady = last.length === 3 && Math.max(...last) <= Math.min(...last) * (1 + tolerance);
+    if ((steady && seconds >= spec.warmupSec) || seconds >= maxSec) return { seconds, steady, windows };
+  }
+}
 
 function spent(before: number | undefined, after: number | undefined): number | null {
   return before === undefined || after === undefined ? null : after - before;

@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import type { HttpRequestSpec } from './documents.ts';
 import type { FanoutResult } from './fanout-client.ts';
-import { runHttpLoad } from './http-load.ts';
+import { runHttpLoad, type LoadResult, type LoadSpec } from './http-load.ts';
 import type { RunningServer } from './launch.ts';
 import type { BenchOptions } from './options.ts';
 import { awaitReady, rssMiB, spawnNode, waitForExit } from './processes.ts';
@@ -27,7 +27,15 @@ export interface HttpTarget {
   /** Several requests sent in turn instead of `request` alone; each is checked before the load, and its answer handed to `answers`. */
   requests?: HttpRequestSpec[];
   answers?: (bodies: string[]) => void;
+  /**
+   * Warm up until the throughput is steady (see `LoadSpec.steadyWarmup`) rather than for the run's
+   * fixed warm-up: for ratios between servers that reach their speed after different amounts of work.
+   */
+  steadyWarmup?: boolean;
 }
+
+/** Steady warm-up: 2-second windows until three agree within 5%, at most 30 s. */
+const STEADY_WARMUP = { windowSec: 2, maxSec: 30, tolerance: 0.05 };
 
 /**
  * Starts the server, checks the answer (twice: 200, JSON, no GraphQL errors), loads it in the
@@ -38,29 +46,8 @@ export async function measureHttp(options: BenchOptions, target: HttpTarget): Pr
   let server: RunningServer | undefined;
   try {
     server = await target.start();
-    const check = await checkAnswer(server.url, target.request, target.judge);
-    run.cache = check.cache;
-    if (target.requests) {
-      const bodies: string[] = [];
-      for (const request of target.requests) bodies.push((await checkAnswer(server.url, request)).body);
-      target.answers?.(bodies);
-    }
-    const watched = Object.entries(target.cpuOf?.(server) ?? {}).filter((entry): entry is [string, number] => entry[1] !== undefined);
-    const contains = typeof target.expectBodyContains === 'function' ? target.expectBodyContains(check.body) : target.expectBodyContains;
-    run.load = await runHttpLoad({
-      url: server.url,
-      request: target.request,
-      ...(target.requests ? { requests: target.requests } : {}),
-      connections: target.connections ?? options.connections,
-      durationSec: options.durationSec,
-      warmupSec: options.warmupSec,
-      // A deterministic answer is compared byte for byte during the run.
-      ...(check.stableBody !== undefined && contains === undefined && !target.requests ? { expectBody: check.stableBody } : {}),
-      ...(contains === undefined ? {} : { expectBodyContains: contains }),
-      ...(watched.length > 0 ? { cpuPids: watched.map(([, pid]) => pid) } : {}),
-    });
-    const spent = run.load.cpuMs;
-    if (spent) run.cpuMs = Object.fromEntries(watched.map(([label], i) => [label, spent[i] ?? null]));
+    const load = await prepareLoad(options, target, server, run);
+    recordLoad(run, await runHttpLoad(load.spec), load.watched);
     run.rssMiB = rssMiB(server.pid);
   } catch (error) {
     run.error = error instanceof Error ? error.message : String(error);
@@ -68,6 +55,104 @@ export async function measureHttp(options: BenchOptions, target: HttpTarget): Pr
     if (server) run.serverLog = await stopServer(server);
   }
   return run;
+}
+
+/**
+ * Two servers measured in turn, `rounds` times (A, B, A, B, …), each round with the run's
+ * duration: a baseline whose speed drifts over the minutes of a run (an engine's background
+ * merges, a neighbour on the machine) then weighs on both sides alike instead of on whichever ran
+ * at the wrong moment. Both servers stay up throughout. Each run's figures are its rounds
+ * together: requests summed over the time measured, latency percentiles the median of the rounds',
+ * max the largest; `rounds` keeps each round's own.
+ */
+export async function measureInterleaved(options: BenchOptions, targets: readonly [HttpTarget, HttpTarget], rounds: number): Promise<[HttpRun, HttpRun]> {
+  const runs = targets.map((target): HttpRun => ({ server: target.server, operation: target.operation, serverLog: { duringRun: [], atShutdown: [] } })) as [HttpRun, HttpRun];
+  const servers: (RunningServer | undefined)[] = [];
+  try {
+    for (const target of targets) servers.push(await target.start());
+    const loads = await Promise.all(targets.map((target, i) => prepareLoad(options, target, servers[i]!, runs[i]!)));
+    const measured: LoadResult[][] = [[], []];
+    for (let round = 0; round < rounds; round += 1) {
+      // A steady warm-up (when asked) before the first round only; later rounds take the fixed one.
+      for (const [i, { spec }] of loads.entries()) measured[i]!.push(await runHttpLoad(round === 0 ? spec : { ...spec, steadyWarmup: undefined }));
+    }
+    for (const [i, run] of runs.entries()) {
+      recordLoad(run, combineRounds(measured[i]!), loads[i]!.watched);
+      run.rounds = measured[i];
+      run.rssMiB = rssMiB(servers[i]!.pid);
+    }
+  } catch (error) {
+    for (const run of runs) run.error = error instanceof Error ? error.message : String(error);
+  } finally {
+    for (const [i, server] of servers.entries()) if (server) runs[i]!.serverLog = await stopServer(server);
+  }
+  return runs;
+}
+
+/** Checks the server's answers and builds its load; `run` gets the check's `x-cache`. */
+async function prepareLoad(options: BenchOptions, target: HttpTarget, server: RunningServer, run: HttpRun): Promise<{ spec: LoadSpec; watched: [string, number][] }> {
+  const check = await checkAnswer(server.url, target.request, target.judge);
+  run.cache = check.cache;
+  if (target.requests) {
+    const bodies: string[] = [];
+    for (const request of target.requests) bodies.push((await checkAnswer(server.url, request)).body);
+    target.answers?.(bodies);
+  }
+  const watched = Object.entries(target.cpuOf?.(server) ?? {}).filter((entry): entry is [string, number] => entry[1] !== undefined);
+  const contains = typeof target.expectBodyContains === 'function' ? target.expectBodyContains(check.body) : target.expectBodyContains;
+  const spec: LoadSpec = {
+    url: server.url,
+    request: target.request,
+    ...(target.requests ? { requests: target.requests } : {}),
+    connections: target.connections ?? options.connections,
+    durationSec: options.durationSec,
+    warmupSec: options.warmupSec,
+    ...(target.steadyWarmup ? { steadyWarmup: STEADY_WARMUP } : {}),
+    // A deterministic answer is compared byte for byte during the run.
+    ...(check.stableBody !== undefined && contains === undefined && !target.requests ? { expectBody: check.stableBody } : {}),
+    ...(contains === undefined ? {} : { expectBodyContains: contains }),
+    ...(watched.length > 0 ? { cpuPids: watched.map(([, pid]) => pid) } : {}),
+  };
+  return { spec, watched };
+}
+
+function recordLoad(run: HttpRun, load: LoadResult, watched: readonly [string, number][]): void {
+  run.load = load;
+  const spent = load.cpuMs;
+  if (spent) run.cpuMs = Object.fromEntries(watched.map(([label], i) => [label, spent[i] ?? null]));
+}
+
+/** Rounds of one server as one measurement (see `measureInterleaved`). */
+function combineRounds(rounds: readonly LoadResult[]): LoadResult {
+  const sum = (pick: (round: LoadResult) => number) => rounds.reduce((total, round) => total + pick(round), 0);
+  const median = (pick: (round: LoadResult) => number) => {
+    const sorted = rounds.map(pick).sort((a, b) => a - b);
+    return sorted[Math.floor((sorted.length - 1) / 2)]!;
+  };
+  const durationSec = sum((round) => round.durationSec);
+  const requests = sum((round) => round.requests);
+  const statusCodes: Record<string, number> = {};
+  for (const round of rounds) for (const [code, count] of Object.entries(round.statusCodes)) statusCodes[code] = (statusCodes[code] ?? 0) + count;
+  const cpu = rounds[0]?.cpuMs?.map((_, i) => (rounds.some((round) => round.cpuMs?.[i] == null) ? null : sum((round) => round.cpuMs![i]!)));
+  return {
+    durationSec,
+    requests,
+    requestsPerSec: requests / durationSec,
+    latencyMs: {
+      mean: sum((round) => round.latencyMs.mean * round.requests) / Math.max(requests, 1),
+      p50: median((round) => round.latencyMs.p50),
+      p90: median((round) => round.latencyMs.p90),
+      p99: median((round) => round.latencyMs.p99),
+      max: Math.max(...rounds.map((round) => round.latencyMs.max)),
+    },
+    errors: sum((round) => round.errors),
+    timeouts: sum((round) => round.timeouts),
+    mismatches: sum((round) => round.mismatches),
+    non2xx: sum((round) => round.non2xx),
+    statusCodes,
+    bytesPerSec: sum((round) => round.bytesPerSec * round.durationSec) / durationSec,
+    ...(cpu ? { cpuMs: cpu } : {}),
+  };
 }
 
 /** Stops a server under test and returns what it printed, split at the moment it was told to stop. */

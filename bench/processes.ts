@@ -37,6 +37,13 @@ export function spawnNode(
 
 const live = new Set<ChildProcess>();
 
+/** Moves a running process, every thread of it, to `role`'s core (no-op when not pinning). */
+export function repin(pid: number, role: Role): void {
+  if (!PINNED) return;
+  const result = spawnSync('taskset', ['-a', '-p', '-c', role === 'server' ? '0' : '1', String(pid)], { stdio: 'ignore' });
+  if (result.status !== 0) throw new Error(`taskset could not move process ${pid} to the ${role} core`);
+}
+
 /** SIGKILLs every child still running (the runner is being interrupted). */
 export function killChildren(): void {
   for (const child of live) child.kill('SIGKILL');

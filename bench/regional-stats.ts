@@ -5,14 +5,24 @@ import { findBinary } from '../test/helpers/peers.ts';
 import { DEMO_ANCHOR, REGIONAL_STATS, lastQuarter, postRequest, type HttpRequestSpec } from './documents.ts';
 import { startEngineCapture, type CapturedRequest } from './engine-capture.ts';
 import { copyDemoDatabase, startClickHouseServer, startGateway, type RunningServer } from './launch.ts';
-import { checkAnswer, measureHttp, parseJson, type AnswerJudge } from './measure.ts';
+import { checkAnswer, measureInterleaved, parseJson, type AnswerJudge } from './measure.ts';
 import type { BenchOptions } from './options.ts';
+import { repin } from './processes.ts';
 import type { HttpRun } from './results.ts';
 
-/** The analytics scenario's runs: the engine alone, then the gateway in front of it. */
+/** Rounds of each side, interleaved (engine, gateway, engine, …): the engine's speed drifts over a run. */
+export const REGIONAL_ROUNDS = 4;
+
+/** The analytics scenario's runs: the engine alone, then the gateway in front of it, in two placements. */
 export interface RegionalStatsRuns {
-  /** The gateway's statement POSTed straight to ClickHouse, then `regionalStats` through the gateway. */
+  /**
+   * The engine on a core of its own (the load generator's), as it runs in production (a server
+   * of its own): the statement POSTed straight to ClickHouse, then `regionalStats` through the
+   * gateway, interleaved rounds.
+   */
   runs: HttpRun[];
+  /** The same, the engine moved onto the gateway's core: what the gateway's CPU costs an engine that shares its core. */
+  sharedCore: HttpRun[];
   /** The SQL the gateway sent for the query (as captured), for the report. */
   statement?: string;
   /** Why the scenario did not run (no clickhouse-server). */
@@ -22,47 +32,65 @@ export interface RegionalStatsRuns {
 }
 
 /**
- * Starts a ClickHouse server (server core), loads the demo data into it as `npm run bootstrap`
- * does, captures the statement a gateway sends for `regionalStats`, then measures that exact
- * request POSTed to ClickHouse's HTTP interface and the GraphQL query through a gateway (response
- * cache off, so every request reaches ClickHouse): same load generator, connections and durations,
- * same server, one after the other.
+ * Starts a ClickHouse server, loads the demo data into it as `npm run bootstrap` does, captures the
+ * statement a gateway sends for `regionalStats`, then measures that exact request POSTed to
+ * ClickHouse's HTTP interface and the GraphQL query through a gateway (response cache off, so every
+ * request reaches ClickHouse): same load generator, connections and durations, same server, in
+ * interleaved rounds (the engine's own speed drifts by a fifth between rounds).
+ *
+ * The engine runs on the load generator's core, away from the gateway's, as the two are separate
+ * servers in a deployment: the comparison is then of what a client gets (the gateway's added work
+ * and latency), not of two processes splitting one core. The load generator's share of that core
+ * is the same in both runs (same requests per second). Then the engine is moved onto the
+ * gateway's core and both are measured again, for what the gateway's CPU costs there.
  */
 export async function measureRegionalStats(options: BenchOptions, baseDir: string): Promise<RegionalStatsRuns> {
-  if (!findBinary('clickhouse-server')) return { runs: [], skipped: 'clickhouse-server not found (apt-get install clickhouse-server): scenario skipped.' };
+  if (!findBinary('clickhouse-server')) return { runs: [], sharedCore: [], skipped: 'clickhouse-server not found (apt-get install clickhouse-server): scenario skipped.' };
   const request = postRequest(REGIONAL_STATS, lastQuarter(process.env['DEMO_ANCHOR'] ?? DEMO_ANCHOR));
   const dataDir = copyDemoDatabase(baseDir);
   let clickhouse: RunningServer | undefined;
   try {
-    clickhouse = await startClickHouseServer();
+    clickhouse = await startClickHouseServer('load');
     const engineUrl = clickhouse.url;
     await bootstrap(loadConfig({ DEMO_ANCHOR, DEMO_SCALE: '1', LOG_LEVEL: 'warn', ...process.env, DATA_DIR: dataDir, CLICKHOUSE_URL: engineUrl }), () => undefined);
     // As many reads in flight as the load generator has connections: ClickHouse then sees the same
     // concurrency in both runs (a smaller pool would queue requests in the gateway and spare it).
     const gatewayEnv = { RESPONSE_CACHE: 'false', CLICKHOUSE_URL: engineUrl, CLICKHOUSE_MAX_CONNECTIONS: String(options.connections) };
     const statement = await captureStatement(engineUrl, request, (url) => startGateway(dataDir, { ...gatewayEnv, CLICKHOUSE_URL: url }, { inPlace: true }));
-    // The same server for both runs; it is stopped once, after both.
+    // The same server for every run; it is stopped once, after all.
     const engine: RunningServer = { url: engineUrl, pid: clickhouse.pid, output: clickhouse.output, stop: () => Promise.resolve() };
-    const raw = await measureHttp(options, {
-      server: 'ClickHouse HTTP',
-      operation: "POST the gateway's statement",
-      start: () => Promise.resolve(engine),
-      request: replayable(statement),
-      judge: engineAnswer,
-      expectBodyContains: withoutStatistics,
-      cpuOf: () => ({ ClickHouse: engine.pid }),
-    });
-    const gateway = await measureHttp(options, {
-      server: 'gateway (cache off)',
-      operation: 'POST regionalStats (last 90 days, all regions)',
-      start: () => startGateway(dataDir, gatewayEnv, { inPlace: true }),
-      request,
-      expectBodyContains: graphqlData,
-      cpuOf: (server) => ({ ClickHouse: engine.pid, gateway: server.pid }),
-    });
-    return { runs: [raw, gateway], statement: statement.body };
+    const measure = (placement: string) =>
+      measureInterleaved(
+        options,
+        [
+          {
+            server: `ClickHouse HTTP${placement}`,
+            operation: "POST the gateway's statement",
+            start: () => Promise.resolve(engine),
+            request: replayable(statement),
+            judge: engineAnswer,
+            expectBodyContains: withoutStatistics,
+            cpuOf: () => ({ ClickHouse: engine.pid }),
+            steadyWarmup: true,
+          },
+          {
+            server: `gateway (cache off)${placement}`,
+            operation: 'POST regionalStats (last 90 days, all regions)',
+            start: () => startGateway(dataDir, gatewayEnv, { inPlace: true }),
+            request,
+            expectBodyContains: graphqlData,
+            cpuOf: (server) => ({ ClickHouse: engine.pid, gateway: server.pid }),
+            steadyWarmup: true,
+          },
+        ],
+        REGIONAL_ROUNDS,
+      );
+    const runs = await measure('');
+    repin(engine.pid!, 'server');
+    const sharedCore = await measure(", engine on the gateway's core");
+    return { runs, sharedCore, statement: statement.body };
   } catch (error) {
-    return { runs: [], error: error instanceof Error ? error.message : String(error) };
+    return { runs: [], sharedCore: [], error: error instanceof Error ? error.message : String(error) };
   } finally {
     await clickhouse?.stop();
     rmSync(dataDir, { recursive: true, force: true });

@@ -85,6 +85,14 @@ function httpTable(runs: readonly HttpRun[]): string[] {
       ]),
     );
   }
+  for (const run of runs) {
+    if (run.rounds) lines.push(`    ${run.server} in ${run.rounds.length} interleaved rounds; req/s per round: ${run.rounds.map((round) => Math.round(round.requestsPerSec)).join(', ')}`);
+    const warmup = run.rounds?.[0]?.warmup ?? run.load?.warmup;
+    if (warmup) {
+      const settled = warmup.steady ? 'until its throughput was steady' : 'without settling (stopped at the limit)';
+      lines.push(`    ${run.server} warmed up ${warmup.seconds} s ${settled}; req/s per window: ${warmup.windows.join(', ')}`);
+    }
+  }
   for (const run of runs) lines.push(...logLines(run.server, run.serverLog));
   return lines;
 }

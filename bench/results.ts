@@ -11,6 +11,8 @@ export interface HttpRun {
   /** What was sent, e.g. `POST { tours(first: 50) … }`. */
   operation: string;
   load?: LoadResult;
+  /** When measured in interleaved rounds: each round's own figures (`load` is them together). */
+  rounds?: LoadResult[];
   /** Resident memory of the server process right after the measurement. */
   rssMiB?: number;
   /** CPU time of the watched processes during the measurement, by label, in ms (null where unknown). */

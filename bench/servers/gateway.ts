@@ -2,10 +2,13 @@
  * The gateway under test, started through its public entry points with the environment the
  * runner passes (DATA_DIR, RESPONSE_CACHE, …), on a free port of 127.0.0.1 (PORT=0).
  */
+import { writeFile } from 'node:fs/promises';
+import { Session } from 'node:inspector/promises';
 import { loadConfig } from '../../src/config.ts';
 import { startGateway } from '../../src/gateway.ts';
 import { DEMO_ANCHOR } from '../documents.ts';
 
+const profile = process.env['BENCH_CPU_PROFILE'] ? await startCpuProfile() : undefined;
 const gateway = await startGateway(
   loadConfig({
     DEMO_ANCHOR,
@@ -25,10 +28,32 @@ process.removeAllListeners('SIGTERM');
 process.removeAllListeners('SIGINT');
 process.once('SIGTERM', () => {
   gateway.stop().then(
-    () => process.exit(0),
+    async () => {
+      await profile?.save(`${process.env['BENCH_CPU_PROFILE']}-${process.pid}.cpuprofile`);
+      process.exit(0);
+    },
     (error: unknown) => {
       process.stderr.write(`gateway stop failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
       process.exit(1);
     },
   );
 });
+
+/**
+ * BENCH_CPU_PROFILE=<path prefix>: a CPU profile of this gateway from start to stop, written as
+ * `<prefix>-<pid>.cpuprofile` (Chrome DevTools and speedscope read it). Sampling is wall-clock:
+ * time the process waits off-CPU shows as `(idle)` or in the system call it waited in.
+ */
+async function startCpuProfile(): Promise<{ save(file: string): Promise<void> }> {
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.setSamplingInterval', { interval: 200 });
+  await session.post('Profiler.start');
+  return {
+    async save(file) {
+      const { profile } = await session.post('Profiler.stop');
+      await writeFile(file, JSON.stringify(profile));
+    },
+  };
+}
