@@ -184,6 +184,14 @@ export const graphqlAnswer: AnswerJudge = (status, body) => {
   return status !== 200 || !parsed || parsed.errors !== undefined || parsed.data == null ? 'not a 200 with data and no errors' : undefined;
 };
 
+/**
+ * What every answer to a GraphQL request repeats when its `extensions` carry timings (the
+ * gateway's `backends`, `freshness`): its `data`, as the answer spells it. For `expectBodyContains`.
+ */
+export function graphqlData(answer: string): string {
+  return JSON.stringify((parseJson<{ data?: unknown }>(answer) ?? {}).data);
+}
+
 export function parseJson<T>(body: string): T | undefined {
   try {
     return JSON.parse(body) as T;

@@ -5,7 +5,7 @@ import { findBinary } from '../test/helpers/peers.ts';
 import { DEMO_ANCHOR, REGIONAL_STATS, lastQuarter, postRequest, type HttpRequestSpec } from './documents.ts';
 import { startEngineCapture, type CapturedRequest } from './engine-capture.ts';
 import { copyDemoDatabase, startClickHouseServer, startGateway, type RunningServer } from './launch.ts';
-import { checkAnswer, measureInterleaved, parseJson, type AnswerJudge } from './measure.ts';
+import { checkAnswer, graphqlData, measureInterleaved, parseJson, type AnswerJudge } from './measure.ts';
 import type { BenchOptions } from './options.ts';
 import { repin } from './processes.ts';
 import type { HttpRun } from './results.ts';
@@ -147,11 +147,6 @@ const engineAnswer: AnswerJudge = (status, body) => {
 function withoutStatistics(answer: string): string {
   const at = answer.indexOf('"statistics"');
   return at < 0 ? answer : answer.slice(0, at);
-}
-
-/** What every GraphQL answer repeats: its `data` (the `extensions` beside it carry timings). */
-function graphqlData(answer: string): string {
-  return JSON.stringify((parseJson<{ data?: unknown }>(answer) ?? {}).data);
 }
 
 /** CPU time `label`'s process spent per request of the run's measurement, in ms. */
