@@ -1,9 +1,11 @@
 import { CATALOGUE_PAGE, catalogueVariants, postRequest } from './documents.ts';
 import { startGateway, startMercuriusJit, startTrinoCoordinator, type RunningServer } from './launch.ts';
-import { measureHttp } from './measure.ts';
+import { measureHttp, measureInterleaved } from './measure.ts';
 import type { BenchOptions } from './options.ts';
 import { compare, throughputRatio, type Comparison, type HttpRun } from './results.ts';
 
+/** Rounds of each side of the throughput comparison, interleaved (mercurius, gateway, mercurius, …). */
+export const CATALOGUE_ROUNDS = 3;
 /** Distinct catalogue pages each connection cycles through. */
 const VARIANTS = 200;
 /**
@@ -42,18 +44,16 @@ export async function measureCatalogue(options: BenchOptions, ctx: { baseDir: st
   // mercurius's, and a fixed short warm-up measured it part-way (its req/s keeps climbing for ~15 s).
   const varied = { request: requests[0]!, requests, operation, steadyWarmup: true };
 
-  const mercurius = await measureHttp(options, {
-    ...varied,
-    server: 'mercurius + graphql-jit (memory)',
-    start: () => startMercuriusJit(ctx.databaseFile),
-    answers: (bodies) => (expected = bodies.map(dataOf)),
-  });
-  const embedded = await measureHttp(options, {
-    ...varied,
-    server: 'gateway (cache off)',
-    start: () => startGateway(ctx.baseDir, { RESPONSE_CACHE: 'false' }),
-    answers: sameAs('gateway (cache off)'),
-  });
+  // Interleaved rounds: the machine's speed drifts over a run (mercurius's own figure moved by a
+  // third between runs), and each side then gets its share of the slow and the fast moments.
+  const [mercurius, embedded] = await measureInterleaved(
+    options,
+    [
+      { ...varied, server: 'mercurius + graphql-jit (memory)', start: () => startMercuriusJit(ctx.databaseFile), answers: (bodies) => (expected = bodies.map(dataOf)) },
+      { ...varied, server: 'gateway (cache off)', start: () => startGateway(ctx.baseDir, { RESPONSE_CACHE: 'false' }), answers: sameAs('gateway (cache off)') },
+    ],
+    CATALOGUE_ROUNDS,
+  );
 
   const latency = options.statementLatencyMs;
   const onTrino = (replica: boolean) => async (): Promise<RunningServer> => {
@@ -73,9 +73,11 @@ export async function measureCatalogue(options: BenchOptions, ctx: { baseDir: st
   const direct = await measureHttp(options, { ...varied, ...steady, requests: requests.slice(0, 1), server: `gateway, ${trinoLabel}, replica off (reference; one page)`, start: onTrino(false) });
 
   const ratio = throughputRatio(embedded, mercurius);
+  const perRound = embedded.rounds && mercurius.rounds?.length === embedded.rounds.length ? embedded.rounds.map((round, i) => round.requestsPerSec / mercurius.rounds![i]!.requestsPerSec) : undefined;
   const p99 = replicated.load?.latencyMs.p99;
   const comparisons = [
     ...(ratio === undefined ? [] : [compare('gateway / mercurius + graphql-jit from memory', ratio, 'x', { op: '>=', value: 0.5 })]),
+    ...(perRound ? [compare(`  the same per round (${perRound.map((r) => r.toFixed(2)).join(', ')}), lowest`, Math.min(...perRound), 'x')] : []),
     ...(p99 === undefined ? [] : [compare(`p99, ${trinoLabel}, warm`, p99, 'ms', { op: '<', value: 20 })]),
     ...(direct.load ? [compare(`p99 with the replica off (every page waits on Trino)`, direct.load.latencyMs.p99, 'ms')] : []),
   ];

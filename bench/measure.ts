@@ -70,7 +70,9 @@ export async function measureInterleaved(options: BenchOptions, targets: readonl
   const servers: (RunningServer | undefined)[] = [];
   try {
     for (const target of targets) servers.push(await target.start());
-    const loads = await Promise.all(targets.map((target, i) => prepareLoad(options, target, servers[i]!, runs[i]!)));
+    // In order: a later target's check may compare its answers with an earlier one's.
+    const loads: Awaited<ReturnType<typeof prepareLoad>>[] = [];
+    for (const [i, target] of targets.entries()) loads.push(await prepareLoad(options, target, servers[i]!, runs[i]!));
     const measured: LoadResult[][] = [[], []];
     for (let round = 0; round < rounds; round += 1) {
       // A steady warm-up (when asked) before the first round only; later rounds take the fixed one.

@@ -37,7 +37,7 @@ export interface BenchOptions {
   readonly statementLatencyMs: number;
   /** graphql-ws sockets of the soak's storm. `BENCH_SOAK_SOCKETS`, default 2,000. */
   readonly soakSockets: number;
-  /** Seconds the soak waits after a load before reading the after-load RSS. `BENCH_SOAK_SETTLE`, default 10. */
+  /** Seconds the soak waits after a load before reading the after-load RSS. `BENCH_SOAK_SETTLE`, default 25 (the gateway gives its heap back after 15 s idle). */
   readonly soakSettleSec: number;
   /** Scenarios to run (`--only=a,b`); all by default. */
   readonly only: readonly ScenarioId[];
@@ -72,7 +72,7 @@ export function parseBenchOptions(argv: readonly string[], env: Record<string, s
     statementLatencyMs: nonNegative(env, 'BENCH_STATEMENT_LATENCY_MS', 200),
     soakQueries: Math.round(positive(env, 'BENCH_SOAK_QUERIES', 5_000)),
     soakSockets: Math.round(positive(env, 'BENCH_SOAK_SOCKETS', 2_000)),
-    soakSettleSec: positive(env, 'BENCH_SOAK_SETTLE', 10),
+    soakSettleSec: positive(env, 'BENCH_SOAK_SETTLE', 25),
     only,
     quick,
   });

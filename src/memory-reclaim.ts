@@ -7,7 +7,7 @@ import { runInNewContext } from 'node:vm';
  * (to 128 MiB here) and its old space, and keeps them committed once the load is gone: measured
  * after 5,000 queries, the heap in use was back to 70 MiB while 240 MiB stayed committed, and the
  * RSS with it. V8 only shrinks them in a memory-reducing collection, which its own heuristics
- * rarely start on a server. So once a busy spell is followed by an idle one, this runs one such
+ * rarely start on a server. So once a busy spell is followed by an idle one (15 s by default), this runs one such
  * collection (it pauses the process for tens to hundreds of milliseconds, which is why it waits
  * for idleness), and then waits for the next busy spell.
  */
@@ -20,7 +20,13 @@ export interface MemoryReclaimOptions {
   busyUtilization?: number;
   /** An armed reclaim runs after `idleSamples` samples in a row at most this busy. Default 0.05. */
   idleUtilization?: number;
-  /** Idle samples in a row before it runs (a lull between two requests is not idleness). Default 2. */
+  /**
+   * Idle samples in a row before it runs. Default 15: the load must be gone, not paused. The
+   * collection costs more than its pause: V8 then runs the next load with a heap sized to the
+   * idle process, measured at up to a third less throughput for several seconds (a catalogue page
+   * 160 → 267 µs of CPU). After two idle seconds, as this first waited, a client polling every few
+   * seconds paid that on every poll, and so did each lull between bursts.
+   */
   idleSamples?: number;
   /** Committed but unused heap below which a collection is not worth its pause, in bytes. Default 32 MiB. */
   minSlackBytes?: number;
@@ -50,7 +56,7 @@ export function startMemoryReclaim(options: MemoryReclaimOptions = {}): () => vo
   const idle = options.idleUtilization ?? 0.05;
   const minSlack = options.minSlackBytes ?? 32 * 1024 * 1024;
   let last = performance.eventLoopUtilization();
-  const idleSamples = options.idleSamples ?? 2;
+  const idleSamples = options.idleSamples ?? 15;
   let armed = false;
   let idleInARow = 0;
   let skip = 0;
