@@ -10,7 +10,7 @@ import {
   postRequest,
 } from './documents.ts';
 import { startGateway, startPlainApollo, startRawHttp, startWsBroadcast } from './launch.ts';
-import { measureCatalogue } from './catalogue.ts';
+import { CATALOGUE_ROUNDS, measureCatalogue } from './catalogue.ts';
 import { delayedRun } from './landing-report.ts';
 import { eventsPerSec, landingLimits, measureLanding } from './landing.ts';
 import { graphqlData, idleKiBPerSubscriber, measureFanout, measureHttp } from './measure.ts';
@@ -123,7 +123,7 @@ async function measureScenario(id: ScenarioId, ctx: BenchContext): Promise<Scena
         title: 'catalogue lists (uncached, varied filters)',
         description:
           'Tour pages with 200 different filters (regions, categories, destination, price, rating, tags; 10–50 tours with destination, cursor and count), each connection cycling through them, response cache off: ' +
-          `the gateway on the embedded lakehouse vs mercurius + graphql-jit answering the same pages from memory (answers compared first); then the gateway with its lakehouse on Trino (the protocol fixture, ${options.statementLatencyMs} ms a statement), with and without the catalogue replica.`,
+          `the gateway on the embedded lakehouse vs mercurius + graphql-jit answering the same pages from memory (answers compared first), in ${CATALOGUE_ROUNDS} interleaved rounds each; then the gateway with its lakehouse on Trino (the protocol fixture, ${options.statementLatencyMs} ms a statement), with and without the catalogue replica.`,
         ...catalogue,
       };
     }
