@@ -2,7 +2,7 @@ import { CATALOGUE_PAGE, catalogueVariants, postRequest } from './documents.ts';
 import { startGateway, startMercuriusJit, startTrinoCoordinator, type RunningServer } from './launch.ts';
 import { measureHttp, measureInterleaved } from './measure.ts';
 import type { BenchOptions } from './options.ts';
-import { compare, throughputRatio, type Comparison, type HttpRun } from './results.ts';
+import { compare, perRoundRatios, throughputRatio, type Comparison, type HttpRun } from './results.ts';
 
 /** Rounds of each side of the throughput comparison, interleaved (mercurius, gateway, mercurius, …). */
 export const CATALOGUE_ROUNDS = 3;
@@ -73,11 +73,10 @@ export async function measureCatalogue(options: BenchOptions, ctx: { baseDir: st
   const direct = await measureHttp(options, { ...varied, ...steady, requests: requests.slice(0, 1), server: `gateway, ${trinoLabel}, replica off (reference; one page)`, start: onTrino(false) });
 
   const ratio = throughputRatio(embedded, mercurius);
-  const perRound = embedded.rounds && mercurius.rounds?.length === embedded.rounds.length ? embedded.rounds.map((round, i) => round.requestsPerSec / mercurius.rounds![i]!.requestsPerSec) : undefined;
   const p99 = replicated.load?.latencyMs.p99;
   const comparisons = [
     ...(ratio === undefined ? [] : [compare('gateway / mercurius + graphql-jit from memory', ratio, 'x', { op: '>=', value: 0.5 })]),
-    ...(perRound ? [compare(`  the same per round (${perRound.map((r) => r.toFixed(2)).join(', ')}), lowest`, Math.min(...perRound), 'x')] : []),
+    ...perRoundRatios(embedded, mercurius),
     ...(p99 === undefined ? [] : [compare(`p99, ${trinoLabel}, warm`, p99, 'ms', { op: '<', value: 20 })]),
     ...(direct.load ? [compare(`p99 with the replica off (every page waits on Trino)`, direct.load.latencyMs.p99, 'ms')] : []),
   ];

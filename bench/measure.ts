@@ -5,6 +5,7 @@ import { runHttpLoad, type LoadResult, type LoadSpec } from './http-load.ts';
 import type { RunningServer } from './launch.ts';
 import type { BenchOptions } from './options.ts';
 import { awaitReady, rssMiB, spawnNode, waitForExit } from './processes.ts';
+import { summarise } from './stats.ts';
 import type { FanoutRun, HttpRun, ServerLog } from './results.ts';
 
 /** One server to put under HTTP load. */
@@ -127,10 +128,7 @@ function recordLoad(run: HttpRun, load: LoadResult, watched: readonly [string, n
 /** Rounds of one server as one measurement (see `measureInterleaved`). */
 function combineRounds(rounds: readonly LoadResult[]): LoadResult {
   const sum = (pick: (round: LoadResult) => number) => rounds.reduce((total, round) => total + pick(round), 0);
-  const median = (pick: (round: LoadResult) => number) => {
-    const sorted = rounds.map(pick).sort((a, b) => a - b);
-    return sorted[Math.floor((sorted.length - 1) / 2)]!;
-  };
+  const median = (pick: (round: LoadResult) => number) => summarise(rounds.map(pick)).p50;
   const durationSec = sum((round) => round.durationSec);
   const requests = sum((round) => round.requests);
   const statusCodes: Record<string, number> = {};

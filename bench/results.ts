@@ -78,6 +78,18 @@ export function compare(label: string, value: number, unit: Comparison['unit'], 
   return { label, value, unit, target, pass };
 }
 
+/**
+ * For runs measured in interleaved rounds: `numerator / denominator` of req/s round by round, as
+ * one informational line (each round's ratio, the lowest as its figure); none otherwise.
+ */
+export function perRoundRatios(numerator: HttpRun | undefined, denominator: HttpRun | undefined): Comparison[] {
+  const top = numerator?.rounds;
+  const bottom = denominator?.rounds;
+  if (!top || !bottom || top.length !== bottom.length || top.length === 0) return [];
+  const ratios = top.map((round, i) => round.requestsPerSec / bottom[i]!.requestsPerSec);
+  return [compare(`  the same per round (${ratios.map((ratio) => ratio.toFixed(2)).join(', ')}), lowest`, Math.min(...ratios), 'x')];
+}
+
 /** `numerator / denominator` of two runs' req/s, or undefined when either has no figures. */
 export function throughputRatio(numerator: HttpRun | undefined, denominator: HttpRun | undefined): number | undefined {
   const top = numerator?.load?.requestsPerSec;

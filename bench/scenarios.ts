@@ -18,7 +18,7 @@ import { openFileLimit } from './processes.ts';
 import { REGIONAL_ROUNDS, cpuPerRequest, measureRegionalStats } from './regional-stats.ts';
 import { measureSoak } from './soak.ts';
 import type { BenchOptions, ScenarioId } from './options.ts';
-import { compare, throughputRatio, type Comparison, type HttpRun, type ScenarioResult } from './results.ts';
+import { compare, perRoundRatios, throughputRatio, type Comparison, type HttpRun, type ScenarioResult } from './results.ts';
 
 /** What every scenario shares: the demo data built once, and the gateway's single-tour answer. */
 export interface BenchContext {
@@ -134,13 +134,12 @@ async function measureScenario(id: ScenarioId, ctx: BenchContext): Promise<Scena
         const ratio = throughputRatio(ours, raw);
         const rawP50 = raw?.load?.latencyMs.p50;
         const oursP50 = ours?.load?.latencyMs.p50;
-        const perRound = raw?.rounds && ours?.rounds?.map((round, i) => round.requestsPerSec / raw.rounds![i]!.requestsPerSec);
         const engineCpu = cpuPerRequest(raw, 'ClickHouse');
         const engineCpuBehind = cpuPerRequest(ours, 'ClickHouse');
         const gatewayCpu = cpuPerRequest(ours, 'gateway');
         return [
           ...(ratio === undefined ? [] : [compare(`gateway / raw ClickHouse (throughput), ${where}`, ratio, 'x', target ? { op: '>=', value: 1 / 1.2 } : undefined)]),
-          ...(perRound ? [compare(`  the same per round (${perRound.map((r) => r.toFixed(2)).join(', ')}), lowest`, Math.min(...perRound), 'x')] : []),
+          ...perRoundRatios(ours, raw),
           ...(rawP50 && oursP50 !== undefined ? [compare(`p50 latency, gateway / raw ClickHouse, ${where}`, oursP50 / rawP50, 'x')] : []),
           ...(engineCpu === undefined ? [] : [compare(`CPU per request, ClickHouse (raw run), ${where}`, engineCpu, 'ms')]),
           ...(engineCpuBehind === undefined ? [] : [compare(`CPU per request, ClickHouse (gateway run), ${where}`, engineCpuBehind, 'ms')]),

@@ -7,9 +7,9 @@ import { runInNewContext } from 'node:vm';
  * (to 128 MiB here) and its old space, and keeps them committed once the load is gone: measured
  * after 5,000 queries, the heap in use was back to 70 MiB while 240 MiB stayed committed, and the
  * RSS with it. V8 only shrinks them in a memory-reducing collection, which its own heuristics
- * rarely start on a server. So once a busy spell is followed by an idle one (15 s by default), this runs one such
- * collection (it pauses the process for tens to hundreds of milliseconds, which is why it waits
- * for idleness), and then waits for the next busy spell.
+ * rarely start on a server. So once a busy spell is followed by an idle one (15 s by default),
+ * this runs one such collection (it pauses the process for tens to hundreds of milliseconds, which
+ * is why it waits for idleness), and then waits for the next busy spell.
  */
 
 /** Options of {@link startMemoryReclaim}. */
